@@ -1,0 +1,49 @@
+"""CEL expressions: compiled once per policy version, evaluated against one activation."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import cel
+
+_DEAL_FIELD = re.compile(r"\bdeal\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)")
+
+
+class ExpressionError(Exception):
+    """A CEL expression failed to compile or to evaluate."""
+
+
+@dataclass(frozen=True, slots=True)
+class Expression:
+    source: str
+    program: Any
+    deal_fields: frozenset[str]
+
+    def run(self, activation: Any) -> Any:
+        """Evaluate against a cel.Context (or dict); any CEL failure becomes ExpressionError."""
+        try:
+            return self.program.execute(activation)
+        except Exception as exc:  # the CEL runtime raises KeyError, TypeError, ValueError...
+            raise ExpressionError(_describe(exc)) from None
+
+
+def compile_expression(source: str) -> Expression:
+    """Parse a CEL expression; a syntax error raises ExpressionError with CEL's message."""
+    try:
+        program = cel.compile(source)
+    except Exception as exc:
+        raise ExpressionError(_describe(exc)) from None
+    return Expression(source, program, frozenset(_DEAL_FIELD.findall(source)))
+
+
+def new_activation(variables: dict[str, Any]) -> Any:
+    """One CEL context for a whole evaluation, so the deal is converted once, not per rule."""
+    return cel.Context(variables=variables)
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, KeyError):
+        return f"no such key: {exc.args[0] if exc.args else ''}"
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

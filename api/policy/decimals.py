@@ -1,0 +1,39 @@
+"""Exact numbers: Decimals in, plain decimal strings out (never floats, never exponents)."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from typing import Any
+
+_COMPUTED_PLACES = Decimal("1e-10")
+
+
+def decimal_str(value: Decimal) -> str:
+    """Render a Decimal as a plain string, e.g. Decimal('1E+2') -> '100'."""
+    text = format(value, "f")
+    return "0" if text in ("-0", "-0.0") else text
+
+
+def to_decimal(value: Any) -> Decimal | None:
+    """A finite Decimal from an int, Decimal or numeric string; None when it is not one."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, Decimal):
+        return value if value.is_finite() else None
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, float):
+        return Decimal(repr(value)) if value == value and abs(value) != float("inf") else None
+    if isinstance(value, str):
+        try:
+            parsed = Decimal(value.strip())
+        except InvalidOperation:
+            return None
+        return parsed if parsed.is_finite() and value.strip() != "" else None
+    return None
+
+
+def from_cel_number(value: float) -> Decimal:
+    """A computed lever's float result, rounded to 10 places so float noise cannot cross a ceiling."""
+    exact = Decimal(repr(float(value))).quantize(_COMPUTED_PLACES, rounding=ROUND_HALF_EVEN)
+    return exact.normalize() if exact != 0 else Decimal(0)
