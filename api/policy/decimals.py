@@ -34,6 +34,17 @@ def to_decimal(value: Any) -> Decimal | None:
 
 
 def from_cel_number(value: float) -> Decimal:
-    """A computed lever's float result, rounded to 10 places so float noise cannot cross a ceiling."""
+    """A computed result, rounded to 10 places so float noise never crosses a ceiling."""
     exact = Decimal(repr(float(value))).quantize(_COMPUTED_PLACES, rounding=ROUND_HALF_EVEN)
     return exact.normalize() if exact != 0 else Decimal(0)
+
+
+def jsonable(value: Any) -> Any:
+    """A parsed body as JSON-safe data: Decimals become plain strings, nothing else changes."""
+    if isinstance(value, Decimal):
+        return decimal_str(value)
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [jsonable(v) for v in value]
+    return value

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -28,14 +29,32 @@ IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 CURRENCY = re.compile(r"^[A-Z]{3}$")
 NON_NUMERIC_DEAL_FIELDS = frozenset(
-    {"deal_id", "owner_id", "currency", "account", "special_billing", "close_date",
-     "customer_target_date", "lines", "attributes"}
+    {
+        "deal_id",
+        "owner_id",
+        "currency",
+        "account",
+        "special_billing",
+        "close_date",
+        "customer_target_date",
+        "lines",
+        "attributes",
+    }
 )
 
 TOP_KEYS = {"apiVersion", "kind", "metadata", "spec"}
 METADATA_KEYS = {"name", "version", "status", "owner", "change_note", "effective_from"}
-SPEC_KEYS = {"currency", "fiscal_year_start", "period_end_days", "tiers", "approval", "routing",
-             "overrides", "levers", "rules"}
+SPEC_KEYS = {
+    "currency",
+    "fiscal_year_start",
+    "period_end_days",
+    "tiers",
+    "approval",
+    "routing",
+    "overrides",
+    "levers",
+    "rules",
+}
 LEVER_KEYS = {"title", "ceilings", "absolute_max", "compute"}
 RULE_KEYS = {"name", "when", "because", "require", "ceilings", "deny", "flag"}
 
@@ -76,14 +95,24 @@ def _set_problems(directory: Path, policies: list[Policy], any_files: bool) -> l
     seen: dict[str, str] = {}
     for policy in policies:
         if policy.name in seen:
-            problems.append(PolicyProblem(policy.file, "metadata.name",
-                                          f"name {policy.name!r} is also used by {seen[policy.name]}"))
+            problems.append(
+                PolicyProblem(
+                    policy.file,
+                    "metadata.name",
+                    f"name {policy.name!r} is also used by {seen[policy.name]}",
+                )
+            )
         seen[policy.name] = policy.file
     active = [p for p in policies if p.status is PolicyStatus.ACTIVE]
     if len(active) > 1:
         names = ", ".join(f"{p.name} ({p.file})" for p in active)
-        problems.append(PolicyProblem(str(directory), "metadata.status",
-                                      f"two or more active policies: {names}; exactly one may be active"))
+        problems.append(
+            PolicyProblem(
+                str(directory),
+                "metadata.status",
+                f"two or more active policies: {names}; exactly one may be active",
+            )
+        )
     if not active and (policies or not any_files):
         problems.append(PolicyProblem(str(directory), "metadata.status", "no active policy"))
     return problems
@@ -119,20 +148,28 @@ class _Builder:
             line = self.lines.get(probe)
         self.problems.append(PolicyProblem(self.file, path, message, line))
 
-    def mapping(self, value: Any, path: str, allowed: set[str], required: set[str] = frozenset()
-                ) -> dict[str, Any]:
+    def mapping(
+        self,
+        value: Any,
+        path: str,
+        allowed: AbstractSet[str],
+        required: AbstractSet[str] = frozenset(),
+    ) -> dict[str, Any]:
         if not isinstance(value, dict):
             self.problem(path, "must be a mapping")
             return {}
         for key in value:
             if key not in allowed:
-                self.problem(child(path, key), f"unknown key {key!r}; allowed: {', '.join(sorted(allowed))}")
+                self.problem(
+                    child(path, key), f"unknown key {key!r}; allowed: {', '.join(sorted(allowed))}"
+                )
         for key in sorted(required - value.keys()):
             self.problem(child(path, key), "is required")
         return value
 
-    def text(self, value: Any, path: str, pattern: re.Pattern[str] | None = None,
-             what: str = "") -> str | None:
+    def text(
+        self, value: Any, path: str, pattern: re.Pattern[str] | None = None, what: str = ""
+    ) -> str | None:
         if value is None:
             return None
         if isinstance(value, Decimal):
@@ -194,26 +231,31 @@ class _Builder:
         lever_names = {lever.name for lever in levers}
         rules = self.rules(spec.get("rules"), lever_names)
         fiscal = self.fiscal_start(spec.get("fiscal_year_start", "01-01"))
-        period_end_days = self.whole_number(spec.get("period_end_days", Decimal(14)),
-                                            "spec.period_end_days")
+        period_end_days = self.whole_number(
+            spec.get("period_end_days", Decimal(14)), "spec.period_end_days"
+        )
         routing = self.routing(spec.get("routing"))
         min_tier = self.override_min_tier(spec.get("overrides"))
         return Policy(
             name=self.text(meta.get("name"), "metadata.name", NAME, "a valid name") or "",
             version=self.text(meta.get("version"), "metadata.version") or "",
-            status=self.choice(meta.get("status"), "metadata.status", PolicyStatus,
-                               PolicyStatus.ACTIVE),
+            status=self.choice(
+                meta.get("status"), "metadata.status", PolicyStatus, PolicyStatus.ACTIVE
+            ),
             owner=self.text(meta.get("owner"), "metadata.owner"),
             sha256=hashlib.sha256(source).hexdigest(),
             file=self.file,
             source=source,
-            currency=self.text(spec.get("currency"), "spec.currency", CURRENCY,
-                               "an ISO 4217 code like USD") or "",
+            currency=self.text(
+                spec.get("currency"), "spec.currency", CURRENCY, "an ISO 4217 code like USD"
+            )
+            or "",
             fiscal_year_start=fiscal,
             period_end_days=period_end_days,
             tiers=self.tiers,
-            approval=self.choice(spec.get("approval"), "spec.approval", ApprovalMode,
-                                 ApprovalMode.REQUIRED_TIER),
+            approval=self.choice(
+                spec.get("approval"), "spec.approval", ApprovalMode, ApprovalMode.REQUIRED_TIER
+            ),
             routing=routing,
             override_min_tier=min_tier,
             levers=levers,
@@ -262,7 +304,9 @@ class _Builder:
         result = {}
         for tier, mode in table.items():
             if tier in self.tiers:
-                result[tier] = self.choice(mode, child("spec.routing", tier), Routing, Routing.CHAIN)
+                result[tier] = self.choice(
+                    mode, child("spec.routing", tier), Routing, Routing.CHAIN
+                )
         return result
 
     def override_min_tier(self, value: Any) -> str | None:
@@ -286,8 +330,11 @@ class _Builder:
                 number = self.number(table[tier], child(path, tier))
                 if number is not None:
                     if previous and number < previous[1]:
-                        self.problem(child(path, tier), f"ceilings decrease: {tier} {number} is "
-                                     f"below {previous[0]} {previous[1]}")
+                        self.problem(
+                            child(path, tier),
+                            f"ceilings decrease: {tier} {number} is "
+                            f"below {previous[0]} {previous[1]}",
+                        )
                     previous = (tier, number)
                     current = number
             values.append(current)
@@ -304,7 +351,9 @@ class _Builder:
         if not IDENT.match(name):
             self.problem(path, f"lever name {name!r} is not a lower-case identifier")
         spec = self.mapping(value, path, LEVER_KEYS, {"ceilings"})
-        compute = self.expression(spec["compute"], child(path, "compute")) if "compute" in spec else None
+        compute = (
+            self.expression(spec["compute"], child(path, "compute")) if "compute" in spec else None
+        )
         if "compute" not in spec and name in NON_NUMERIC_DEAL_FIELDS:
             self.problem(path, f"deal field {name!r} is not numeric and cannot be a lever")
         ladder = self.ladder(spec.get("ceilings"), child(path, "ceilings"), base=True)
@@ -315,8 +364,10 @@ class _Builder:
             return None
         ceilings = monotonic(tuple(v if v is not None else Decimal(0) for v in ladder))
         if absolute_max is not None and self.tiers and absolute_max < ceilings[-1]:
-            self.problem(child(path, "absolute_max"),
-                         f"absolute_max {absolute_max} is below {self.tiers[-1]}'s ceiling {ceilings[-1]}")
+            self.problem(
+                child(path, "absolute_max"),
+                f"absolute_max {absolute_max} is below {self.tiers[-1]}'s ceiling {ceilings[-1]}",
+            )
         title = self.text(spec.get("title"), child(path, "title")) or name
         return Lever(name, title, ceilings, absolute_max, compute)
 
@@ -330,7 +381,9 @@ class _Builder:
         for i, item in enumerate(value):
             rule = self.rule(item, child("spec.rules", i), lever_names)
             if rule and any(r.name == rule.name for r in rules):
-                self.problem(child(child("spec.rules", i), "name"), f"rule {rule.name!r} is defined twice")
+                self.problem(
+                    child(child("spec.rules", i), "name"), f"rule {rule.name!r} is defined twice"
+                )
             elif rule:
                 rules.append(rule)
         return tuple(rules)
@@ -354,8 +407,15 @@ class _Builder:
             self.problem(path, "a rule needs at least one effect: require, ceilings, deny or flag")
         if name is None or when is None:
             return None
-        return Rule(name, when, self.text(spec.get("because"), child(path, "because")),
-                    require, ceilings, deny, flag)
+        return Rule(
+            name,
+            when,
+            self.text(spec.get("because"), child(path, "because")),
+            require,
+            ceilings,
+            deny,
+            flag,
+        )
 
 
 def monotonic(values: tuple[Decimal, ...]) -> tuple[Decimal, ...]:

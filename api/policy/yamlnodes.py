@@ -30,7 +30,8 @@ def read_yaml(text: str | bytes) -> tuple[Any, dict[str, int]]:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        raise YamlProblem("", f"not valid YAML: {exc.problem}", mark.line + 1 if mark else None)
+        line = mark.line + 1 if mark else None
+        raise YamlProblem("", f"not valid YAML: {exc.problem}", line) from None
     except yaml.YAMLError as exc:
         raise YamlProblem("", f"not valid YAML: {exc}", None) from None
     lines: dict[str, int] = {}

@@ -1,0 +1,36 @@
+# Two commands on a fresh machine with Python 3.11+ and make: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install run test lint format openapi bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/dealdesk serve --demo --port 8080
+
+test: install
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check api tests
+	$(BIN)/ruff format --check api tests
+	$(BIN)/mypy api
+
+format: install
+	$(BIN)/ruff format api tests
+	$(BIN)/ruff check --fix api tests
+
+openapi: install
+	$(BIN)/dealdesk openapi > openapi.yaml
+
+clean:
+	rm -rf $(VENV) .dealdesk

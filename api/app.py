@@ -1,0 +1,96 @@
+"""create_app(settings): the composition root. Nothing is built at import time."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import yaml
+from flask import Flask, Response
+from psycopg_pool import ConnectionPool
+
+from api.config import Settings
+from api.http import audit, evaluations, health, people, policies, problems
+from api.http.auth import authenticate
+from api.http.spec import DealdeskApi
+from api.policy.loader import PolicySet, load_policy_dir
+from api.runtime import PolicyHolder, Runtime
+from api.storage.database import open_pool, start_embedded
+
+MAX_BODY = 1024 * 1024
+BLUEPRINTS = (health, evaluations, people, audit, policies)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    pool: ConnectionPool | None = None,
+    policy_set: PolicySet | None = None,
+) -> Flask:
+    """Build the app. Raises InvalidPolicy on a bad policy: the service never starts into one."""
+    settings = settings or Settings.from_env()
+    policy_set = policy_set or load_policy_dir(settings.policy_dir)
+    if pool is None:
+        url = settings.database_url or start_embedded(settings.home)
+        pool = open_pool(
+            url,
+            max_size=settings.pool_max,
+            timeout_s=settings.pool_timeout_s,
+            statement_timeout_ms=settings.statement_timeout_ms,
+            connect_timeout_s=settings.connect_timeout_s,
+        )
+    runtime = Runtime(settings, pool, PolicyHolder(policy_set, _now()))
+
+    app = Flask("dealdesk")
+    app.config.update(_openapi_config())
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    app.extensions["dealdesk"] = runtime
+    api = DealdeskApi(app, spec_kwargs={"security": [{"bearerAuth": []}]})
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    for module in BLUEPRINTS:
+        api.register_blueprint(module.blp)
+    problems.register(app)
+    app.before_request(authenticate)
+    app.add_url_rule("/openapi.yaml", "openapi_yaml", lambda: _openapi_yaml(api))
+    logging.getLogger("dealdesk").setLevel(logging.INFO)
+    return app
+
+
+def openapi_document(app: Flask) -> dict[str, Any]:
+    """The OpenAPI document the schemas generate (what openapi.yaml must equal)."""
+    api: DealdeskApi = app.extensions["flask-smorest"]["apis"][""]["ext_obj"]
+    spec: dict[str, Any] = api.spec.to_dict()
+    return spec
+
+
+def openapi_yaml_text(app: Flask) -> str:
+    return yaml.safe_dump(openapi_document(app), sort_keys=False, allow_unicode=True)
+
+
+def _openapi_yaml(api: DealdeskApi) -> Response:
+    text = yaml.safe_dump(api.spec.to_dict(), sort_keys=False, allow_unicode=True)
+    return Response(text, mimetype="application/yaml")
+
+
+def _openapi_config() -> dict[str, Any]:
+    return {
+        "API_TITLE": "dealdesk",
+        "API_VERSION": "1.0.0",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "OPENAPI_SWAGGER_UI_PATH": "docs",
+        "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
+        "API_SPEC_OPTIONS": {
+            "info": {
+                "description": "Policy-as-code deal approvals that keep authority with "
+                "the account manager. Errors are application/problem+json."
+            },
+        },
+    }
+
+
+def _now() -> Any:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)

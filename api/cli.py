@@ -1,0 +1,219 @@
+"""The `dealdesk` command: serve, db, keys, policy, openapi, audit."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from api.config import ConfigError, Settings
+from api.errors import DealdeskError, InvalidPolicy
+
+ALL_SCOPES_HELP = (
+    "evaluate,requests,approvals,overrides,audit:read,audit:review,people,policies,admin"
+)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        result: int = args.handler(args, settings)
+        return result
+    except ConfigError as exc:
+        print(f"dealdesk: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except InvalidPolicy as exc:
+        print("dealdesk: the policy is refused:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    except DealdeskError as exc:
+        print(f"dealdesk: {exc.detail}", file=sys.stderr)
+        for field, messages in exc.errors.items():
+            print(f"  {field}: {'; '.join(messages)}", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dealdesk", description=__doc__)
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="serve the API with gunicorn")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--workers", type=int, default=int(os.environ.get("DEALDESK_WORKERS", "2")))
+    serve.add_argument("--threads", type=int, default=int(os.environ.get("DEALDESK_THREADS", "8")))
+    serve.add_argument(
+        "--demo",
+        action="store_true",
+        help="seed a demo org on first run and print an admin key and a curl example",
+    )
+    serve.set_defaults(handler=_serve)
+
+    db = sub.add_parser("db", help="database commands").add_subparsers(
+        required=True, metavar="ACTION"
+    )
+    db.add_parser("init", help="apply schema.sql (idempotent)").set_defaults(handler=_db_init)
+    db.add_parser(
+        "url", help="print the database URL (starting the embedded one if needed)"
+    ).set_defaults(handler=_db_url)
+
+    keys = sub.add_parser("keys", help="API keys").add_subparsers(required=True, metavar="ACTION")
+    create = keys.add_parser("create", help="create a key; prints it once, on the last line")
+    create.add_argument("--name", required=True)
+    create.add_argument("--scopes", required=True, help=f"comma-separated: {ALL_SCOPES_HELP}")
+    create.set_defaults(handler=_keys_create)
+    keys.add_parser("list", help="list keys (never the keys themselves)").set_defaults(
+        handler=_keys_list
+    )
+    revoke = keys.add_parser("revoke", help="revoke the active key with this name")
+    revoke.add_argument("name")
+    revoke.set_defaults(handler=_keys_revoke)
+
+    policy = sub.add_parser("policy", help="policy tools").add_subparsers(
+        required=True, metavar="ACTION"
+    )
+    check = policy.add_parser("check", help="load and validate a policy directory")
+    check.add_argument("dir", nargs="?")
+    check.set_defaults(handler=_policy_check)
+    test = policy.add_parser("test", help="run the cases in DIR/tests/*.yaml")
+    test.add_argument("dir", nargs="?")
+    test.set_defaults(handler=_policy_test)
+
+    sub.add_parser("openapi", help="print the OpenAPI document (YAML)").set_defaults(
+        handler=_openapi
+    )
+    return parser
+
+
+def _database_url(settings: Settings) -> str:
+    if settings.database_url:
+        return settings.database_url
+    from api.storage.database import start_embedded
+
+    return start_embedded(settings.home)
+
+
+def _connect(settings: Settings) -> Any:
+    import psycopg
+
+    from api.storage.database import init_database
+
+    url = _database_url(settings)
+    init_database(url)
+    return psycopg.connect(url)
+
+
+def _db_init(args: argparse.Namespace, settings: Settings) -> int:
+    from api.storage.database import init_database
+
+    init_database(_database_url(settings))
+    print("schema applied")
+    return 0
+
+
+def _db_url(args: argparse.Namespace, settings: Settings) -> int:
+    print(_database_url(settings))
+    return 0
+
+
+def _keys_create(args: argparse.Namespace, settings: Settings) -> int:
+    from api.service.keys import issue_key
+
+    scopes = [s.strip() for s in args.scopes.split(",") if s.strip()]
+    with _connect(settings) as conn:
+        key, row = issue_key(conn, args.name, scopes, "cli")
+    print(f"created key {row.name!r} with scopes {','.join(row.scopes)}; it is shown only once:")
+    print(key)
+    return 0
+
+
+def _keys_list(args: argparse.Namespace, settings: Settings) -> int:
+    from api.storage.keys import list_keys
+
+    with _connect(settings) as conn:
+        for key in list_keys(conn):
+            state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
+            print(f"{key.name}\t{','.join(key.scopes)}\t{key.created_at:%Y-%m-%d}\t{state}")
+    return 0
+
+
+def _keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    from api.service.keys import withdraw_key
+
+    with _connect(settings) as conn:
+        withdraw_key(conn, args.name, "cli")
+    print(f"revoked key {args.name!r}")
+    return 0
+
+
+def _policy_dir(args: argparse.Namespace, settings: Settings) -> Path:
+    return Path(args.dir) if args.dir else settings.policy_dir
+
+
+def _policy_check(args: argparse.Namespace, settings: Settings) -> int:
+    from api.policy.loader import load_policy_dir
+
+    policies = load_policy_dir(_policy_dir(args, settings))
+    for policy in policies.all:
+        print(
+            f"ok: {policy.file}: {policy.name} {policy.version} ({policy.status.value}) "
+            f"sha256 {policy.sha256[:12]}"
+        )
+    return 0
+
+
+def _policy_test(args: argparse.Namespace, settings: Settings) -> int:
+    from api.policy.cases import load_cases, run_cases
+    from api.policy.loader import load_policy_dir
+
+    directory = _policy_dir(args, settings)
+    policies = load_policy_dir(directory)
+    cases = load_cases(directory / "tests", settings.today or datetime.now(UTC).date())
+    results = run_cases(policies, cases)
+    for result in results:
+        where = f"{result.case.file}:{result.case.line}" if result.case.line else result.case.file
+        print(f"{'PASS' if result.passed else 'FAIL'} {where}: {result.case.name}")
+        for difference in result.differences:
+            print(f"     {difference}")
+    failed = sum(not r.passed for r in results)
+    print(f"{len(results) - failed} passed, {failed} failed")
+    return 1 if failed or not results else 0
+
+
+def _openapi(args: argparse.Namespace, settings: Settings) -> int:
+    from api.app import create_app, openapi_yaml_text
+    from api.policy.loader import load_policy_dir
+    from api.storage.database import open_pool
+
+    pool = open_pool("postgresql://unused", min_size=0, max_size=1)
+    try:
+        app = create_app(settings, pool=pool, policy_set=load_policy_dir(settings.policy_dir))
+        sys.stdout.write(openapi_yaml_text(app))
+    finally:
+        pool.close()
+    return 0
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from api.serve import serve
+
+    return serve(
+        settings,
+        _database_url,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        threads=args.threads,
+        demo=args.demo,
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,61 @@
+"""Settings, read once from the environment; the defaults work on a bare laptop."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+
+class ConfigError(Exception):
+    """An environment variable holds something we cannot use."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str | None = None
+    policy_dir: Path = Path("policies")
+    home: Path = Path(".dealdesk")
+    today: date | None = None
+    pool_min: int = 1
+    pool_max: int = 8
+    pool_timeout_s: float = 5.0
+    statement_timeout_ms: int = 5000
+    connect_timeout_s: int = 3
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        return cls(
+            database_url=env.get("DATABASE_URL") or None,
+            policy_dir=Path(env.get("DEALDESK_POLICY_DIR") or "policies"),
+            home=Path(env.get("DEALDESK_HOME") or ".dealdesk"),
+            today=_date(env, "DEALDESK_TODAY"),
+            pool_max=_int(env, "DEALDESK_POOL_MAX", 8),
+            statement_timeout_ms=_int(env, "DEALDESK_STATEMENT_TIMEOUT_MS", 5000),
+        )
+
+
+def _date(env: Mapping[str, str], name: str) -> date | None:
+    text = env.get(name)
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"{name}={text!r} is not a date in YYYY-MM-DD form") from None
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    text = env.get(name)
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise ConfigError(f"{name}={text!r} is not a whole number") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be positive")
+    return value

@@ -1,0 +1,47 @@
+"""The audit log: GET /v1/audit/events (oldest first, by id) and GET /v1/audit/verify."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response
+from flask_smorest import Blueprint
+
+from api.audit.chain import verify
+from api.http.auth import Scope, requires
+from api.http.context import runtime
+from api.http.replies import reply
+from api.http.schemas import EventsPage, EventsQuery, VerifyOut
+from api.http.spec import problems
+from api.storage.audit import all_events, events_after
+from api.storage.database import transaction
+
+blp = Blueprint("audit", __name__, description="The tamper-evident audit chain")
+
+
+@blp.route("/v1/audit/events", methods=["GET"])
+@requires(Scope.AUDIT_READ)
+@blp.arguments(EventsQuery, location="query")
+@blp.response(200, EventsPage)
+@problems(blp, 422, 503)
+def events(query: dict[str, Any]) -> Response:
+    """Events with id > `after`, oldest first; pass `next_cursor` back as `after`."""
+    limit = query["limit"]
+    with transaction(runtime().pool) as conn:
+        rows = events_after(conn, query["after"], limit + 1)
+    page = rows[:limit]
+    more = len(rows) > limit
+    return reply(
+        {"items": [e.as_dict() for e in page], "next_cursor": page[-1].id if more else None}
+    )
+
+
+@blp.route("/v1/audit/verify", methods=["GET"])
+@requires(Scope.AUDIT_READ)
+@blp.response(200, VerifyOut)
+@problems(blp, 503)
+def verify_chain() -> Response:
+    """Walk the whole chain; name the first event whose hash or prev_hash does not match."""
+    with transaction(runtime().pool) as conn:
+        result = verify(all_events(conn))
+    return reply(result.as_dict())

@@ -1,0 +1,77 @@
+"""Request bodies: JSON with exact decimals, no duplicate keys, loaded through a schema."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from flask import request
+from marshmallow import Schema, ValidationError
+
+from api.http.problems import HttpProblem, flatten
+
+MAX_DEPTH = 32
+
+
+def json_body(schema: Schema) -> dict[str, Any]:
+    """Parse and validate the body: 415 wrong type, 400 malformed JSON, 422 invalid fields."""
+    data = raw_json()
+    try:
+        loaded: dict[str, Any] = schema.load(data)
+    except ValidationError as exc:
+        raise invalid(flatten(exc.messages)) from None
+    return loaded
+
+
+def raw_json() -> dict[str, Any]:
+    mimetype = request.mimetype or ""
+    if mimetype != "application/json" and not mimetype.endswith("+json"):
+        raise HttpProblem(
+            415,
+            "unsupported-media-type",
+            "Send the body as JSON with Content-Type: application/json.",
+        )
+    raw = request.get_data(cache=True)
+    try:
+        data = json.loads(
+            raw, parse_float=Decimal, parse_constant=_constant, object_pairs_hook=_unique_keys
+        )
+    except RecursionError:
+        raise HttpProblem(400, "malformed-json", "The JSON body is nested too deeply.") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise HttpProblem(400, "malformed-json", f"The body is not valid JSON: {exc}") from None
+    if _depth(data) > MAX_DEPTH:
+        raise HttpProblem(
+            400, "malformed-json", f"The JSON body is nested deeper than {MAX_DEPTH}."
+        )
+    if not isinstance(data, dict):
+        raise invalid({"body": ["Must be a JSON object."]})
+    return data
+
+
+def invalid(errors: dict[str, list[str]]) -> HttpProblem:
+    return HttpProblem(422, "validation-error", "The request body is not valid.", errors)
+
+
+def _constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
+def _depth(value: Any, level: int = 1) -> int:
+    if level > MAX_DEPTH:
+        return level
+    if isinstance(value, dict):
+        return max((_depth(v, level + 1) for v in value.values()), default=level)
+    if isinstance(value, list):
+        return max((_depth(v, level + 1) for v in value), default=level)
+    return level

@@ -1,0 +1,47 @@
+"""POST /v1/evaluations: an explained decision for a deal, with no change of state."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Response
+from flask_smorest import Blueprint
+
+from api.http.auth import Scope, requires
+from api.http.body import json_body
+from api.http.context import runtime
+from api.http.deals import with_levers
+from api.http.replies import reply
+from api.http.schemas import DecisionOut, EvaluationIn
+from api.http.spec import body, problems
+from api.policy.decimals import jsonable
+from api.service.evaluations import preview
+from api.storage.database import transaction
+
+blp = Blueprint("evaluations", __name__, description="Evaluate deals against the active policy")
+EVALUATION_IN = EvaluationIn()
+
+
+@blp.route("/v1/evaluations", methods=["POST"])
+@requires(Scope.EVALUATE)
+@blp.doc(requestBody=body(EvaluationIn))
+@blp.response(200, DecisionOut)
+@problems(blp, 400, 413, 415, 422, 503)
+def create_evaluation() -> Response:
+    """Evaluate a deal: approved, needs approval (from whom) or denied, with every reason."""
+    rt = runtime()
+    policy = rt.policies.active
+    data = json_body(EVALUATION_IN)
+    deal = with_levers(data["deal"], policy)
+    today = date.fromisoformat(data["as_of"]) if data.get("as_of") else rt.today()
+    with transaction(rt.pool) as conn:
+        decision = preview(
+            conn,
+            policy,
+            deal,
+            data["requested_by"],
+            today=today,
+            now=rt.now(),
+            stored_input=jsonable(data),
+        )
+    return reply(decision.as_dict())

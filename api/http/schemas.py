@@ -1,0 +1,224 @@
+"""Request and response schemas. They generate openapi.yaml; requests are loaded through them."""
+
+from __future__ import annotations
+
+from marshmallow import INCLUDE, RAISE, Schema, fields, validate
+
+from api.http.fields import IsoDate, Number
+
+ID = validate.Length(min=1, max=128)
+TEXT = validate.Length(max=10_000)
+
+
+class Strict(Schema):
+    class Meta:
+        unknown = RAISE
+        ordered = True
+
+
+class AccountIn(Schema):
+    class Meta:
+        unknown = INCLUDE
+
+    id = fields.String(validate=ID)
+    name = fields.String(validate=validate.Length(max=512))
+    segment = fields.String(validate=validate.Length(max=128))
+
+
+class LineIn(Strict):
+    sku = fields.String(required=True, validate=ID)
+    quantity = Number(minimum=0)
+    list_price = Number(minimum=0)
+    discount_pct = Number(minimum=0, maximum=100)
+
+
+class DealIn(Schema):
+    """The deal as CPQ sends it. Unknown top-level fields are refused unless the active policy
+    names them as levers (then they must be non-negative numbers)."""
+
+    class Meta:
+        unknown = INCLUDE
+        ordered = True
+
+    deal_id = fields.String(required=True, validate=ID)
+    owner_id = fields.String(required=True, validate=ID)
+    currency = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^[A-Z]{3}$", error="Must be a 3-letter ISO 4217 code."),
+    )
+    account = fields.Nested(AccountIn)
+    list_amount = Number(required=True, minimum=0)
+    discount_pct = Number(minimum=0, maximum=100)
+    rebate_pct = Number(minimum=0, maximum=100)
+    payment_terms_days = Number(minimum=0, maximum=3650)
+    term_months = Number(minimum=0, maximum=1200)
+    special_billing = fields.Boolean()
+    close_date = IsoDate()
+    customer_target_date = IsoDate()
+    lines = fields.List(fields.Nested(LineIn), validate=validate.Length(max=1000))
+    attributes = fields.Dict(keys=fields.String(), metadata={"additionalProperties": True})
+
+
+class EvaluationIn(Strict):
+    deal = fields.Nested(DealIn, required=True)
+    requested_by = fields.String(required=True, validate=ID)
+    as_of = IsoDate()
+
+
+class PartyOut(Schema):
+    id = fields.String(required=True)
+    tier = fields.String(required=True)
+
+
+class FindingOut(Schema):
+    lever = fields.String(required=True)
+    value = fields.String(allow_none=True, required=True)
+    requester_ceiling = fields.String(required=True)
+    required_tier = fields.String(allow_none=True, required=True)
+    status = fields.String(
+        required=True,
+        validate=validate.OneOf(
+            ["within", "needs_approval", "beyond_authority", "beyond_absolute_max", "not_requested"]
+        ),
+    )
+    headroom = fields.String(allow_none=True, required=True)
+    reason = fields.String(required=True)
+
+
+class MatchedRuleOut(Schema):
+    name = fields.String(required=True)
+    effects = fields.List(fields.String(), required=True)
+    because = fields.String(allow_none=True, required=True)
+
+
+class EvalErrorOut(Schema):
+    source = fields.String(required=True)
+    message = fields.String(required=True)
+
+
+class PeriodOut(Schema):
+    fiscal_year = fields.Integer(required=True)
+    fiscal_quarter = fields.Integer(required=True)
+    days_to_quarter_end = fields.Integer(required=True)
+    days_to_year_end = fields.Integer(required=True)
+    is_quarter_end = fields.Boolean(required=True)
+    is_year_end = fields.Boolean(required=True)
+
+
+class PolicyRefOut(Schema):
+    name = fields.String(required=True)
+    version = fields.String(required=True)
+    sha256 = fields.String(required=True)
+
+
+class DecisionOut(Schema):
+    decision_id = fields.String(required=True)
+    outcome = fields.String(
+        required=True, validate=validate.OneOf(["approved", "needs_approval", "denied"])
+    )
+    requester = fields.Nested(PartyOut, required=True)
+    owner = fields.Nested(PartyOut, required=True)
+    required_tiers = fields.List(fields.String(), required=True)
+    findings = fields.List(fields.Nested(FindingOut), required=True)
+    rules = fields.List(fields.Nested(MatchedRuleOut), required=True)
+    flags = fields.List(fields.String(), required=True)
+    errors = fields.List(fields.Nested(EvalErrorOut), required=True)
+    period = fields.Nested(PeriodOut, required=True)
+    policy = fields.Nested(PolicyRefOut, required=True)
+    evaluated_at = fields.DateTime(required=True)
+
+
+class DelegateIn(Strict):
+    id = fields.String(required=True, validate=ID)
+    from_ = IsoDate(data_key="from")
+    to = IsoDate()
+
+
+class PersonIn(Strict):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=256))
+    tier = fields.String(required=True, validate=ID)
+    manager_id = fields.String(allow_none=True, validate=ID)
+    active = fields.Boolean()
+    email = fields.String(allow_none=True, validate=validate.Length(max=320))
+    delegate = fields.Nested(DelegateIn, allow_none=True)
+
+
+class DelegateOut(Schema):
+    id = fields.String(required=True)
+    from_ = fields.String(data_key="from", allow_none=True, required=True)
+    to = fields.String(allow_none=True, required=True)
+
+
+class PersonOut(Schema):
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+    tier = fields.String(required=True)
+    manager_id = fields.String(allow_none=True, required=True)
+    active = fields.Boolean(required=True)
+    email = fields.String(allow_none=True, required=True)
+    delegate = fields.Nested(DelegateOut, allow_none=True, required=True)
+    created_at = fields.DateTime(required=True)
+    updated_at = fields.DateTime(required=True)
+
+
+class PageQuery(Strict):
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    cursor = fields.String(validate=validate.Length(max=512))
+
+
+class PeoplePage(Schema):
+    items = fields.List(fields.Nested(PersonOut), required=True)
+    next_cursor = fields.String(allow_none=True, required=True)
+
+
+class EventsQuery(Strict):
+    after = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
+
+
+class EventOut(Schema):
+    id = fields.Integer(required=True)
+    at = fields.DateTime(required=True)
+    type = fields.String(required=True)
+    actor = fields.String(required=True)
+    subject = fields.String(required=True)
+    payload = fields.Dict(required=True)
+    prev_hash = fields.String(required=True)
+    hash = fields.String(required=True)
+
+
+class EventsPage(Schema):
+    items = fields.List(fields.Nested(EventOut), required=True)
+    next_cursor = fields.Integer(allow_none=True, required=True)
+
+
+class VerifyOut(Schema):
+    ok = fields.Boolean(required=True)
+    events = fields.Integer(required=True)
+    head_hash = fields.String(required=True)
+    first_bad_event_id = fields.Integer(allow_none=True, required=True)
+
+
+class PolicyOut(Schema):
+    name = fields.String(required=True)
+    version = fields.String(required=True)
+    sha256 = fields.String(required=True)
+    status = fields.String(required=True)
+    loaded_at = fields.DateTime(required=True)
+
+
+class PoliciesPage(Schema):
+    items = fields.List(fields.Nested(PolicyOut), required=True)
+    next_cursor = fields.String(allow_none=True, required=True)
+
+
+class Health(Schema):
+    status = fields.String(required=True)
+
+
+class ProblemOut(Schema):
+    type = fields.String(required=True)
+    title = fields.String(required=True)
+    status = fields.Integer(required=True)
+    detail = fields.String(required=True)
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))

@@ -1,0 +1,79 @@
+"""What a running app holds: settings, the pool, the loaded policies and the clock."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+from psycopg_pool import ConnectionPool
+
+from api.config import Settings
+from api.policy.loader import PolicySet, load_policy_dir
+from api.policy.model import Policy
+from api.storage import audit, decisions
+from api.storage.database import transaction
+
+
+@dataclass
+class PolicyHolder:
+    """The policy set in force, swapped whole on reload so a request sees one version."""
+
+    current: PolicySet
+    loaded_at: datetime
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def active(self) -> Policy:
+        return self.current.active
+
+    def swap(self, policies: PolicySet, at: datetime) -> None:
+        with self._lock:
+            self.current = policies
+            self.loaded_at = at
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    pool: ConnectionPool
+    policies: PolicyHolder
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def today(self) -> date:
+        """The business date: DEALDESK_TODAY when pinned, else today's date in UTC."""
+        return self.settings.today or self.now().date()
+
+    def record_policies(
+        self, actor: str, event: str = "policy.loaded", force: bool = False
+    ) -> None:
+        """Keep the bytes of each loaded policy and write an audit event for new ones."""
+        with transaction(self.pool) as conn:
+            new = [p for p in self.policies.current.all if decisions.store_policy_version(conn, p)]
+            if new or force:
+                audit.append_event(
+                    conn,
+                    event,
+                    actor,
+                    self.policies.active.name,
+                    {
+                        "policies": [
+                            {
+                                "name": p.name,
+                                "version": p.version,
+                                "sha256": p.sha256,
+                                "status": p.status.value,
+                            }
+                            for p in self.policies.current.all
+                        ],
+                    },
+                )
+
+    def reload(self, actor: str) -> PolicySet:
+        """Re-read the policy directory; a bad file raises InvalidPolicy and changes nothing."""
+        policies = load_policy_dir(self.settings.policy_dir)
+        self.policies.swap(policies, self.now())
+        self.record_policies(actor, "policy.reloaded", force=True)
+        return policies

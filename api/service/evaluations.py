@@ -1,0 +1,52 @@
+"""Previews: evaluate a deal under the active policy and keep it in the decision log."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
+
+import psycopg
+
+from api.errors import Invalid
+from api.policy.decision import Decision
+from api.policy.engine import evaluate
+from api.policy.model import Policy
+from api.service.parties import resolve_parties
+from api.storage.decisions import log_decision
+
+
+def check_currency(policy: Policy, deal: Mapping[str, Any], field: str = "deal.currency") -> None:
+    if deal["currency"] != policy.currency:
+        raise Invalid(
+            "The deal's currency is not the policy's.",
+            {field: [f"Must be {policy.currency}, the policy's currency."]},
+        )
+
+
+def preview(
+    conn: psycopg.Connection,
+    policy: Policy,
+    deal: Mapping[str, Any],
+    requested_by: str,
+    *,
+    today: date,
+    now: datetime,
+    stored_input: dict[str, Any],
+) -> Decision:
+    """Evaluate without changing any state; the decision is logged for replay and simulate."""
+    check_currency(policy, deal)
+    parties = resolve_parties(conn, policy, deal["owner_id"], requested_by, today)
+    decision = evaluate(
+        policy,
+        deal,
+        parties.requester_party(),
+        parties.owner_party(),
+        today=today,
+        now=now,
+        decision_id=str(uuid.uuid4()),
+        owner_delegate_id=parties.owner_delegate_id,
+    )
+    log_decision(conn, decision, today, stored_input)
+    return decision

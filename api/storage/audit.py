@@ -1,0 +1,59 @@
+"""The audit_events table: appends (serialised, hash-chained) and ordered reads."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import psycopg
+from psycopg.rows import class_row
+from psycopg.types.json import Jsonb
+
+from api.audit.chain import GENESIS, Event, chain_hash
+
+APPEND_LOCK = 7_451_002
+
+LOCK = "SELECT pg_advisory_xact_lock(%s)"
+HEAD = """
+SELECT (SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1),
+       nextval('audit_events_id_seq'), clock_timestamp()
+"""
+INSERT = """
+INSERT INTO audit_events (id, at, type, actor, subject, payload, prev_hash, hash)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+"""
+PAGE = """
+SELECT id, at, type, actor, subject, payload, prev_hash, hash FROM audit_events
+WHERE id > %s ORDER BY id LIMIT %s
+"""
+ALL = "SELECT id, at, type, actor, subject, payload, prev_hash, hash FROM audit_events ORDER BY id"
+
+
+def append_event(
+    conn: psycopg.Connection, type_: str, actor: str, subject: str, payload: Mapping[str, Any]
+) -> Event:
+    """Append one event in the caller's transaction.
+
+    The advisory lock is held to commit, so concurrent writers, in any number of processes,
+    append one after another and the chain never forks. Call it last in a transaction.
+    """
+    conn.execute(LOCK, (APPEND_LOCK,))
+    head = conn.execute(HEAD).fetchone()
+    assert head is not None
+    prev_hash, event_id, at = head[0] or GENESIS, head[1], head[2]
+    digest = chain_hash(prev_hash, event_id, at, type_, actor, subject, payload)
+    conn.execute(INSERT, (event_id, at, type_, actor, subject, Jsonb(payload), prev_hash, digest))
+    return Event(event_id, at, type_, actor, subject, payload, prev_hash, digest)
+
+
+def events_after(conn: psycopg.Connection, after: int, limit: int) -> list[Event]:
+    with conn.cursor(row_factory=class_row(Event)) as cur:
+        return cur.execute(PAGE, (after, limit)).fetchall()
+
+
+def all_events(conn: psycopg.Connection, batch: int = 5000) -> Iterator[Event]:
+    """Every event, oldest first, streamed through a server-side cursor."""
+    with conn.cursor(name="audit_walk", row_factory=class_row(Event)) as cur:
+        cur.itersize = batch
+        cur.execute(ALL)
+        yield from cur

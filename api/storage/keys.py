@@ -1,0 +1,71 @@
+"""API keys: only a sha256 of each key is stored; the key itself is shown once at creation."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+import psycopg
+from psycopg.rows import class_row
+
+from api.errors import Conflict, NotFound
+
+PREFIX = "ddk_"
+
+INSERT = """
+INSERT INTO api_keys (name, key_hash, scopes) VALUES (%s, %s, %s)
+ON CONFLICT (name) WHERE revoked_at IS NULL DO NOTHING
+RETURNING id, name, scopes, created_at, revoked_at
+"""
+BY_HASH = """
+SELECT id, name, scopes, created_at, revoked_at FROM api_keys
+WHERE key_hash = %s AND revoked_at IS NULL
+"""
+LIST = "SELECT id, name, scopes, created_at, revoked_at FROM api_keys ORDER BY name, id"
+REVOKE = """
+UPDATE api_keys SET revoked_at = now() WHERE name = %s AND revoked_at IS NULL
+RETURNING id, name, scopes, created_at, revoked_at
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    id: int
+    name: str
+    scopes: list[str]
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+def hash_key(key: str) -> str:
+    """Keys are 256 random bits, so a plain sha256 is a sound one-way store for them."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_key(conn: psycopg.Connection, name: str, scopes: list[str]) -> tuple[str, ApiKey]:
+    key = PREFIX + secrets.token_urlsafe(32)
+    with conn.cursor(row_factory=class_row(ApiKey)) as cur:
+        row = cur.execute(INSERT, (name, hash_key(key), scopes)).fetchone()
+    if row is None:
+        raise Conflict(f"A key named {name!r} already exists.")
+    return key, row
+
+
+def find_key(conn: psycopg.Connection, key: str) -> ApiKey | None:
+    with conn.cursor(row_factory=class_row(ApiKey)) as cur:
+        return cur.execute(BY_HASH, (hash_key(key),)).fetchone()
+
+
+def list_keys(conn: psycopg.Connection) -> list[ApiKey]:
+    with conn.cursor(row_factory=class_row(ApiKey)) as cur:
+        return cur.execute(LIST).fetchall()
+
+
+def revoke_key(conn: psycopg.Connection, name: str) -> ApiKey:
+    with conn.cursor(row_factory=class_row(ApiKey)) as cur:
+        row = cur.execute(REVOKE, (name,)).fetchone()
+    if row is None:
+        raise NotFound(f"No active key named {name!r}.")
+    return row

@@ -1,0 +1,94 @@
+"""Shared fixtures: a real PostgreSQL (embedded unless DATABASE_URL is set), a scratch database
+per test session, and a clean slate per test."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg_pool import ConnectionPool
+
+from api.config import Settings
+from api.policy.loader import PolicySet, load_policy_dir
+from api.storage.database import init_database, open_pool, start_embedded
+
+ROOT = Path(__file__).resolve().parents[1]
+POLICIES = ROOT / "policies"
+TABLES = (
+    "override_reviews",
+    "overrides",
+    "idempotency_keys",
+    "approval_steps",
+    "approval_requests",
+    "audit_events",
+    "decisions",
+    "policy_versions",
+    "api_keys",
+    "people",
+)
+
+
+@pytest.fixture(scope="session")
+def server_url() -> str:
+    return os.environ.get("DATABASE_URL") or start_embedded(ROOT / ".dealdesk" / "test")
+
+
+@pytest.fixture(scope="session")
+def database_url(server_url: str) -> Iterator[str]:
+    """A scratch database for this session, dropped at the end."""
+    name = f"dealdesk_test_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    params = conninfo_to_dict(server_url)
+    params["dbname"] = name
+    url = make_conninfo(**params)
+    init_database(url)
+    yield url
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+@pytest.fixture(scope="session")
+def pool(database_url: str) -> Iterator[ConnectionPool]:
+    pool = open_pool(database_url, max_size=24)
+    pool.wait(timeout=10)
+    yield pool
+    pool.close()
+
+
+def wipe(url: str) -> None:
+    """Empty every table, audit_events included (its triggers are bypassed as replication)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SET session_replication_role = replica")
+        conn.execute(
+            sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(
+                sql.SQL(", ").join(sql.Identifier(t) for t in TABLES)
+            )
+        )
+        conn.execute("SELECT setval('audit_events_id_seq', 1, false)")
+
+
+@pytest.fixture()
+def db(database_url: str) -> str:
+    wipe(database_url)
+    return database_url
+
+
+@pytest.fixture(scope="session")
+def shipped() -> PolicySet:
+    return load_policy_dir(POLICIES)
+
+
+@pytest.fixture()
+def settings(db: str) -> Settings:
+    return Settings(
+        database_url=db, policy_dir=POLICIES, home=ROOT / ".dealdesk" / "test", today=None
+    )
