@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import psycopg
@@ -90,5 +91,8 @@ def shipped() -> PolicySet:
 @pytest.fixture()
 def settings(db: str) -> Settings:
     return Settings(
-        database_url=db, policy_dir=POLICIES, home=ROOT / ".dealdesk" / "test", today=None
+        database_url=db,
+        policy_dir=POLICIES,
+        home=ROOT / ".dealdesk" / "test",
+        today=date(2026, 6, 10),
     )

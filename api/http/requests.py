@@ -1,0 +1,273 @@
+"""Approval requests: submit, read, list (an approver's inbox), approve, reject, return,
+revise and withdraw."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from flask import Response, request
+from flask_smorest import Blueprint
+from marshmallow import Schema
+
+from api.errors import NotFound
+from api.http.auth import Scope, current_key, has_scope, requires
+from api.http.body import json_body
+from api.http.context import runtime
+from api.http.deals import with_levers
+from api.http.problems import HttpProblem
+from api.http.replies import decode_cursor, encode_cursor, reply
+from api.http.schemas import (
+    ApprovalRequestOut,
+    ApproveIn,
+    CommentedActionIn,
+    RequestsPage,
+    RequestsQuery,
+    ReviseIn,
+    SubmissionIn,
+    WithdrawIn,
+)
+from api.http.spec import body, problems
+from api.http.uow import idempotent, unit_of_work
+from api.policy.decision import iso_utc
+from api.service import requests as service
+from api.storage.requests import RequestRecord, list_requests
+from api.workflow.states import Action
+
+blp = Blueprint("approval_requests", __name__, description="Approval requests and their steps")
+ACTION_BODIES: dict[Action, Schema] = {
+    Action.APPROVE: ApproveIn(),
+    Action.REJECT: CommentedActionIn(),
+    Action.RETURN: CommentedActionIn(),
+}
+SUBMISSION_IN, REVISE_IN, WITHDRAW_IN = SubmissionIn(), ReviseIn(), WithdrawIn()
+ACTION_DOC = (
+    'Returns the updated request with `ETag: "<version>"`; `If-Match` gives 412 when stale.'
+)
+
+
+def request_json(record: RequestRecord) -> dict[str, Any]:
+    return {
+        "id": str(record.id),
+        "deal_id": record.deal_id,
+        "state": record.state,
+        "stuck_reason": record.stuck_reason,
+        "owner": record.decision["owner"],
+        "requested_by": record.decision["requester"],
+        "deal": record.deal,
+        "decision": record.decision,
+        "steps": [
+            {
+                "tier": s.tier,
+                "approver_id": s.approver_id,
+                "state": s.state.value,
+                "acted_by": s.acted_by,
+                "acted_at": iso_utc(s.acted_at) if s.acted_at else None,
+                "comment": s.comment,
+            }
+            for s in record.steps
+        ],
+        "policy_sha256": record.policy_sha256,
+        "reason_code": record.reason_code,
+        "version": record.version,
+        "created_at": iso_utc(record.created_at),
+        "updated_at": iso_utc(record.updated_at),
+    }
+
+
+def _reply(record: RequestRecord, status: int = 200) -> Response:
+    headers = {"ETag": f'"{record.version}"'}
+    if status == 201:
+        headers["Location"] = f"/v1/approval-requests/{record.id}"
+    return reply(request_json(record), status, headers)
+
+
+def _context() -> service.Context:
+    rt = runtime()
+    key = current_key()
+    return service.Context(
+        rt.policies.active, rt.today(), rt.now(), key.name, has_scope(key, Scope.OVERRIDES)
+    )
+
+
+def _request_id(text: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        raise NotFound(f"No approval request {text!r}.") from None
+
+
+def _if_match() -> int | None:
+    header = request.headers.get("If-Match")
+    if header is None:
+        return None
+    text = header.strip().removeprefix("W/").strip('"')
+    if not text.isdigit():
+        raise HttpProblem(
+            412,
+            "precondition-failed",
+            'If-Match must be a request version such as 3 or "3".',
+            {"If-Match": ["Not a version number."]},
+        )
+    return int(text)
+
+
+@blp.route("/v1/approval-requests", methods=["POST"])
+@requires(Scope.REQUESTS)
+@blp.doc(
+    requestBody=body(SubmissionIn),
+    parameters=[
+        {"in": "header", "name": "Idempotency-Key", "schema": {"type": "string", "maxLength": 255}}
+    ],
+)
+@blp.response(201, ApprovalRequestOut)
+@problems(blp, 400, 409, 413, 415, 422, 503)
+@idempotent
+def submit() -> Response:
+    """Submit a deal for approval: evaluated, routed to named approvers, state set."""
+    ctx = _context()
+    data = json_body(SUBMISSION_IN)
+    deal = with_levers(data["deal"], ctx.policy)
+    with unit_of_work() as conn:
+        record = service.submit(
+            conn,
+            ctx,
+            deal,
+            data["requested_by"],
+            data.get("reason_code"),
+            data.get("justification"),
+        )
+    return _reply(record, 201)
+
+
+@blp.route("/v1/approval-requests/<string:request_id>", methods=["GET"])
+@requires(Scope.REQUESTS)
+@blp.response(200, ApprovalRequestOut)
+@problems(blp, 404, 503)
+def get(request_id: str) -> Response:
+    with unit_of_work() as conn:
+        record = service.find(conn, _request_id(request_id))
+    return _reply(record)
+
+
+@blp.route("/v1/approval-requests", methods=["GET"])
+@requires(Scope.REQUESTS)
+@blp.arguments(RequestsQuery, location="query")
+@blp.response(200, RequestsPage)
+@problems(blp, 422, 503)
+def index(query: dict[str, Any]) -> Response:
+    """List requests, oldest first. With `approver_id`: that approver's inbox."""
+    rt = runtime()
+    cursor = decode_cursor(query.get("cursor"), 2)
+    after = None
+    if cursor is not None:
+        try:
+            after = (datetime.fromisoformat(cursor[0]), uuid.UUID(cursor[1]))
+        except (TypeError, ValueError):
+            decode_cursor("!", 2)
+    limit = query["limit"]
+    with unit_of_work() as conn:
+        rows = list_requests(
+            conn, query, after, limit + 1, today=rt.today(), tiers=rt.policies.active.tiers
+        )
+    page = rows[:limit]
+    next_cursor = None
+    if len(rows) > limit:
+        next_cursor = encode_cursor([page[-1].created_at.isoformat(), str(page[-1].id)])
+    return reply({"items": [request_json(r) for r in page], "next_cursor": next_cursor})
+
+
+def _action(request_id: str, action: Action) -> Response:
+    ctx = _context()
+    rid = _request_id(request_id)
+    with unit_of_work() as conn:
+        service.find(conn, rid)
+        data = json_body(ACTION_BODIES[action])
+        record = service.act_on(
+            conn, ctx, rid, action, data["approver_id"], data.get("comment"), _if_match()
+        )
+    return _reply(record)
+
+
+ACTION_PARAMS = [
+    {"in": "header", "name": "If-Match", "schema": {"type": "string"}},
+    {"in": "header", "name": "Idempotency-Key", "schema": {"type": "string", "maxLength": 255}},
+]
+
+
+@blp.route("/v1/approval-requests/<string:request_id>/approve", methods=["POST"])
+@requires(Scope.APPROVALS)
+@blp.doc(requestBody=body(ApproveIn), parameters=ACTION_PARAMS, description=ACTION_DOC)
+@blp.response(200, ApprovalRequestOut)
+@problems(blp, 400, 404, 409, 412, 413, 415, 422, 503)
+@idempotent
+def approve(request_id: str) -> Response:
+    """Approve the current step (its approver or their delegate only)."""
+    return _action(request_id, Action.APPROVE)
+
+
+@blp.route("/v1/approval-requests/<string:request_id>/reject", methods=["POST"])
+@requires(Scope.APPROVALS)
+@blp.doc(requestBody=body(CommentedActionIn), parameters=ACTION_PARAMS, description=ACTION_DOC)
+@blp.response(200, ApprovalRequestOut)
+@problems(blp, 400, 404, 409, 412, 413, 415, 422, 503)
+@idempotent
+def reject(request_id: str) -> Response:
+    """Reject the request at the current step; a comment is required."""
+    return _action(request_id, Action.REJECT)
+
+
+@blp.route("/v1/approval-requests/<string:request_id>/return", methods=["POST"])
+@requires(Scope.APPROVALS)
+@blp.doc(requestBody=body(CommentedActionIn), parameters=ACTION_PARAMS, description=ACTION_DOC)
+@blp.response(200, ApprovalRequestOut)
+@problems(blp, 400, 404, 409, 412, 413, 415, 422, 503)
+@idempotent
+def return_(request_id: str) -> Response:
+    """Return the request to its owner with coaching; a comment is required."""
+    return _action(request_id, Action.RETURN)
+
+
+@blp.route("/v1/approval-requests/<string:request_id>/revise", methods=["POST"])
+@requires(Scope.REQUESTS)
+@blp.doc(requestBody=body(ReviseIn), parameters=ACTION_PARAMS, description=ACTION_DOC)
+@blp.response(200, ApprovalRequestOut)
+@problems(blp, 400, 404, 409, 412, 413, 415, 422, 503)
+@idempotent
+def revise(request_id: str) -> Response:
+    """The owner changes terms; the request is re-evaluated (smart re-approval)."""
+    ctx = _context()
+    rid = _request_id(request_id)
+    with unit_of_work() as conn:
+        service.find(conn, rid)
+        data = json_body(REVISE_IN)
+        deal = with_levers(data["deal"], ctx.policy)
+        record = service.revise(
+            conn,
+            ctx,
+            rid,
+            data["requested_by"],
+            deal,
+            data.get("reason_code"),
+            data.get("justification"),
+            _if_match(),
+        )
+    return _reply(record)
+
+
+@blp.route("/v1/approval-requests/<string:request_id>/withdraw", methods=["POST"])
+@requires(Scope.REQUESTS)
+@blp.doc(requestBody=body(WithdrawIn), parameters=ACTION_PARAMS, description=ACTION_DOC)
+@blp.response(200, ApprovalRequestOut)
+@problems(blp, 400, 404, 409, 412, 413, 415, 422, 503)
+@idempotent
+def withdraw(request_id: str) -> Response:
+    """The owner withdraws the request (e.g. the customer said no); final."""
+    ctx = _context()
+    rid = _request_id(request_id)
+    with unit_of_work() as conn:
+        service.find(conn, rid)
+        data = json_body(WITHDRAW_IN)
+        record = service.withdraw(conn, ctx, rid, data["requested_by"], data["reason"], _if_match())
+    return _reply(record)

@@ -1,0 +1,316 @@
+"""Approval requests: submit, approve/reject/return, revise and withdraw.
+
+Every change appends its audit event (actor, before and after state, step) in the caller's
+transaction, after a row lock on the request, so racing actions serialise in the database.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+
+from api.errors import Conflict, Forbidden, Invalid, NotFound, PreconditionFailed
+from api.policy.decimals import jsonable
+from api.policy.decision import Decision
+from api.policy.engine import evaluate
+from api.policy.model import Policy, Routing
+from api.service import bypass
+from api.service.evaluations import check_currency
+from api.service.parties import Parties, resolve_parties
+from api.storage import audit
+from api.storage.people import Person, active_in_tier, get_people, manager_chain
+from api.storage.requests import RequestRecord, get_request, insert_request, update_request
+from api.workflow.machine import Approver, act, carry_over, current_step, settle, went_up
+from api.workflow.routing import Candidate, assign, step_tiers
+from api.workflow.states import FINAL_STATES, Action, RequestState, Step
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What every action needs besides its body: policy, dates, and who is calling."""
+
+    policy: Policy
+    today: date
+    now: datetime
+    actor_key: str
+    may_override: bool
+
+
+def find(conn: psycopg.Connection, request_id: uuid.UUID, *, lock: bool = False) -> RequestRecord:
+    record = get_request(conn, request_id, lock=lock)
+    if record is None:
+        raise NotFound(f"No approval request {request_id}.")
+    return record
+
+
+def submit(
+    conn: psycopg.Connection,
+    ctx: Context,
+    deal: Mapping[str, Any],
+    requested_by: str,
+    reason_code: str | None,
+    justification: str | None,
+) -> RequestRecord:
+    check_currency(ctx.policy, deal)
+    parties = resolve_parties(conn, ctx.policy, deal["owner_id"], requested_by, ctx.today)
+    if not parties.acting_for_owner:
+        bypass.check_allowed(ctx.may_override, reason_code, justification)
+    decision = _decide(ctx, deal, parties)
+    steps = _route(conn, ctx, decision, parties)
+    state, stuck_reason = settle(decision.outcome, steps)
+    request_id = uuid.uuid4()
+    fields = {
+        "id": request_id,
+        "deal_id": deal["deal_id"],
+        "state": state.value,
+        "owner_id": parties.owner.id,
+        "requested_by": parties.requester.id,
+        "deal": jsonable(dict(deal)),
+        "decision": decision.as_dict(),
+        "policy_sha256": decision.policy.sha256,
+        "stuck_reason": stuck_reason,
+        "reason_code": reason_code,
+        "justification": justification,
+        "current_step": current_step(state, steps),
+        "now": ctx.now,
+    }
+    insert_request(conn, fields, steps)
+    record = find(conn, request_id)
+    if not parties.acting_for_owner:
+        bypass.record(conn, ctx, record, decision, parties, reason_code, justification)
+    _event(conn, ctx, "request.submitted", parties.requester.id, record, None, None)
+    return record
+
+
+def act_on(
+    conn: psycopg.Connection,
+    ctx: Context,
+    request_id: uuid.UUID,
+    action: Action,
+    approver_id: str,
+    comment: str | None,
+    if_match: int | None,
+) -> RequestRecord:
+    record = _locked(conn, request_id, if_match)
+    approvers = _approvers(conn, ctx, record.steps)
+    before = record.request_state
+    state, steps, index = act(
+        ctx.policy,
+        before,
+        record.steps,
+        action,
+        approver_id,
+        approvers,
+        owner_id=record.owner_id,
+        requester_id=record.requested_by,
+        comment=comment,
+        at=ctx.now,
+    )
+    updated = _save(conn, ctx, record, state, steps, record.deal, record.decision, None)
+    _event(conn, ctx, f"request.{action.value}", approver_id, updated, before, index, comment)
+    return updated
+
+
+def revise(
+    conn: psycopg.Connection,
+    ctx: Context,
+    request_id: uuid.UUID,
+    requested_by: str,
+    deal: Mapping[str, Any],
+    reason_code: str | None,
+    justification: str | None,
+    if_match: int | None,
+) -> RequestRecord:
+    record = _locked(conn, request_id, if_match)
+    _same_deal(record, deal)
+    check_currency(ctx.policy, deal)
+    parties = resolve_parties(conn, ctx.policy, record.owner_id, requested_by, ctx.today)
+    if not parties.acting_for_owner:
+        bypass.check_allowed(ctx.may_override, reason_code, justification)
+    before = record.request_state
+    if before in FINAL_STATES:
+        raise Conflict(f"The request is {before.value}; it can no longer be revised.")
+    decision = _decide(ctx, deal, parties)
+    fresh = _route(conn, ctx, decision, parties)
+    old_tiers = {s.tier for s in record.steps}
+    keep = (
+        not went_up(_lever_values(record.decision), _lever_values(decision.as_dict()))
+        and {s.tier for s in fresh} <= old_tiers
+    )
+    steps = carry_over(record.steps, fresh, keep_approvals=keep)
+    state, stuck_reason = settle(decision.outcome, steps)
+    updated = _save(
+        conn, ctx, record, state, steps, jsonable(dict(deal)), decision.as_dict(), stuck_reason
+    )
+    if not parties.acting_for_owner:
+        bypass.record(conn, ctx, updated, decision, parties, reason_code, justification)
+    _event(conn, ctx, "request.revised", requested_by, updated, before, None, None, kept=keep)
+    return updated
+
+
+def withdraw(
+    conn: psycopg.Connection,
+    ctx: Context,
+    request_id: uuid.UUID,
+    requested_by: str,
+    reason: str,
+    if_match: int | None,
+) -> RequestRecord:
+    record = _locked(conn, request_id, if_match)
+    people = get_people(conn, [record.owner_id])
+    owner = people[record.owner_id]
+    if requested_by not in (owner.id, _active_delegate(conn, owner, ctx.today)):
+        raise Forbidden("Only the deal's owner (or their active delegate) may withdraw it.")
+    before = record.request_state
+    if before in FINAL_STATES:
+        raise Conflict(f"The request is already {before.value}.")
+    updated = _save(
+        conn, ctx, record, RequestState.WITHDRAWN, record.steps, record.deal, record.decision, None
+    )
+    _event(conn, ctx, "request.withdrawn", requested_by, updated, before, None, reason)
+    return updated
+
+
+def _locked(conn: psycopg.Connection, request_id: uuid.UUID, if_match: int | None) -> RequestRecord:
+    record = find(conn, request_id, lock=True)
+    if if_match is not None and if_match != record.version:
+        raise PreconditionFailed(
+            f"The request is at version {record.version}, not {if_match}; reload it and retry."
+        )
+    return record
+
+
+def _same_deal(record: RequestRecord, deal: Mapping[str, Any]) -> None:
+    errors = {}
+    if deal["deal_id"] != record.deal_id:
+        errors["deal.deal_id"] = [
+            f"Must stay {record.deal_id!r}: a revision changes terms, not the deal."
+        ]
+    if deal["owner_id"] != record.owner_id:
+        errors["deal.owner_id"] = [f"Must stay {record.owner_id!r}: ownership never changes."]
+    if errors:
+        raise Invalid("A revision must keep the deal and its owner.", errors)
+
+
+def _decide(ctx: Context, deal: Mapping[str, Any], parties: Parties) -> Decision:
+    return evaluate(
+        ctx.policy,
+        deal,
+        parties.requester_party(),
+        parties.owner_party(),
+        today=ctx.today,
+        now=ctx.now,
+        decision_id=str(uuid.uuid4()),
+        owner_delegate_id=parties.owner_delegate_id,
+    )
+
+
+def _route(
+    conn: psycopg.Connection, ctx: Context, decision: Decision, parties: Parties
+) -> list[Step]:
+    from api.policy.model import Outcome
+
+    if decision.outcome is Outcome.DENIED:
+        return []
+    tiers = step_tiers(ctx.policy, decision.required_tiers, parties.requester.tier)
+    if not tiers:
+        return []
+    chain = [Candidate(p.id, p.tier, p.active) for p in manager_chain(conn, parties.owner.id)]
+    registry = {
+        tier: [Candidate(p.id, p.tier, p.active) for p in active_in_tier(conn, tier)]
+        for tier in tiers
+        if ctx.policy.routing_for(tier) is Routing.REGISTRY
+    }
+    return assign(ctx.policy, tiers, chain, registry, parties.owner.id)
+
+
+def _approvers(
+    conn: psycopg.Connection, ctx: Context, steps: Sequence[Step]
+) -> dict[str, Approver]:
+    ids = sorted({s.approver_id for s in steps if s.approver_id})
+    people = get_people(conn, ids)
+    delegate_ids = [d for p in people.values() if (d := p.delegate_on(ctx.today))]
+    delegates = get_people(conn, delegate_ids) if delegate_ids else {}
+    approvers = {}
+    for person in people.values():
+        delegate = delegates.get(person.delegate_on(ctx.today) or "")
+        approvers[person.id] = Approver(
+            person.id,
+            delegate.id if delegate else None,
+            delegate.tier if delegate else None,
+            bool(delegate and delegate.active),
+        )
+    return approvers
+
+
+def _active_delegate(conn: psycopg.Connection, person: Person, today: date) -> str | None:
+    delegate_id = person.delegate_on(today)
+    if delegate_id is None:
+        return None
+    delegate = get_people(conn, [delegate_id]).get(delegate_id)
+    return delegate_id if delegate and delegate.active else None
+
+
+def _lever_values(decision: Mapping[str, Any]) -> dict[str, Decimal | None]:
+    return {
+        f["lever"]: (Decimal(f["value"]) if f["value"] is not None else None)
+        for f in decision["findings"]
+    }
+
+
+def _save(
+    conn: psycopg.Connection,
+    ctx: Context,
+    record: RequestRecord,
+    state: RequestState,
+    steps: Sequence[Step],
+    deal: dict[str, Any],
+    decision: dict[str, Any],
+    stuck_reason: str | None,
+) -> RequestRecord:
+    fields = {
+        "id": record.id,
+        "state": state.value,
+        "deal": deal,
+        "decision": decision,
+        "policy_sha256": decision["policy"]["sha256"],
+        "stuck_reason": stuck_reason,
+        "current_step": current_step(state, steps),
+        "now": ctx.now,
+    }
+    update_request(conn, fields, steps)
+    return find(conn, record.id)
+
+
+def _event(
+    conn: psycopg.Connection,
+    ctx: Context,
+    type_: str,
+    actor: str,
+    record: RequestRecord,
+    before: RequestState | None,
+    step_index: int | None,
+    comment: str | None = None,
+    **extra: Any,
+) -> None:
+    step = record.steps[step_index] if step_index is not None else None
+    payload: dict[str, Any] = {
+        "request_id": str(record.id),
+        "deal_id": record.deal_id,
+        "before": before.value if before else None,
+        "after": record.state,
+        "version": record.version,
+        "via_key": ctx.actor_key,
+        **extra,
+    }
+    if step is not None:
+        payload["step"] = {"seq": step_index, "tier": step.tier, "approver_id": step.approver_id}
+    if comment is not None:
+        payload["comment"] = comment
+    audit.append_event(conn, type_, actor, f"request:{record.id}", payload)

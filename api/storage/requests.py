@@ -1,0 +1,201 @@
+"""approval_requests and their approval_steps."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import class_row
+from psycopg.types.json import Jsonb
+
+from api.errors import Conflict
+from api.workflow.states import RequestState, Step, StepState
+
+COLUMNS = (
+    "id, deal_id, state, owner_id, requested_by, deal, decision, policy_sha256, stuck_reason, "
+    "reason_code, justification, version, created_at, updated_at"
+)
+INSERT = """
+INSERT INTO approval_requests (id, deal_id, state, owner_id, requested_by, deal, decision,
+    policy_sha256, stuck_reason, reason_code, justification, current_step, created_at, updated_at)
+VALUES (%(id)s, %(deal_id)s, %(state)s, %(owner_id)s, %(requested_by)s, %(deal)s, %(decision)s,
+    %(policy_sha256)s, %(stuck_reason)s, %(reason_code)s, %(justification)s, %(current_step)s,
+    %(now)s, %(now)s)
+"""
+UPDATE = """
+UPDATE approval_requests SET state = %(state)s, deal = %(deal)s, decision = %(decision)s,
+    policy_sha256 = %(policy_sha256)s, stuck_reason = %(stuck_reason)s,
+    current_step = %(current_step)s, version = version + 1, updated_at = %(now)s
+WHERE id = %(id)s
+RETURNING version, updated_at
+"""
+GET = f"SELECT {COLUMNS} FROM approval_requests WHERE id = %s"  # noqa: S608
+GET_FOR_UPDATE = GET + " FOR UPDATE"
+STEPS = """
+SELECT request_id, seq, tier, approver_id, state, acted_by, acted_at, comment FROM approval_steps
+WHERE request_id = ANY(%s) ORDER BY request_id, seq
+"""
+DELETE_STEPS = "DELETE FROM approval_steps WHERE request_id = %s"
+INSERT_STEP = """
+INSERT INTO approval_steps (request_id, seq, tier, approver_id, state, acted_by, acted_at, comment)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+"""
+LIST = f"""
+SELECT {COLUMNS} FROM approval_requests r
+WHERE (%(deal_id)s::text IS NULL OR r.deal_id = %(deal_id)s)
+  AND (%(state)s::text IS NULL OR r.state = %(state)s)
+  AND (%(owner_id)s::text IS NULL OR r.owner_id = %(owner_id)s)
+  AND (%(after_at)s::timestamptz IS NULL
+       OR (r.created_at, r.id) > (%(after_at)s, %(after_id)s::uuid))
+  AND (%(approver_id)s::text IS NULL OR (
+        r.state = 'pending' AND r.owner_id <> %(approver_id)s AND r.requested_by <> %(approver_id)s
+        AND EXISTS (
+          SELECT 1 FROM approval_steps s
+          LEFT JOIN people p ON p.id = s.approver_id
+          LEFT JOIN people d ON d.id = p.delegate_id
+          WHERE s.request_id = r.id AND s.seq = r.current_step AND (
+            s.approver_id = %(approver_id)s OR (
+              p.delegate_id = %(approver_id)s AND d.active
+              AND (p.delegate_from IS NULL OR p.delegate_from <= %(today)s)
+              AND (p.delegate_to IS NULL OR p.delegate_to >= %(today)s)
+              AND array_position(%(tiers)s::text[], d.tier)
+                  >= array_position(%(tiers)s::text[], s.tier))))))
+ORDER BY r.created_at, r.id
+LIMIT %(limit)s
+"""  # noqa: S608  (constant column list)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    id: uuid.UUID
+    deal_id: str
+    state: str
+    owner_id: str
+    requested_by: str
+    deal: dict[str, Any]
+    decision: dict[str, Any]
+    policy_sha256: str
+    stuck_reason: str | None
+    reason_code: str | None
+    justification: str | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    steps: list[Step] = field(default_factory=list)
+
+    @property
+    def request_state(self) -> RequestState:
+        return RequestState(self.state)
+
+
+def _is_open_deal_conflict(exc: psycopg.errors.UniqueViolation) -> bool:
+    return exc.diag.constraint_name == "approval_requests_open_deal_idx"
+
+
+def insert_request(conn: psycopg.Connection, fields: dict[str, Any], steps: Sequence[Step]) -> None:
+    """Insert a request and its steps; a second open request for the deal is a Conflict."""
+    row = {**fields, "deal": Jsonb(fields["deal"]), "decision": Jsonb(fields["decision"])}
+    try:
+        with conn.transaction():
+            conn.execute(INSERT, row)
+    except psycopg.errors.UniqueViolation as exc:
+        if _is_open_deal_conflict(exc):
+            raise Conflict(
+                f"Deal {fields['deal_id']!r} already has an open approval request."
+            ) from None
+        raise
+    _write_steps(conn, fields["id"], steps)
+
+
+def update_request(
+    conn: psycopg.Connection, fields: dict[str, Any], steps: Sequence[Step] | None
+) -> tuple[int, datetime]:
+    """Save a new state (and steps, when given); returns the new version and updated_at."""
+    row = {**fields, "deal": Jsonb(fields["deal"]), "decision": Jsonb(fields["decision"])}
+    try:
+        with conn.transaction():
+            result = conn.execute(UPDATE, row).fetchone()
+    except psycopg.errors.UniqueViolation as exc:
+        if _is_open_deal_conflict(exc):
+            raise Conflict("The deal already has another open approval request.") from None
+        raise
+    assert result is not None
+    if steps is not None:
+        conn.execute(DELETE_STEPS, (fields["id"],))
+        _write_steps(conn, fields["id"], steps)
+    return int(result[0]), result[1]
+
+
+def _write_steps(conn: psycopg.Connection, request_id: uuid.UUID, steps: Sequence[Step]) -> None:
+    with conn.cursor() as cur:
+        cur.executemany(
+            INSERT_STEP,
+            [
+                (
+                    request_id,
+                    seq,
+                    s.tier,
+                    s.approver_id,
+                    s.state.value,
+                    s.acted_by,
+                    s.acted_at,
+                    s.comment,
+                )
+                for seq, s in enumerate(steps)
+            ],
+        )
+
+
+def get_request(
+    conn: psycopg.Connection, request_id: uuid.UUID, *, lock: bool = False
+) -> RequestRecord | None:
+    """One request with its steps; `lock` takes a row lock so concurrent actions serialise."""
+    with conn.cursor(row_factory=class_row(RequestRecord)) as cur:
+        record = cur.execute(GET_FOR_UPDATE if lock else GET, (request_id,)).fetchone()
+    if record is None:
+        return None
+    return _with_steps(conn, [record])[0]
+
+
+def list_requests(
+    conn: psycopg.Connection,
+    filters: dict[str, Any],
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+    *,
+    today: date,
+    tiers: Sequence[str],
+) -> list[RequestRecord]:
+    params = {
+        "deal_id": filters.get("deal_id"),
+        "state": filters.get("state"),
+        "owner_id": filters.get("owner_id"),
+        "approver_id": filters.get("approver_id"),
+        "after_at": after[0] if after else None,
+        "after_id": after[1] if after else None,
+        "today": today,
+        "tiers": list(tiers),
+        "limit": limit,
+    }
+    with conn.cursor(row_factory=class_row(RequestRecord)) as cur:
+        records = cur.execute(LIST, params).fetchall()
+    return _with_steps(conn, records)
+
+
+def _with_steps(conn: psycopg.Connection, records: list[RequestRecord]) -> list[RequestRecord]:
+    if not records:
+        return records
+    by_id: dict[uuid.UUID, list[Step]] = {r.id: [] for r in records}
+    for row in conn.execute(STEPS, ([r.id for r in records],)).fetchall():
+        by_id[row[0]].append(Step(row[2], row[3], StepState(row[4]), row[5], row[6], row[7]))
+    return [_replace_steps(r, by_id[r.id]) for r in records]
+
+
+def _replace_steps(record: RequestRecord, steps: list[Step]) -> RequestRecord:
+    from dataclasses import replace
+
+    return replace(record, steps=steps)
