@@ -10,7 +10,7 @@ from flask import Flask, Response
 from psycopg_pool import ConnectionPool
 
 from api.config import Settings
-from api.http import audit, evaluations, health, people, policies, problems, requests
+from api.http import audit, evaluations, health, overrides, people, policies, problems, requests
 from api.http.auth import authenticate
 from api.http.spec import DealdeskApi
 from api.policy.loader import PolicySet, load_policy_dir
@@ -18,7 +18,7 @@ from api.runtime import PolicyHolder, Runtime
 from api.storage.database import open_pool, start_embedded
 
 MAX_BODY = 1024 * 1024
-BLUEPRINTS = (health, evaluations, people, requests, audit, policies)
+BLUEPRINTS = (health, evaluations, people, requests, overrides, audit, policies)
 
 
 def create_app(

@@ -1,4 +1,4 @@
-"""The `dealdesk` command: serve, db, keys, policy, openapi, audit."""
+"""The `dealdesk` command: serve, db, keys, policy, audit, openapi."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +85,15 @@ def _parser() -> argparse.ArgumentParser:
     test = policy.add_parser("test", help="run the cases in DIR/tests/*.yaml")
     test.add_argument("dir", nargs="?")
     test.set_defaults(handler=_policy_test)
+
+    audit = sub.add_parser("audit", help="the audit trail")
+    audit_sub = audit.add_subparsers(required=True, metavar="ACTION")
+    verify = audit_sub.add_parser("verify", help="walk the hash chain; exit 1 if it is broken")
+    verify.set_defaults(handler=_audit_verify)
+    export = audit_sub.add_parser("export", help="overrides as CSV (created_at dates, inclusive)")
+    export.add_argument("--from", dest="start", type=_iso_date)
+    export.add_argument("--to", dest="end", type=_iso_date)
+    export.set_defaults(handler=_audit_export)
 
     sub.add_parser("openapi", help="print the OpenAPI document (YAML)").set_defaults(
         handler=_openapi
@@ -185,6 +194,36 @@ def _policy_test(args: argparse.Namespace, settings: Settings) -> int:
     failed = sum(not r.passed for r in results)
     print(f"{len(results) - failed} passed, {failed} failed")
     return 1 if failed or not results else 0
+
+
+def _iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date in YYYY-MM-DD form") from None
+
+
+def _audit_verify(args: argparse.Namespace, settings: Settings) -> int:
+    import json
+
+    from api.audit.chain import verify
+    from api.storage.audit import all_events
+
+    with _connect(settings) as conn:
+        result = verify(all_events(conn))
+    print(json.dumps(result.as_dict()))
+    return 0 if result.ok else 1
+
+
+def _audit_export(args: argparse.Namespace, settings: Settings) -> int:
+    from api.service.overrides import csv_lines
+    from api.storage.overrides import stream_overrides
+
+    filters = {"from": args.start, "to": args.end}
+    with _connect(settings) as conn:
+        for chunk in csv_lines(stream_overrides(conn, filters)):
+            sys.stdout.write(chunk)
+    return 0
 
 
 def _openapi(args: argparse.Namespace, settings: Settings) -> int:

@@ -29,7 +29,7 @@ from api.http.schemas import (
     WithdrawIn,
 )
 from api.http.spec import body, problems
-from api.http.uow import idempotent, unit_of_work
+from api.http.uow import IDEMPOTENCY_PARAM, idempotent, unit_of_work
 from api.policy.decision import iso_utc
 from api.service import requests as service
 from api.storage.requests import RequestRecord, list_requests
@@ -83,7 +83,7 @@ def _reply(record: RequestRecord, status: int = 200) -> Response:
     return reply(request_json(record), status, headers)
 
 
-def _context() -> service.Context:
+def context() -> service.Context:
     rt = runtime()
     key = current_key()
     return service.Context(
@@ -126,7 +126,7 @@ def _if_match() -> int | None:
 @idempotent
 def submit() -> Response:
     """Submit a deal for approval: evaluated, routed to named approvers, state set."""
-    ctx = _context()
+    ctx = context()
     data = json_body(SUBMISSION_IN)
     deal = with_levers(data["deal"], ctx.policy)
     with unit_of_work() as conn:
@@ -179,7 +179,7 @@ def index(query: dict[str, Any]) -> Response:
 
 
 def _action(request_id: str, action: Action) -> Response:
-    ctx = _context()
+    ctx = context()
     rid = _request_id(request_id)
     with unit_of_work() as conn:
         service.find(conn, rid)
@@ -192,7 +192,7 @@ def _action(request_id: str, action: Action) -> Response:
 
 ACTION_PARAMS = [
     {"in": "header", "name": "If-Match", "schema": {"type": "string"}},
-    {"in": "header", "name": "Idempotency-Key", "schema": {"type": "string", "maxLength": 255}},
+    IDEMPOTENCY_PARAM,
 ]
 
 
@@ -237,7 +237,7 @@ def return_(request_id: str) -> Response:
 @idempotent
 def revise(request_id: str) -> Response:
     """The owner changes terms; the request is re-evaluated (smart re-approval)."""
-    ctx = _context()
+    ctx = context()
     rid = _request_id(request_id)
     with unit_of_work() as conn:
         service.find(conn, rid)
@@ -264,7 +264,7 @@ def revise(request_id: str) -> Response:
 @idempotent
 def withdraw(request_id: str) -> Response:
     """The owner withdraws the request (e.g. the customer said no); final."""
-    ctx = _context()
+    ctx = context()
     rid = _request_id(request_id)
     with unit_of_work() as conn:
         service.find(conn, rid)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from marshmallow import INCLUDE, RAISE, Schema, fields, validate
+from typing import Any
+
+from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from api.http.fields import IsoDate, Number
+from api.workflow.overrides import REASON_CODES
 
 ID = validate.Length(min=1, max=128)
 TEXT = validate.Length(max=10_000)
@@ -224,14 +227,6 @@ class ProblemOut(Schema):
     errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
 
 
-REASON_CODES = [
-    "strategic_account",
-    "competitive_displacement",
-    "customer_retention",
-    "period_end_commit",
-    "pricing_error",
-    "other",
-]
 REQUEST_STATES = [
     "approved",
     "pending",
@@ -243,13 +238,15 @@ REQUEST_STATES = [
     "stuck",
 ]
 COMMENT = validate.Length(min=1, max=10_000)
-JUSTIFICATION = validate.Length(min=20, max=10_000)
+JUSTIFICATION = validate.Length(
+    min=20, max=10_000, error="Must be 20 to 10000 characters: say why, for the auditors."
+)
 
 
 class SubmissionIn(Strict):
     deal = fields.Nested(DealIn, required=True)
     requested_by = fields.String(required=True, validate=ID)
-    reason_code = fields.String(validate=validate.OneOf(REASON_CODES))
+    reason_code = fields.String(validate=validate.OneOf(list(REASON_CODES)))
     justification = fields.String(validate=JUSTIFICATION)
 
 
@@ -266,7 +263,7 @@ class CommentedActionIn(Strict):
 class ReviseIn(Strict):
     requested_by = fields.String(required=True, validate=ID)
     deal = fields.Nested(DealIn, required=True)
-    reason_code = fields.String(validate=validate.OneOf(REASON_CODES))
+    reason_code = fields.String(validate=validate.OneOf(list(REASON_CODES)))
     justification = fields.String(validate=JUSTIFICATION)
 
 
@@ -313,3 +310,116 @@ class RequestsQuery(PageQuery):
 class RequestsPage(Schema):
     items = fields.List(fields.Nested(ApprovalRequestOut), required=True)
     next_cursor = fields.String(allow_none=True, required=True)
+
+
+REVIEW_STATUSES = ["pending", "accepted", "questioned", "clawback"]
+CATEGORIES = ["beyond_policy", "beyond_executive_authority", "bypassed_owner", "out_of_chain"]
+
+
+class OverrideIn(Strict):
+    executive_id = fields.String(required=True, validate=ID)
+    request_id = fields.UUID()
+    deal = fields.Nested(DealIn)
+    terms = fields.Dict(
+        keys=fields.String(validate=ID),
+        values=Number(minimum=0),
+        required=True,
+        validate=validate.Length(min=1, max=50),
+    )
+    reason_code = fields.String(required=True, validate=validate.OneOf(list(REASON_CODES)))
+    justification = fields.String(required=True, validate=JUSTIFICATION)
+
+    @validates_schema
+    def _one_subject(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if ("request_id" in data) == ("deal" in data):
+            raise ValidationError("Give either request_id or deal (exactly one).", "request_id")
+
+
+class ExcessOut(Schema):
+    lever = fields.String(required=True)
+    value = fields.String(required=True)
+    approvable_max = fields.String(required=True)
+    excess = fields.String(required=True)
+
+
+class ReviewOut(Schema):
+    id = fields.Integer(required=True)
+    override_id = fields.String(required=True)
+    reviewer_id = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(REVIEW_STATUSES[1:]))
+    note = fields.String(required=True)
+    created_at = fields.DateTime(required=True)
+
+
+class OverrideOut(Schema):
+    id = fields.String(required=True)
+    request_id = fields.String(allow_none=True, required=True)
+    deal_id = fields.String(required=True)
+    owner = fields.Nested(PartyOut, required=True)
+    executive = fields.Nested(PartyOut, required=True)
+    categories = fields.List(fields.String(validate=validate.OneOf(CATEGORIES)), required=True)
+    terms_before = fields.Dict(
+        keys=fields.String(), values=fields.String(allow_none=True), required=True
+    )
+    terms_after = fields.Dict(
+        keys=fields.String(), values=fields.String(allow_none=True), required=True
+    )
+    excess = fields.List(fields.Nested(ExcessOut), required=True)
+    excess_value = fields.String(required=True)
+    currency = fields.String(required=True)
+    reason_code = fields.String(required=True)
+    justification = fields.String(required=True)
+    period = fields.Nested(PeriodOut, required=True)
+    policy = fields.Nested(PolicyRefOut, required=True)
+    review_status = fields.String(required=True, validate=validate.OneOf(REVIEW_STATUSES))
+    owner_acknowledged = fields.Boolean(required=True)
+    created_at = fields.DateTime(required=True)
+    event_hash = fields.String(required=True)
+    reviews = fields.List(fields.Nested(ReviewOut))
+
+
+class OverridesQuery(PageQuery):
+    from_ = IsoDate(data_key="from")
+    to = IsoDate()
+    fiscal_year = fields.Integer(validate=validate.Range(min=1900, max=9999))
+    fiscal_quarter = fields.Integer(validate=validate.Range(min=1, max=4))
+    executive_id = fields.String(validate=ID)
+    owner_id = fields.String(validate=ID)
+    category = fields.String(validate=validate.OneOf(CATEGORIES))
+    review_status = fields.String(validate=validate.OneOf(REVIEW_STATUSES))
+    period_end = fields.Boolean()
+
+
+class OverridesPage(Schema):
+    items = fields.List(fields.Nested(OverrideOut), required=True)
+    next_cursor = fields.String(allow_none=True, required=True)
+
+
+class SummaryQuery(Strict):
+    group_by = fields.String(
+        required=True, validate=validate.OneOf(["executive", "owner", "fiscal_quarter"])
+    )
+    from_ = IsoDate(data_key="from")
+    to = IsoDate()
+
+
+class SummaryRowOut(Schema):
+    key = fields.String(required=True)
+    count = fields.Integer(required=True)
+    period_end_count = fields.Integer(required=True)
+    excess_value = fields.String(required=True)
+    pending_review = fields.Integer(required=True)
+
+
+class SummaryOut(Schema):
+    items = fields.List(fields.Nested(SummaryRowOut), required=True)
+
+
+class AcknowledgeIn(Strict):
+    owner_id = fields.String(required=True, validate=ID)
+
+
+class ReviewIn(Strict):
+    reviewer_id = fields.String(required=True, validate=ID)
+    status = fields.String(required=True, validate=validate.OneOf(REVIEW_STATUSES[1:]))
+    note = fields.String(required=True, validate=COMMENT)

@@ -20,6 +20,12 @@ from api.storage.database import transaction
 
 F = TypeVar("F", bound=Callable[..., Any])
 REPLAYED_HEADERS = ("Content-Type", "ETag", "Location")
+IDEMPOTENCY_PARAM = {
+    "in": "header",
+    "name": "Idempotency-Key",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    "description": "Retry-safe key: the first 2xx response is replayed for 48 hours.",
+}
 
 
 @contextmanager

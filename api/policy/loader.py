@@ -14,6 +14,7 @@ from typing import Any
 
 from api.errors import InvalidPolicy, PolicyProblem
 from api.policy.conditions import Expression, ExpressionError, compile_expression
+from api.policy.deal import OTHER_FIELDS
 from api.policy.model import (
     ApprovalMode,
     Ladder,
@@ -28,19 +29,6 @@ from api.policy.yamlnodes import YamlProblem, child, read_yaml
 IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 CURRENCY = re.compile(r"^[A-Z]{3}$")
-NON_NUMERIC_DEAL_FIELDS = frozenset(
-    {
-        "deal_id",
-        "owner_id",
-        "currency",
-        "account",
-        "special_billing",
-        "close_date",
-        "customer_target_date",
-        "lines",
-        "attributes",
-    }
-)
 
 TOP_KEYS = {"apiVersion", "kind", "metadata", "spec"}
 METADATA_KEYS = {"name", "version", "status", "owner", "change_note", "effective_from"}
@@ -354,7 +342,7 @@ class _Builder:
         compute = (
             self.expression(spec["compute"], child(path, "compute")) if "compute" in spec else None
         )
-        if "compute" not in spec and name in NON_NUMERIC_DEAL_FIELDS:
+        if "compute" not in spec and name in OTHER_FIELDS:
             self.problem(path, f"deal field {name!r} is not numeric and cannot be a lever")
         ladder = self.ladder(spec.get("ceilings"), child(path, "ceilings"), base=True)
         absolute_max = None

@@ -16,17 +16,19 @@ from typing import Any
 import psycopg
 
 from api.errors import Conflict, Forbidden, Invalid, NotFound, PreconditionFailed
+from api.policy.deal import restore
 from api.policy.decimals import jsonable
 from api.policy.decision import Decision
-from api.policy.engine import evaluate
+from api.policy.engine import Assessment, assess
 from api.policy.model import Policy, Routing
-from api.service import bypass
+from api.service import overrides
 from api.service.evaluations import check_currency
 from api.service.parties import Parties, resolve_parties
 from api.storage import audit
 from api.storage.people import Person, active_in_tier, get_people, manager_chain
 from api.storage.requests import RequestRecord, get_request, insert_request, update_request
 from api.workflow.machine import Approver, act, carry_over, current_step, settle, went_up
+from api.workflow.overrides import lever_terms
 from api.workflow.routing import Candidate, assign, step_tiers
 from api.workflow.states import FINAL_STATES, Action, RequestState, Step
 
@@ -60,8 +62,9 @@ def submit(
     check_currency(ctx.policy, deal)
     parties = resolve_parties(conn, ctx.policy, deal["owner_id"], requested_by, ctx.today)
     if not parties.acting_for_owner:
-        bypass.check_allowed(ctx.may_override, reason_code, justification)
-    decision = _decide(ctx, deal, parties)
+        overrides.check_bypass_allowed(ctx.may_override, reason_code, justification)
+    assessment = _decide(ctx, deal, parties)
+    decision = assessment.decision
     steps = _route(conn, ctx, decision, parties)
     state, stuck_reason = settle(decision.outcome, steps)
     request_id = uuid.uuid4()
@@ -82,9 +85,12 @@ def submit(
     }
     insert_request(conn, fields, steps)
     record = find(conn, request_id)
-    if not parties.acting_for_owner:
-        bypass.record(conn, ctx, record, decision, parties, reason_code, justification)
     _event(conn, ctx, "request.submitted", parties.requester.id, record, None, None)
+    if not parties.acting_for_owner:
+        nothing = {lever.name: None for lever in ctx.policy.deal_levers}
+        overrides.bypass(
+            conn, ctx, record, assessment, nothing, str(reason_code), str(justification), deal
+        )
     return record
 
 
@@ -132,11 +138,12 @@ def revise(
     check_currency(ctx.policy, deal)
     parties = resolve_parties(conn, ctx.policy, record.owner_id, requested_by, ctx.today)
     if not parties.acting_for_owner:
-        bypass.check_allowed(ctx.may_override, reason_code, justification)
+        overrides.check_bypass_allowed(ctx.may_override, reason_code, justification)
     before = record.request_state
     if before in FINAL_STATES:
         raise Conflict(f"The request is {before.value}; it can no longer be revised.")
-    decision = _decide(ctx, deal, parties)
+    assessment = _decide(ctx, deal, parties)
+    decision = assessment.decision
     fresh = _route(conn, ctx, decision, parties)
     old_tiers = {s.tier for s in record.steps}
     keep = (
@@ -148,9 +155,12 @@ def revise(
     updated = _save(
         conn, ctx, record, state, steps, jsonable(dict(deal)), decision.as_dict(), stuck_reason
     )
-    if not parties.acting_for_owner:
-        bypass.record(conn, ctx, updated, decision, parties, reason_code, justification)
     _event(conn, ctx, "request.revised", requested_by, updated, before, None, None, kept=keep)
+    if not parties.acting_for_owner:
+        asked = lever_terms(ctx.policy, restore(record.deal, ctx.policy.lever_names))
+        overrides.bypass(
+            conn, ctx, updated, assessment, asked, str(reason_code), str(justification), deal
+        )
     return updated
 
 
@@ -198,8 +208,8 @@ def _same_deal(record: RequestRecord, deal: Mapping[str, Any]) -> None:
         raise Invalid("A revision must keep the deal and its owner.", errors)
 
 
-def _decide(ctx: Context, deal: Mapping[str, Any], parties: Parties) -> Decision:
-    return evaluate(
+def _decide(ctx: Context, deal: Mapping[str, Any], parties: Parties) -> Assessment:
+    return assess(
         ctx.policy,
         deal,
         parties.requester_party(),

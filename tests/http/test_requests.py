@@ -385,4 +385,18 @@ def test_submission_around_the_owner(
     assert done.json["owner"]["id"] == "am.jones" and done.json["decision"]["flags"] == [
         "requester_not_owner"
     ]
-    assert event_types(db, done.json["id"])[:2] == ["override", "request.submitted"]
+    assert event_types(db, done.json["id"]) == ["request.submitted"]
+    with psycopg.connect(db) as conn:
+        rows = conn.execute(
+            "SELECT executive_id, categories, terms_before, terms_after->>'discount_pct',"
+            " event_hash FROM overrides WHERE request_id = %s",
+            (done.json["id"],),
+        ).fetchall()
+        chained = conn.execute(
+            "SELECT hash FROM audit_events WHERE type = 'override.created'"
+        ).fetchall()
+    assert len(rows) == 1
+    executive, categories, before, after, event_hash = rows[0]
+    assert (executive, categories, after) == ("vp.west", ["bypassed_owner", "out_of_chain"], "25")
+    assert before == {"discount_pct": None, "rebate_pct": None, "payment_terms_days": None}
+    assert [event_hash] == [h[0] for h in chained]

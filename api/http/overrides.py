@@ -1,0 +1,205 @@
+"""Executive overrides and finance's view of them: create, read, filter, export, summarise,
+acknowledge and review."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from flask import Response, request, stream_with_context
+from flask_smorest import Blueprint
+
+from api.errors import NotFound
+from api.http.auth import Scope, requires
+from api.http.body import json_body
+from api.http.context import runtime
+from api.http.deals import with_levers
+from api.http.replies import decode_cursor, encode_cursor, reply
+from api.http.requests import context
+from api.http.schemas import (
+    AcknowledgeIn,
+    OverrideIn,
+    OverrideOut,
+    OverridesPage,
+    OverridesQuery,
+    ReviewIn,
+    ReviewOut,
+    SummaryOut,
+    SummaryQuery,
+)
+from api.http.spec import body, problems
+from api.http.uow import IDEMPOTENCY_PARAM, idempotent, unit_of_work
+from api.policy.decimals import decimal_str
+from api.service import overrides as service
+from api.storage import overrides as store
+from api.storage.database import transaction
+
+blp = Blueprint(
+    "overrides", __name__, description="Executive overrides and the finance audit trail"
+)
+OVERRIDE_IN, ACKNOWLEDGE_IN, REVIEW_IN = OverrideIn(), AcknowledgeIn(), ReviewIn()
+CSV_DOC = {"text/csv": {"schema": {"type": "string"}}}
+
+
+def _override_id(text: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        raise NotFound(f"No override {text!r}.") from None
+
+
+@blp.route("/v1/overrides", methods=["POST"])
+@requires(Scope.OVERRIDES)
+@blp.doc(requestBody=body(OverrideIn), parameters=[IDEMPOTENCY_PARAM])
+@blp.response(201, OverrideOut)
+@problems(blp, 400, 404, 409, 413, 415, 422, 503)
+@idempotent
+def create() -> Response:
+    """An executive grants terms beyond policy, their own authority, or around the owner."""
+    ctx = context()
+    data = json_body(OVERRIDE_IN)
+    deal = with_levers(data["deal"], ctx.policy) if "deal" in data else None
+    payload = service.OverrideInput(
+        data["executive_id"],
+        data.get("request_id"),
+        deal,
+        data["terms"],
+        data["reason_code"],
+        data["justification"],
+    )
+    with unit_of_work() as conn:
+        record = service.create(conn, ctx, payload)
+    return reply(service.override_json(record, []), 201, {"Location": f"/v1/overrides/{record.id}"})
+
+
+@blp.route("/v1/overrides", methods=["GET"])
+@requires(Scope.AUDIT_READ)
+@blp.arguments(OverridesQuery, location="query")
+@blp.response(200, OverridesPage)
+@blp.alt_response(
+    200, description="Every match as CSV (Accept: text/csv)", content_type="text/csv", success=True
+)
+@problems(blp, 422, 503)
+def index(query: dict[str, Any]) -> Response:
+    """Filter overrides; pages by an opaque cursor, or streams every match as CSV."""
+    filters = _filters(query)
+    if request.accept_mimetypes.best_match(["application/json", "text/csv"]) == "text/csv":
+        return _csv(filters)
+    cursor = decode_cursor(query.get("cursor"), 1)
+    if cursor is not None:
+        filters["after"] = cursor[0]
+    limit = query["limit"]
+    with unit_of_work() as conn:
+        rows = store.list_overrides(conn, filters, limit + 1)
+    page = rows[:limit]
+    next_cursor = encode_cursor([page[-1].seq]) if len(rows) > limit else None
+    return reply({"items": [service.override_json(r) for r in page], "next_cursor": next_cursor})
+
+
+def _filters(query: dict[str, Any]) -> dict[str, Any]:
+    names = (
+        "to",
+        "fiscal_year",
+        "fiscal_quarter",
+        "executive_id",
+        "owner_id",
+        "category",
+        "review_status",
+        "period_end",
+    )
+    filters = {k: query.get(k) for k in names}
+    filters["from"] = query.get("from_")
+    return filters
+
+
+def _csv(filters: dict[str, Any]) -> Response:
+    def generate() -> Iterator[str]:
+        with transaction(runtime().pool) as conn:
+            yield from service.csv_lines(store.stream_overrides(conn, filters))
+
+    chunks = generate()
+    first = next(chunks)  # opens the transaction now, so an outage is a 503, not a cut stream
+
+    def body() -> Iterator[str]:
+        yield first
+        yield from chunks
+
+    return Response(
+        stream_with_context(body()),
+        mimetype="text/csv",
+        headers={"Content-Disposition": "attachment; filename=overrides.csv"},
+    )
+
+
+@blp.route("/v1/overrides/summary", methods=["GET"])
+@requires(Scope.AUDIT_READ)
+@blp.arguments(SummaryQuery, location="query")
+@blp.response(200, SummaryOut)
+@problems(blp, 422, 503)
+def summary(query: dict[str, Any]) -> Response:
+    """Who overrides, how often, at what cost, and how much of it at period end."""
+    with unit_of_work() as conn:
+        rows = store.summary(conn, query["group_by"], query.get("from_"), query.get("to"))
+    return reply(
+        {
+            "items": [
+                {
+                    "key": r.key,
+                    "count": r.count,
+                    "period_end_count": r.period_end_count,
+                    "excess_value": decimal_str(r.excess_value),
+                    "pending_review": r.pending_review,
+                }
+                for r in rows
+            ]
+        }
+    )
+
+
+@blp.route("/v1/overrides/<string:override_id>", methods=["GET"])
+@requires(Scope.AUDIT_READ)
+@blp.response(200, OverrideOut)
+@problems(blp, 404, 503)
+def get(override_id: str) -> Response:
+    """One override with its full review history."""
+    oid = _override_id(override_id)
+    with unit_of_work() as conn:
+        record = service.find(conn, oid)
+        reviews = store.reviews(conn, oid)
+    return reply(service.override_json(record, reviews))
+
+
+@blp.route("/v1/overrides/<string:override_id>/acknowledge", methods=["POST"])
+@requires(Scope.REQUESTS)
+@blp.doc(requestBody=body(AcknowledgeIn), parameters=[IDEMPOTENCY_PARAM])
+@blp.response(200, OverrideOut)
+@problems(blp, 400, 404, 413, 415, 422, 503)
+@idempotent
+def acknowledge(override_id: str) -> Response:
+    """The deal's owner has seen the override."""
+    ctx = context()
+    oid = _override_id(override_id)
+    with unit_of_work() as conn:
+        service.find(conn, oid)
+        data = json_body(ACKNOWLEDGE_IN)
+        record = service.acknowledge(conn, ctx, oid, data["owner_id"])
+        reviews = store.reviews(conn, oid)
+    return reply(service.override_json(record, reviews))
+
+
+@blp.route("/v1/overrides/<string:override_id>/reviews", methods=["POST"])
+@requires(Scope.AUDIT_REVIEW)
+@blp.doc(requestBody=body(ReviewIn), parameters=[IDEMPOTENCY_PARAM])
+@blp.response(201, ReviewOut)
+@problems(blp, 400, 404, 413, 415, 422, 503)
+@idempotent
+def add_review(override_id: str) -> Response:
+    """Finance reviews an override; the latest review sets its review_status."""
+    ctx = context()
+    oid = _override_id(override_id)
+    with unit_of_work() as conn:
+        service.find(conn, oid)
+        data = json_body(REVIEW_IN)
+        review = service.review(conn, ctx, oid, data["reviewer_id"], data["status"], data["note"])
+    return reply(service.review_json(review), 201)

@@ -1,0 +1,428 @@
+"""Executive overrides: classified, costed, chained into the audit log, reviewed by finance."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+
+from api.errors import Conflict, Forbidden, Invalid, NotFound, Refused
+from api.policy.deal import restore
+from api.policy.decimals import decimal_str, jsonable
+from api.policy.engine import Assessment, assess
+from api.policy.model import Policy, Status
+from api.service.evaluations import check_currency
+from api.service.parties import resolve_parties
+from api.storage import audit
+from api.storage import overrides as store
+from api.storage.people import get_person, manager_chain
+from api.storage.requests import RequestRecord, get_request, update_request
+from api.workflow.overrides import Category, categorize, excess_value, excesses, lever_terms
+from api.workflow.states import RequestState
+
+if TYPE_CHECKING:  # the requests service imports this module
+    from api.service.requests import Context
+
+
+@dataclass(frozen=True, slots=True)
+class OverrideInput:
+    executive_id: str
+    request_id: uuid.UUID | None
+    deal: Mapping[str, Any] | None
+    terms: Mapping[str, Decimal]
+    reason_code: str
+    justification: str
+
+
+def create(conn: psycopg.Connection, ctx: Context, body: OverrideInput) -> store.OverrideRecord:
+    policy = ctx.policy
+    request = _request(conn, body.request_id) if body.request_id else None
+    unknown = [k for k in body.terms if k not in policy.lever_names]
+    if unknown:
+        raise Invalid(
+            "Terms name levers the policy does not have.",
+            {f"terms.{k}": ["Not a deal-field lever of the active policy."] for k in unknown},
+        )
+    if request is not None:
+        base = restore(request.deal, policy.lever_names)
+    else:
+        assert body.deal is not None
+        base = dict(body.deal)
+        check_currency(policy, base)
+    executive = get_person(conn, body.executive_id)
+    if executive is None or executive.tier not in policy.ranks:
+        raise Invalid(
+            "Unknown executive.",
+            {
+                "executive_id": [
+                    f"No person {body.executive_id!r} with a tier of the active policy."
+                ]
+            },
+        )
+    parties = resolve_parties(conn, policy, base["owner_id"], executive.id, ctx.today)
+    granted = {**base, **body.terms}
+    assessment = assess(
+        policy,
+        granted,
+        parties.requester_party(),
+        parties.owner_party(),
+        today=ctx.today,
+        now=ctx.now,
+        decision_id=str(uuid.uuid4()),
+        owner_delegate_id=parties.owner_delegate_id,
+    )
+    _refuse_absolute_max(policy, assessment)
+    min_tier = policy.override_min_tier
+    if min_tier is not None and policy.rank(executive.tier) < policy.rank(min_tier):
+        raise Forbidden(
+            f"Only {min_tier} and above may override; {executive.id} is {executive.tier}."
+        )
+    if request is not None and request.request_state is RequestState.WITHDRAWN:
+        raise Conflict("The request was withdrawn (the customer said no); it cannot be overridden.")
+    found = excesses(policy, assessment, executive.tier)
+    chain_ids = {p.id for p in manager_chain(conn, parties.owner.id)}
+    asked = lever_terms(policy, base) if request is not None else None
+    categories = categorize(
+        assessment,
+        found,
+        asked=asked,
+        granted={k: granted.get(k) for k in body.terms},
+        in_chain=executive.id in chain_ids,
+        is_approver=request is not None
+        and any(s.approver_id == executive.id for s in request.steps),
+    )
+    if not categories:
+        raise Refused(
+            "These terms are within policy, within your own authority and what the owner asked "
+            "for: that is an approval, not an override. Approve the request instead."
+        )
+    if request is not None:
+        _mark_overridden(conn, ctx, request, granted)
+    return write(
+        conn,
+        ctx,
+        assessment,
+        request_id=request.id if request else None,
+        deal=granted,
+        categories=categories,
+        before=lever_terms(policy, base),
+        reason_code=body.reason_code,
+        justification=body.justification,
+        excess=found,
+    )
+
+
+def write(
+    conn: psycopg.Connection,
+    ctx: Context,
+    assessment: Assessment,
+    *,
+    request_id: uuid.UUID | None,
+    deal: Mapping[str, Any],
+    categories: list[Category],
+    before: Mapping[str, Decimal | None],
+    reason_code: str,
+    justification: str,
+    excess: list[Any],
+) -> store.OverrideRecord:
+    """Append the audit event, then the override row carrying its hash (one transaction)."""
+    policy = ctx.policy
+    decision = assessment.decision
+    override_id = uuid.uuid4()
+    fields: dict[str, Any] = {
+        "id": override_id,
+        "request_id": request_id,
+        "deal_id": deal["deal_id"],
+        "owner_id": decision.owner.id,
+        "owner_tier": decision.owner.tier,
+        "executive_id": decision.requester.id,
+        "executive_tier": decision.requester.tier,
+        "categories": [c.value for c in categories],
+        "terms_before": jsonable(dict(before)),
+        "terms_after": jsonable(lever_terms(policy, deal)),
+        "excess": [e.as_dict() for e in excess],
+        "excess_value": excess_value(policy, excess, Decimal(deal["list_amount"])),
+        "currency": policy.currency,
+        "reason_code": reason_code,
+        "justification": justification,
+        "fiscal_year": decision.period.fiscal_year,
+        "fiscal_quarter": decision.period.fiscal_quarter,
+        "period_end": decision.period.is_period_end,
+        "period": decision.period.as_dict(),
+        "policy_name": policy.name,
+        "policy_version": policy.version,
+        "policy_sha256": policy.sha256,
+        "created_at": ctx.now,
+    }
+    payload = {k: v for k, v in fields.items() if k != "created_at"}
+    payload.update(
+        id=str(override_id),
+        request_id=str(request_id) if request_id else None,
+        excess_value=decimal_str(fields["excess_value"]),
+        via_key=ctx.actor_key,
+    )
+    event = audit.append_event(
+        conn, "override.created", decision.requester.id, f"override:{override_id}", payload
+    )
+    store.insert_override(conn, {**fields, "event_hash": event.hash})
+    record = store.get_override(conn, override_id)
+    assert record is not None
+    return record
+
+
+def find(conn: psycopg.Connection, override_id: uuid.UUID) -> store.OverrideRecord:
+    record = store.get_override(conn, override_id)
+    if record is None:
+        raise NotFound(f"No override {override_id}.")
+    return record
+
+
+def acknowledge(
+    conn: psycopg.Connection, ctx: Context, override_id: uuid.UUID, owner_id: str
+) -> store.OverrideRecord:
+    record = find(conn, override_id)
+    if owner_id != record.owner_id:
+        raise Forbidden("Only the deal's owner acknowledges an override of their deal.")
+    if store.acknowledge(conn, override_id, ctx.now):
+        audit.append_event(
+            conn,
+            "override.acknowledged",
+            owner_id,
+            f"override:{override_id}",
+            {"override_id": str(override_id), "via_key": ctx.actor_key},
+        )
+    return find(conn, override_id)
+
+
+def review(
+    conn: psycopg.Connection,
+    ctx: Context,
+    override_id: uuid.UUID,
+    reviewer_id: str,
+    status: str,
+    note: str,
+) -> store.Review:
+    record = find(conn, override_id)
+    if get_person(conn, reviewer_id) is None:
+        raise Invalid(
+            "Unknown reviewer.", {"reviewer_id": [f"No person {reviewer_id!r} in the registry."]}
+        )
+    if reviewer_id == record.executive_id:
+        raise Forbidden("The executive who made an override can never review it.")
+    result = store.add_review(conn, override_id, reviewer_id, status, note, ctx.now)
+    audit.append_event(
+        conn,
+        "override.reviewed",
+        reviewer_id,
+        f"override:{override_id}",
+        {
+            "override_id": str(override_id),
+            "review_id": result.id,
+            "status": status,
+            "before": record.review_status,
+            "note": note,
+            "via_key": ctx.actor_key,
+        },
+    )
+    return result
+
+
+def _request(conn: psycopg.Connection, request_id: uuid.UUID) -> RequestRecord:
+    record = get_request(conn, request_id, lock=True)
+    if record is None:
+        raise NotFound(f"No approval request {request_id}.")
+    return record
+
+
+def _refuse_absolute_max(policy: Policy, assessment: Assessment) -> None:
+    over = [f for f in assessment.decision.findings if f.status is Status.BEYOND_ABSOLUTE_MAX]
+    if over:
+        deal_levers = policy.lever_names
+        raise Invalid(
+            "No one may exceed an absolute maximum, not even by override.",
+            {(f"terms.{f.lever}" if f.lever in deal_levers else f.lever): [f.reason] for f in over},
+        )
+
+
+def _mark_overridden(
+    conn: psycopg.Connection, ctx: Context, request: RequestRecord, granted: Mapping[str, Any]
+) -> None:
+    update_request(
+        conn,
+        {
+            "id": request.id,
+            "state": RequestState.OVERRIDDEN.value,
+            "deal": jsonable(dict(granted)),
+            "decision": request.decision,
+            "policy_sha256": request.policy_sha256,
+            "stuck_reason": None,
+            "current_step": None,
+            "now": ctx.now,
+        },
+        None,
+    )
+
+
+def check_bypass_allowed(
+    may_override: bool, reason_code: str | None, justification: str | None
+) -> None:
+    """Acting around the owner: 422 without a reason, then 403 without the overrides scope."""
+    errors = {}
+    if not reason_code:
+        errors["reason_code"] = ["Required when someone other than the owner submits."]
+    if not justification:
+        errors["justification"] = ["Required when someone other than the owner submits."]
+    if errors:
+        raise Invalid("Acting around the deal's owner needs a reason.", errors)
+    if not may_override:
+        raise Forbidden(
+            "Acting around the deal's owner needs an API key with the `overrides` scope."
+        )
+
+
+def bypass(
+    conn: psycopg.Connection,
+    ctx: Context,
+    request: RequestRecord,
+    assessment: Assessment,
+    before: Mapping[str, Decimal | None],
+    reason_code: str,
+    justification: str,
+    deal: Mapping[str, Any],
+) -> store.OverrideRecord:
+    """The override row for a submission or revision made around the owner."""
+    decision = assessment.decision
+    categories = [Category.BYPASSED_OWNER]
+    if decision.outcome.value == "denied":
+        categories.append(Category.BEYOND_POLICY)
+    if decision.requester.id not in {p.id for p in manager_chain(conn, decision.owner.id)}:
+        categories.append(Category.OUT_OF_CHAIN)
+    found = excesses(ctx.policy, assessment, decision.requester.tier)
+    return write(
+        conn,
+        ctx,
+        assessment,
+        request_id=request.id,
+        deal=deal,
+        categories=sorted(categories),
+        before=before,
+        reason_code=reason_code,
+        justification=justification,
+        excess=found,
+    )
+
+
+def override_json(
+    record: store.OverrideRecord, reviews: list[store.Review] | None = None
+) -> dict[str, Any]:
+    from api.policy.decision import iso_utc
+
+    body: dict[str, Any] = {
+        "id": str(record.id),
+        "request_id": str(record.request_id) if record.request_id else None,
+        "deal_id": record.deal_id,
+        "owner": {"id": record.owner_id, "tier": record.owner_tier},
+        "executive": {"id": record.executive_id, "tier": record.executive_tier},
+        "categories": list(record.categories),
+        "terms_before": record.terms_before,
+        "terms_after": record.terms_after,
+        "excess": record.excess,
+        "excess_value": decimal_str(record.excess_value),
+        "currency": record.currency,
+        "reason_code": record.reason_code,
+        "justification": record.justification,
+        "period": record.period,
+        "policy": {
+            "name": record.policy_name,
+            "version": record.policy_version,
+            "sha256": record.policy_sha256,
+        },
+        "review_status": record.review_status,
+        "owner_acknowledged": record.owner_acknowledged,
+        "created_at": iso_utc(record.created_at),
+        "event_hash": record.event_hash,
+    }
+    if reviews is not None:
+        body["reviews"] = [review_json(r) for r in reviews]
+    return body
+
+
+def review_json(review: store.Review) -> dict[str, Any]:
+    from api.policy.decision import iso_utc
+
+    return {
+        "id": review.id,
+        "override_id": str(review.override_id),
+        "reviewer_id": review.reviewer_id,
+        "status": review.status,
+        "note": review.note,
+        "created_at": iso_utc(review.created_at),
+    }
+
+
+CSV_HEADER = [
+    "id",
+    "created_at",
+    "deal_id",
+    "request_id",
+    "owner_id",
+    "executive_id",
+    "executive_tier",
+    "categories",
+    "reason_code",
+    "excess_value",
+    "currency",
+    "fiscal_year",
+    "fiscal_quarter",
+    "period_end",
+    "review_status",
+    "policy_version",
+    "policy_sha256",
+    "justification",
+]
+
+
+def csv_fields(record: store.OverrideRecord) -> list[str]:
+    """One export row: money exact, dates ISO, categories sorted and joined by ';'."""
+    from api.policy.decision import iso_utc
+
+    return [
+        str(record.id),
+        iso_utc(record.created_at),
+        record.deal_id,
+        str(record.request_id) if record.request_id else "",
+        record.owner_id,
+        record.executive_id,
+        record.executive_tier,
+        ";".join(sorted(record.categories)),
+        record.reason_code,
+        decimal_str(record.excess_value),
+        record.currency,
+        str(record.fiscal_year),
+        str(record.fiscal_quarter),
+        "true" if record.period_end else "false",
+        record.review_status,
+        record.policy_version,
+        record.policy_sha256,
+        record.justification,
+    ]
+
+
+def csv_lines(records: Any) -> Any:
+    """The export as an iterator of CSV text chunks, header first (memory-flat)."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(CSV_HEADER)
+    yield buffer.getvalue()
+    for record in records:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow(csv_fields(record))
+        yield buffer.getvalue()
