@@ -18,7 +18,10 @@ SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schema.sql"
 
 
 def start_embedded(home: Path) -> str:
-    """Start (or join) the embedded PostgreSQL under `home`; return its connection URI."""
+    """Start (or join) the embedded PostgreSQL under `home`; return its connection URI.
+
+    It stops when the last process using it exits (gunicorn workers do not count).
+    """
     home.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("XDG_RUNTIME_DIR", str(home.resolve()))
     with warnings.catch_warnings():
@@ -26,7 +29,7 @@ def start_embedded(home: Path) -> str:
         import pgserver  # imported here: only the embedded path needs it
 
         pgdata = home.resolve() / "pgdata"
-        server = pgserver.get_server(pgdata, cleanup_mode=None)  # type: ignore[attr-defined]
+        server = pgserver.get_server(pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
     uri: str = server.get_uri()
     return uri
 
