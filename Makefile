@@ -21,16 +21,19 @@ test: install
 	$(BIN)/pytest
 
 lint: install
-	$(BIN)/ruff check api tests
-	$(BIN)/ruff format --check api tests
+	$(BIN)/ruff check api tests bench
+	$(BIN)/ruff format --check api tests bench
 	$(BIN)/mypy api
 
 format: install
-	$(BIN)/ruff format api tests
-	$(BIN)/ruff check --fix api tests
+	$(BIN)/ruff format api tests bench
+	$(BIN)/ruff check --fix api tests bench
 
 openapi: install
 	$(BIN)/dealdesk openapi > openapi.yaml
 
 clean:
 	rm -rf $(VENV) .dealdesk
+
+bench: install
+	$(BIN)/python bench/overrides.py

@@ -167,6 +167,7 @@ CREATE TABLE IF NOT EXISTS overrides (
 );
 CREATE INDEX IF NOT EXISTS overrides_created_idx ON overrides (created_on, seq);
 CREATE INDEX IF NOT EXISTS overrides_fiscal_idx ON overrides (fiscal_year, fiscal_quarter, seq);
+CREATE INDEX IF NOT EXISTS overrides_fiscal_year_idx ON overrides (fiscal_year, seq);
 CREATE INDEX IF NOT EXISTS overrides_executive_idx ON overrides (executive_id, seq);
 CREATE INDEX IF NOT EXISTS overrides_owner_idx ON overrides (owner_id, seq);
 CREATE INDEX IF NOT EXISTS overrides_review_idx ON overrides (review_status, seq);

@@ -47,10 +47,10 @@ class InvalidPolicy(DealdeskError):
 
     def __init__(self, problems: Sequence[PolicyProblem]) -> None:
         self.problems = list(problems)
-        super().__init__(
-            "; ".join(str(p) for p in self.problems),
-            {f"{p.file}:{p.path}": [p.message] for p in self.problems},
-        )
+        errors: dict[str, list[str]] = {}
+        for problem in self.problems:
+            errors.setdefault(f"{problem.file}:{problem.path}", []).append(problem.message)
+        super().__init__("; ".join(str(p) for p in self.problems), errors)
 
 
 class PolicyProblem:

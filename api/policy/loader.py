@@ -143,6 +143,8 @@ class _Builder:
         allowed: AbstractSet[str],
         required: AbstractSet[str] = frozenset(),
     ) -> dict[str, Any]:
+        if value is None:
+            return {}  # a missing section: its parent reports it as required
         if not isinstance(value, dict):
             self.problem(path, "must be a mapping")
             return {}

@@ -156,9 +156,8 @@ def write(
         "policy_name": policy.name,
         "policy_version": policy.version,
         "policy_sha256": policy.sha256,
-        "created_at": ctx.now,
     }
-    payload = {k: v for k, v in fields.items() if k != "created_at"}
+    payload = dict(fields)
     payload.update(
         id=str(override_id),
         request_id=str(request_id) if request_id else None,
@@ -168,7 +167,8 @@ def write(
     event = audit.append_event(
         conn, "override.created", decision.requester.id, f"override:{override_id}", payload
     )
-    store.insert_override(conn, {**fields, "event_hash": event.hash})
+    # created_at is the event's time, taken under the chain lock: it rises with seq
+    store.insert_override(conn, {**fields, "created_at": event.at, "event_hash": event.hash})
     record = store.get_override(conn, override_id)
     assert record is not None
     return record

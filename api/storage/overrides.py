@@ -57,6 +57,14 @@ FILTERS = {
     "period_end": "period_end = %(period_end)s",
     "after": "seq > %(after)s",
 }
+DRIVING_INDEXES = (
+    ("executive_id",),
+    ("owner_id",),
+    ("fiscal_year", "fiscal_quarter"),
+    ("fiscal_year",),
+    ("review_status",),
+    ("period_end",),
+)
 GROUPS = {
     "executive": sql.SQL("executive_id"),
     "owner": sql.SQL("owner_id"),
@@ -152,18 +160,50 @@ def reviews(conn: psycopg.Connection, override_id: uuid.UUID) -> list[Review]:
         return cur.execute(REVIEWS, (override_id,)).fetchall()
 
 
-def _where(filters: dict[str, Any]) -> sql.Composable:
-    clauses = [sql.SQL(FILTERS[k]) for k, v in filters.items() if k in FILTERS and v is not None]
+def _where(filters: dict[str, Any], driving: tuple[str, ...] = ()) -> sql.Composable:
+    """WHERE for the given filters. The driving index's columns are written as one-value
+    ranges, which the planner does not fold away from the ORDER BY (see order_by)."""
+    clauses = []
+    for name, value in filters.items():
+        if value is None or name not in FILTERS:
+            continue
+        if name in driving:
+            column, value_ = sql.Identifier(name), sql.Placeholder(name)
+            clauses.append(sql.SQL("{} BETWEEN {} AND {}").format(column, value_, value_))
+        else:
+            clauses.append(sql.SQL(FILTERS[name]))  # type: ignore[arg-type]
     return sql.SQL(" WHERE ") + sql.SQL(" AND ").join(clauses) if clauses else sql.SQL("")
+
+
+def driving_index(filters: dict[str, Any]) -> tuple[str, ...]:
+    """The composite (columns..., seq) index that should produce a page's order."""
+    given = {k for k, v in filters.items() if v is not None}
+    return next((leading for leading in DRIVING_INDEXES if set(leading) <= given), ())
+
+
+def order_by(filters: dict[str, Any]) -> sql.Composable:
+    """Seq order, spelled so that one composite index yields it directly.
+
+    With executive_id filtered to one value, `ORDER BY executive_id, seq` is the same order
+    as `ORDER BY seq`, and lets the planner walk (executive_id, seq) instead of scanning seq
+    and discarding rows. PostgreSQL drops a column it knows is constant (`col = $1`) from
+    the ORDER BY, so _where writes it as `col BETWEEN $1 AND $1`. created_on rises with seq
+    (created_at is taken under the audit chain lock), so a date range may lead too.
+    """
+    leading = driving_index(filters)
+    if leading:
+        return sql.SQL(", ").join([*(sql.Identifier(c) for c in leading), sql.Identifier("seq")])
+    if filters.get("from") is not None or filters.get("to") is not None:
+        return sql.SQL("created_on, seq")
+    return sql.SQL("seq")
 
 
 def list_overrides(
     conn: psycopg.Connection, filters: dict[str, Any], limit: int
 ) -> list[OverrideRecord]:
     """One page in seq order (keyset on seq: rows arriving meanwhile land on later pages)."""
-    query = sql.SQL("SELECT {} FROM overrides{} ORDER BY seq LIMIT %(limit)s").format(
-        sql.SQL(COLUMNS),
-        _where(filters),
+    query = sql.SQL("SELECT {} FROM overrides{} ORDER BY {} LIMIT %(limit)s").format(
+        sql.SQL(COLUMNS), _where(filters, driving_index(filters)), order_by(filters)
     )
     with conn.cursor(row_factory=class_row(OverrideRecord)) as cur:
         return cur.execute(query, {**filters, "limit": limit}).fetchall()

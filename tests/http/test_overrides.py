@@ -451,3 +451,25 @@ def test_summary(client: FlaskClient, admin: dict[str, str], app: Flask) -> None
     by_owner = client.get("/v1/overrides/summary?group_by=owner", headers=admin).json["items"]
     assert [(r["key"], r["count"]) for r in by_owner] == [("am.jones", 3), ("am.kim", 2)]
     assert client.get("/v1/overrides/summary?group_by=region", headers=admin).status_code == 422
+
+
+def test_cli_export_matches_the_api_csv(
+    client: FlaskClient,
+    admin: dict[str, str],
+    app: Flask,
+    db: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from api.cli import main
+
+    make_many(client, admin, app)
+    api_csv = client.get("/v1/overrides", headers={**admin, "Accept": "text/csv"}).get_data(
+        as_text=True
+    )
+    monkeypatch.setenv("DATABASE_URL", db)
+    today = date.today().isoformat()
+    assert main(["audit", "export", "--from", today, "--to", today]) == 0
+    assert capsys.readouterr().out == api_csv
+    assert main(["audit", "export", "--to", "2000-01-01"]) == 0
+    assert capsys.readouterr().out.count("\n") == 1  # the header alone
