@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 import yaml
@@ -39,7 +40,7 @@ def create_app(
             statement_timeout_ms=settings.statement_timeout_ms,
             connect_timeout_s=settings.connect_timeout_s,
         )
-    runtime = Runtime(settings, pool, PolicyHolder(policy_set, _now()))
+    runtime = Runtime(settings, pool, PolicyHolder(policy_set, datetime.now(UTC)))
 
     app = Flask("dealdesk")
     app.config.update(_openapi_config())
@@ -88,9 +89,3 @@ def _openapi_config() -> dict[str, Any]:
             },
         },
     }
-
-
-def _now() -> Any:
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC)

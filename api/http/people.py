@@ -14,6 +14,7 @@ from api.http.context import runtime
 from api.http.replies import decode_cursor, encode_cursor, reply
 from api.http.schemas import PageQuery, PeoplePage, PersonIn, PersonOut
 from api.http.spec import body, problems
+from api.policy.decision import iso_utc
 from api.service.people import person_payload, put_person
 from api.storage.database import transaction
 from api.storage.people import Person, get_person, list_people
@@ -25,8 +26,8 @@ PERSON_IN = PersonIn()
 def person_json(person: Person) -> dict[str, Any]:
     return {
         **person_payload(person),
-        "created_at": _iso(person.created_at),
-        "updated_at": _iso(person.updated_at),
+        "created_at": iso_utc(person.created_at),
+        "updated_at": iso_utc(person.updated_at),
     }
 
 
@@ -79,9 +80,3 @@ def index(query: dict[str, Any]) -> Response:
             "next_cursor": encode_cursor([page[-1].id]) if more else None,
         }
     )
-
-
-def _iso(moment: Any) -> str:
-    from api.policy.decision import iso_utc
-
-    return iso_utc(moment)

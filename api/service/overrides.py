@@ -13,6 +13,7 @@ import psycopg
 from api.errors import Conflict, Forbidden, Invalid, NotFound, Refused
 from api.policy.deal import restore
 from api.policy.decimals import decimal_str, jsonable
+from api.policy.decision import iso_utc
 from api.policy.engine import Assessment, assess
 from api.policy.model import Policy, Status
 from api.service.evaluations import check_currency
@@ -319,8 +320,6 @@ def bypass(
 def override_json(
     record: store.OverrideRecord, reviews: list[store.Review] | None = None
 ) -> dict[str, Any]:
-    from api.policy.decision import iso_utc
-
     body: dict[str, Any] = {
         "id": str(record.id),
         "request_id": str(record.request_id) if record.request_id else None,
@@ -352,8 +351,6 @@ def override_json(
 
 
 def review_json(review: store.Review) -> dict[str, Any]:
-    from api.policy.decision import iso_utc
-
     return {
         "id": review.id,
         "override_id": str(review.override_id),
@@ -388,8 +385,6 @@ CSV_HEADER = [
 
 def csv_fields(record: store.OverrideRecord) -> list[str]:
     """One export row: money exact, dates ISO, categories sorted and joined by ';'."""
-    from api.policy.decision import iso_utc
-
     return [
         str(record.id),
         iso_utc(record.created_at),
