@@ -51,8 +51,12 @@ CREATE TABLE IF NOT EXISTS decisions (
     input         jsonb NOT NULL,
     output        jsonb NOT NULL,
     outcome       text NOT NULL,
-    policy_sha256 text NOT NULL
+    policy_sha256 text NOT NULL,
+    kind          text NOT NULL DEFAULT 'evaluation',   -- evaluation | submission | revision
+    shadow        jsonb NOT NULL DEFAULT '[]'          -- shadow policies' results beside it
 );
+ALTER TABLE decisions ADD COLUMN IF NOT EXISTS kind text NOT NULL DEFAULT 'evaluation';
+ALTER TABLE decisions ADD COLUMN IF NOT EXISTS shadow jsonb NOT NULL DEFAULT '[]';
 CREATE INDEX IF NOT EXISTS decisions_created_idx ON decisions (created_at);
 
 -- The tamper-evident log. hash = sha256(prev_hash || canonical JSON of the row).

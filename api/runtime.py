@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -72,8 +74,15 @@ class Runtime:
                 )
 
     def reload(self, actor: str) -> PolicySet:
-        """Re-read the policy directory; a bad file raises InvalidPolicy and changes nothing."""
+        """Re-read the policy directory; a bad file raises InvalidPolicy and changes nothing.
+
+        Under `dealdesk serve` the master is then sent SIGHUP, so every worker (not just this
+        one) is replaced by one running the new policies.
+        """
         policies = load_policy_dir(self.settings.policy_dir)
         self.policies.swap(policies, self.now())
         self.record_policies(actor, "policy.reloaded", force=True)
+        master = os.environ.get("DEALDESK_MASTER_PID")
+        if master and master.isdigit() and int(master) == os.getppid():
+            os.kill(int(master), signal.SIGHUP)
         return policies

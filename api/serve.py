@@ -1,32 +1,61 @@
-"""`dealdesk serve`: prepare the database and policies once, then run gunicorn workers."""
+"""`dealdesk serve`: prepare the database and policies once, then run gunicorn workers.
+
+SIGHUP (or a successful POST /v1/policies/reload in any worker) makes the master re-read the
+policy directory and replace every worker; a bad file is logged and the running policy stays.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import os
+import sys
 from collections.abc import Callable
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
 from api.config import Settings
-from api.policy.loader import load_policy_dir
+from api.errors import InvalidPolicy
+from api.policy.loader import PolicySet, load_policy_dir
 from api.storage.database import init_database
+
+MASTER_PID_ENV = "DEALDESK_MASTER_PID"
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
-    def __init__(self, settings: Settings, options: dict[str, Any]) -> None:
+    def __init__(self, settings: Settings, policies: PolicySet, options: dict[str, Any]) -> None:
         self.settings = settings
+        self.policies = policies
         self.options = options
         super().__init__()
 
     def load_config(self) -> None:
         for key, value in self.options.items():
             self.cfg.set(key, value)
+        self.cfg.set("on_reload", self.on_reload)
 
     def load(self) -> Any:
         from api.app import create_app
 
-        return create_app(self.settings)
+        return create_app(self.settings, policy_set=self.policies)
+
+    def on_reload(self, server: Any) -> None:
+        """Runs in the master before new workers fork: they get the policies kept here."""
+        try:
+            policies = load_policy_dir(self.settings.policy_dir)
+        except InvalidPolicy as exc:
+            server.log.error(
+                "policy reload refused, keeping %s %s: %s",
+                self.policies.active.name,
+                self.policies.active.version,
+                exc,
+            )
+            return
+        self.policies = policies
+        _record(self.settings, policies, "signal:SIGHUP")
+        server.log.info(
+            "policies reloaded: %s", ", ".join(f"{p.name} {p.version}" for p in policies.all)
+        )
 
 
 def serve(
@@ -44,14 +73,8 @@ def serve(
     url = resolve_url(settings)
     settings = dataclasses.replace(settings, database_url=url)
     init_database(url)
-    from api.app import create_app
-
-    app = create_app(settings, policy_set=policies)
-    runtime = app.extensions["dealdesk"]
-    runtime.record_policies("system:serve")
-    if demo:
-        _demo(runtime, host, port)
-    runtime.pool.close()
+    _record(settings, policies, "system:serve", demo=demo, host=host, port=port)
+    os.environ[MASTER_PID_ENV] = str(os.getpid())
     options = {
         "bind": f"{host}:{port}",
         "workers": workers,
@@ -63,8 +86,30 @@ def serve(
         "errorlog": "-",
         "loglevel": "info",
     }
-    _Gunicorn(settings, options).run()
+    _Gunicorn(settings, policies, options).run()
     return 0
+
+
+def _record(
+    settings: Settings,
+    policies: PolicySet,
+    actor: str,
+    *,
+    demo: bool = False,
+    host: str = "",
+    port: int = 0,
+) -> None:
+    """Store policy bytes (and, for `make run`, seed the demo) from the master, then let go."""
+    from api.app import create_app
+
+    app = create_app(settings, policy_set=policies)
+    runtime = app.extensions["dealdesk"]
+    try:
+        runtime.record_policies(actor)
+        if demo:
+            _demo(runtime, host, port)
+    finally:
+        runtime.pool.close()
 
 
 def _demo(runtime: Any, host: str, port: int) -> None:
@@ -99,3 +144,4 @@ def _demo(runtime: Any, host: str, port: int) -> None:
         ),
         flush=True,
     )
+    sys.stdout.flush()

@@ -43,5 +43,6 @@ def create_evaluation() -> Response:
             today=today,
             now=rt.now(),
             stored_input=jsonable(data),
+            shadows=rt.policies.current.shadows,
         )
     return reply(decision.as_dict())

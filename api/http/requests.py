@@ -87,7 +87,12 @@ def context() -> service.Context:
     rt = runtime()
     key = current_key()
     return service.Context(
-        rt.policies.active, rt.today(), rt.now(), key.name, has_scope(key, Scope.OVERRIDES)
+        rt.policies.active,
+        rt.today(),
+        rt.now(),
+        key.name,
+        has_scope(key, Scope.OVERRIDES),
+        rt.policies.current.shadows,
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -14,7 +14,8 @@ from api.policy.decision import Decision
 from api.policy.engine import evaluate
 from api.policy.model import Policy
 from api.service.parties import resolve_parties
-from api.storage.decisions import log_decision
+from api.service.shadow import shadow_results
+from api.storage.decisions import log_decision, relax_commit
 
 
 def check_currency(policy: Policy, deal: Mapping[str, Any], field: str = "deal.currency") -> None:
@@ -34,19 +35,33 @@ def preview(
     today: date,
     now: datetime,
     stored_input: dict[str, Any],
+    shadows: Sequence[Policy] = (),
 ) -> Decision:
-    """Evaluate without changing any state; the decision is logged for replay and simulate."""
+    """Evaluate without changing any state; the decision (and any shadow policy's result
+    beside it) is logged for replay and simulate."""
     check_currency(policy, deal)
     parties = resolve_parties(conn, policy, deal["owner_id"], requested_by, today)
+    requester, owner = parties.requester_party(), parties.owner_party()
     decision = evaluate(
         policy,
         deal,
-        parties.requester_party(),
-        parties.owner_party(),
+        requester,
+        owner,
         today=today,
         now=now,
         decision_id=str(uuid.uuid4()),
         owner_delegate_id=parties.owner_delegate_id,
     )
-    log_decision(conn, decision, today, stored_input)
+    shadow = shadow_results(
+        shadows,
+        decision,
+        deal,
+        requester,
+        owner,
+        today=today,
+        now=now,
+        owner_delegate_id=parties.owner_delegate_id,
+    )
+    relax_commit(conn)
+    log_decision(conn, decision, today, stored_input, shadow=shadow)
     return decision

@@ -24,7 +24,9 @@ from api.policy.model import Policy, Routing
 from api.service import overrides
 from api.service.evaluations import check_currency
 from api.service.parties import Parties, resolve_parties
+from api.service.shadow import shadow_results
 from api.storage import audit
+from api.storage.decisions import log_decision
 from api.storage.people import Person, active_in_tier, get_people, manager_chain
 from api.storage.requests import RequestRecord, get_request, insert_request, update_request
 from api.workflow.machine import Approver, act, carry_over, current_step, settle, went_up
@@ -42,6 +44,7 @@ class Context:
     now: datetime
     actor_key: str
     may_override: bool
+    shadows: tuple[Policy, ...] = ()
 
 
 def find(conn: psycopg.Connection, request_id: uuid.UUID, *, lock: bool = False) -> RequestRecord:
@@ -63,7 +66,7 @@ def submit(
     parties = resolve_parties(conn, ctx.policy, deal["owner_id"], requested_by, ctx.today)
     if not parties.acting_for_owner:
         overrides.check_bypass_allowed(ctx.may_override, reason_code, justification)
-    assessment = _decide(ctx, deal, parties)
+    assessment = _decide(conn, ctx, deal, parties, "submission")
     decision = assessment.decision
     steps = _route(conn, ctx, decision, parties)
     state, stuck_reason = settle(decision.outcome, steps)
@@ -142,7 +145,7 @@ def revise(
     before = record.request_state
     if before in FINAL_STATES:
         raise Conflict(f"The request is {before.value}; it can no longer be revised.")
-    assessment = _decide(ctx, deal, parties)
+    assessment = _decide(conn, ctx, deal, parties, "revision")
     decision = assessment.decision
     fresh = _route(conn, ctx, decision, parties)
     old_tiers = {s.tier for s in record.steps}
@@ -208,17 +211,34 @@ def _same_deal(record: RequestRecord, deal: Mapping[str, Any]) -> None:
         raise Invalid("A revision must keep the deal and its owner.", errors)
 
 
-def _decide(ctx: Context, deal: Mapping[str, Any], parties: Parties) -> Assessment:
-    return assess(
+def _decide(
+    conn: psycopg.Connection, ctx: Context, deal: Mapping[str, Any], parties: Parties, kind: str
+) -> Assessment:
+    """Evaluate under the active policy and log it (with shadows) in the decision log."""
+    requester, owner = parties.requester_party(), parties.owner_party()
+    assessment = assess(
         ctx.policy,
         deal,
-        parties.requester_party(),
-        parties.owner_party(),
+        requester,
+        owner,
         today=ctx.today,
         now=ctx.now,
         decision_id=str(uuid.uuid4()),
         owner_delegate_id=parties.owner_delegate_id,
     )
+    shadow = shadow_results(
+        ctx.shadows,
+        assessment.decision,
+        deal,
+        requester,
+        owner,
+        today=ctx.today,
+        now=ctx.now,
+        owner_delegate_id=parties.owner_delegate_id,
+    )
+    stored = {"deal": jsonable(dict(deal)), "requested_by": requester.id}
+    log_decision(conn, assessment.decision, ctx.today, stored, kind=kind, shadow=shadow)
+    return assessment
 
 
 def _route(

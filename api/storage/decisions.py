@@ -1,7 +1,9 @@
-"""The decision log: every evaluation with its input, output and policy sha256 (not chained)."""
+"""The decision log: every evaluation and submission with its input, output, policy sha256
+and the shadow policies' results beside it (not chained), plus the bytes of every policy."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
@@ -13,21 +15,37 @@ from api.policy.model import Policy
 
 INSERT = """
 INSERT INTO decisions (id, created_at, as_of, deal_id, requester_id, owner_id, input, output,
-                       outcome, policy_sha256)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                       outcome, policy_sha256, kind, shadow)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 """
 POLICY = """
 INSERT INTO policy_versions (sha256, name, version, status, file, source)
 VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (sha256) DO NOTHING
 RETURNING sha256
 """
+REPLAYABLE = """
+SELECT id, as_of, input, output FROM decisions
+WHERE (%(start)s::date IS NULL OR created_at >= %(start)s::date)
+  AND (%(end)s::date IS NULL OR created_at < %(end)s::date + 1)
+ORDER BY created_at, id
+"""
+AGREEMENT = """
+SELECT s->>'sha256', count(*), count(*) FILTER (WHERE (s->>'agrees')::boolean)
+FROM decisions, jsonb_array_elements(shadow) AS s
+WHERE s->>'sha256' = ANY(%s)
+GROUP BY 1
+"""
 
 
 def log_decision(
-    conn: psycopg.Connection, decision: Decision, as_of: date, request_body: dict[str, Any]
+    conn: psycopg.Connection,
+    decision: Decision,
+    as_of: date,
+    request_body: dict[str, Any],
+    *,
+    kind: str = "evaluation",
+    shadow: list[dict[str, Any]] | None = None,
 ) -> None:
-    """Store a preview. Previews may be lost in a database crash, so this commit need not wait."""
-    conn.execute("SET LOCAL synchronous_commit = off")
     conn.execute(
         INSERT,
         (
@@ -41,8 +59,31 @@ def log_decision(
             Jsonb(decision.as_dict()),
             decision.outcome.value,
             decision.policy.sha256,
+            kind,
+            Jsonb(shadow or []),
         ),
     )
+
+
+def relax_commit(conn: psycopg.Connection) -> None:
+    """Previews only: this transaction's commit need not wait for the WAL flush. A database
+    crash may lose the last moments of previews, never corrupt anything."""
+    conn.execute("SET LOCAL synchronous_commit = off")
+
+
+def replayable(
+    conn: psycopg.Connection, start: date | None, end: date | None
+) -> Iterator[tuple[Any, ...]]:
+    """(id, as_of, input, output) of logged decisions, oldest first, streamed."""
+    with conn.cursor(name="decision_replay") as cur:
+        cur.itersize = 2000
+        cur.execute(REPLAYABLE, {"start": start, "end": end})
+        yield from cur
+
+
+def agreement(conn: psycopg.Connection, shas: list[str]) -> dict[str, tuple[int, int]]:
+    """sha256 -> (decisions seen beside the active policy, of which agreed)."""
+    return {row[0]: (row[1], row[2]) for row in conn.execute(AGREEMENT, (shas,)).fetchall()}
 
 
 def store_policy_version(conn: psycopg.Connection, policy: Policy) -> bool:

@@ -125,7 +125,7 @@ def test_bare_deal_beyond_policy(client: FlaskClient, admin: dict[str, str]) -> 
         client,
         admin,
         "ceo.morgan",
-        {"discount_pct": "45"},
+        {"discount_pct": "55"},
         bare=deal(deal_id="B-1", discount_pct="20"),
     )
     body = response.json
@@ -134,8 +134,8 @@ def test_bare_deal_beyond_policy(client: FlaskClient, admin: dict[str, str]) -> 
     assert body["terms_before"]["discount_pct"] == "20"
     assert body["excess"][0] == {
         "lever": "discount_pct",
-        "value": "45",
-        "approvable_max": "40",
+        "value": "55",
+        "approvable_max": "50",
         "excess": "5",
     }
 
@@ -247,9 +247,9 @@ def make_many(client: FlaskClient, admin: dict[str, str], app: Flask) -> list[di
     plan = [
         ("vp.garcia", "am.jones", "35", date(2026, 6, 10)),
         ("vp.west", "am.jones", "35", date(2026, 7, 25)),
-        ("ceo.morgan", "am.kim", "45", date(2026, 6, 10)),
+        ("ceo.morgan", "am.kim", "55", date(2026, 6, 10)),
         ("vp.garcia", "am.kim", "31", date(2027, 1, 25)),
-        ("cfo.chen", "am.jones", "41", date(2026, 10, 20)),
+        ("cfo.chen", "am.jones", "51", date(2026, 10, 20)),
     ]
     for i, (executive, owner, discount, today) in enumerate(plan):
         runtime.settings = dataclasses.replace(runtime.settings, today=today)
@@ -422,7 +422,7 @@ def test_summary(client: FlaskClient, admin: dict[str, str], app: Flask) -> None
             "key": "cfo.chen",
             "count": 1,
             "period_end_count": 1,
-            "excess_value": "2500.00",
+            "excess_value": "27500.00",
             "pending_review": 1,
         },
         {

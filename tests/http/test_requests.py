@@ -54,7 +54,7 @@ def test_within_authority_is_approved_at_once(client: FlaskClient, admin: dict[s
 
 
 def test_denied_deal_is_denied(client: FlaskClient, admin: dict[str, str]) -> None:
-    response = submit(client, admin, discount_pct="45")
+    response = submit(client, admin, discount_pct="55")
     assert (response.json["state"], response.json["steps"]) == ("denied", [])
 
 
