@@ -13,7 +13,7 @@ from api.http.context import runtime
 from api.http.deals import with_levers
 from api.http.replies import reply
 from api.http.schemas import DecisionOut, EvaluationIn
-from api.http.spec import body, problems
+from api.http.spec import EXAMPLES, body, problems
 from api.policy.decimals import jsonable
 from api.service.evaluations import preview
 from api.storage.database import transaction
@@ -24,7 +24,7 @@ EVALUATION_IN = EvaluationIn()
 
 @blp.route("/v1/evaluations", methods=["POST"])
 @requires(Scope.EVALUATE)
-@blp.doc(requestBody=body(EvaluationIn))
+@blp.doc(requestBody=body(EvaluationIn, EXAMPLES["evaluation"]))
 @blp.response(200, DecisionOut)
 @problems(blp, 400, 413, 415, 422, 503)
 def create_evaluation() -> Response:

@@ -79,3 +79,12 @@ def load_number(value: Any, *, minimum: int = 0) -> Decimal:
     """Validate one extra numeric field (a policy-named lever) like a declared one."""
     result: Decimal = Number(minimum=minimum).deserialize(value)
     return result
+
+
+class StrictBoolean(fields.Boolean):
+    """JSON true or false only: 0, 1, "yes" and "true" are refused, as the spec says."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise ValidationError("Must be true or false.")
+        return value

@@ -28,7 +28,7 @@ from api.http.schemas import (
     SummaryOut,
     SummaryQuery,
 )
-from api.http.spec import body, problems
+from api.http.spec import EXAMPLES, body, problems
 from api.http.uow import IDEMPOTENCY_PARAM, idempotent, unit_of_work
 from api.policy.decimals import decimal_str
 from api.service import overrides as service
@@ -51,7 +51,7 @@ def _override_id(text: str) -> uuid.UUID:
 
 @blp.route("/v1/overrides", methods=["POST"])
 @requires(Scope.OVERRIDES)
-@blp.doc(requestBody=body(OverrideIn), parameters=[IDEMPOTENCY_PARAM])
+@blp.doc(requestBody=body(OverrideIn, EXAMPLES["override"]), parameters=[IDEMPOTENCY_PARAM])
 @blp.response(201, OverrideOut)
 @problems(blp, 400, 404, 409, 413, 415, 422, 503)
 @idempotent
@@ -172,7 +172,7 @@ def get(override_id: str) -> Response:
 
 @blp.route("/v1/overrides/<string:override_id>/acknowledge", methods=["POST"])
 @requires(Scope.REQUESTS)
-@blp.doc(requestBody=body(AcknowledgeIn), parameters=[IDEMPOTENCY_PARAM])
+@blp.doc(requestBody=body(AcknowledgeIn, EXAMPLES["acknowledge"]), parameters=[IDEMPOTENCY_PARAM])
 @blp.response(200, OverrideOut)
 @problems(blp, 400, 404, 413, 415, 422, 503)
 @idempotent
@@ -190,7 +190,7 @@ def acknowledge(override_id: str) -> Response:
 
 @blp.route("/v1/overrides/<string:override_id>/reviews", methods=["POST"])
 @requires(Scope.AUDIT_REVIEW)
-@blp.doc(requestBody=body(ReviewIn), parameters=[IDEMPOTENCY_PARAM])
+@blp.doc(requestBody=body(ReviewIn, EXAMPLES["review"]), parameters=[IDEMPOTENCY_PARAM])
 @blp.response(201, ReviewOut)
 @problems(blp, 400, 404, 413, 415, 422, 503)
 @idempotent

@@ -13,7 +13,7 @@ from api.http.body import json_body
 from api.http.context import runtime
 from api.http.replies import decode_cursor, encode_cursor, reply
 from api.http.schemas import PageQuery, PeoplePage, PersonIn, PersonOut
-from api.http.spec import body, problems
+from api.http.spec import EXAMPLES, body, problems
 from api.policy.decision import iso_utc
 from api.service.people import person_payload, put_person
 from api.storage.database import transaction
@@ -33,7 +33,7 @@ def person_json(person: Person) -> dict[str, Any]:
 
 @blp.route("/v1/people/<string:person_id>", methods=["PUT"])
 @requires(Scope.PEOPLE)
-@blp.doc(requestBody=body(PersonIn))
+@blp.doc(requestBody=body(PersonIn, EXAMPLES["person"]))
 @blp.response(200, PersonOut)
 @blp.alt_response(201, schema=PersonOut, description="Created", success=True)
 @problems(blp, 400, 413, 415, 422, 503)

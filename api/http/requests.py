@@ -28,7 +28,7 @@ from api.http.schemas import (
     SubmissionIn,
     WithdrawIn,
 )
-from api.http.spec import body, problems
+from api.http.spec import EXAMPLES, body, problems
 from api.http.uow import IDEMPOTENCY_PARAM, idempotent, unit_of_work
 from api.policy.decision import iso_utc
 from api.service import requests as service
@@ -121,7 +121,7 @@ def _if_match() -> int | None:
 @blp.route("/v1/approval-requests", methods=["POST"])
 @requires(Scope.REQUESTS)
 @blp.doc(
-    requestBody=body(SubmissionIn),
+    requestBody=body(SubmissionIn, EXAMPLES["submission"]),
     parameters=[
         {"in": "header", "name": "Idempotency-Key", "schema": {"type": "string", "maxLength": 255}}
     ],
@@ -203,7 +203,11 @@ ACTION_PARAMS = [
 
 @blp.route("/v1/approval-requests/<string:request_id>/approve", methods=["POST"])
 @requires(Scope.APPROVALS)
-@blp.doc(requestBody=body(ApproveIn), parameters=ACTION_PARAMS, description=ACTION_DOC)
+@blp.doc(
+    requestBody=body(ApproveIn, EXAMPLES["approve"]),
+    parameters=ACTION_PARAMS,
+    description=ACTION_DOC,
+)
 @blp.response(200, ApprovalRequestOut)
 @problems(blp, 400, 404, 409, 412, 413, 415, 422, 503)
 @idempotent
@@ -214,7 +218,11 @@ def approve(request_id: str) -> Response:
 
 @blp.route("/v1/approval-requests/<string:request_id>/reject", methods=["POST"])
 @requires(Scope.APPROVALS)
-@blp.doc(requestBody=body(CommentedActionIn), parameters=ACTION_PARAMS, description=ACTION_DOC)
+@blp.doc(
+    requestBody=body(CommentedActionIn, EXAMPLES["comment"]),
+    parameters=ACTION_PARAMS,
+    description=ACTION_DOC,
+)
 @blp.response(200, ApprovalRequestOut)
 @problems(blp, 400, 404, 409, 412, 413, 415, 422, 503)
 @idempotent
@@ -225,7 +233,11 @@ def reject(request_id: str) -> Response:
 
 @blp.route("/v1/approval-requests/<string:request_id>/return", methods=["POST"])
 @requires(Scope.APPROVALS)
-@blp.doc(requestBody=body(CommentedActionIn), parameters=ACTION_PARAMS, description=ACTION_DOC)
+@blp.doc(
+    requestBody=body(CommentedActionIn, EXAMPLES["comment"]),
+    parameters=ACTION_PARAMS,
+    description=ACTION_DOC,
+)
 @blp.response(200, ApprovalRequestOut)
 @problems(blp, 400, 404, 409, 412, 413, 415, 422, 503)
 @idempotent
@@ -236,7 +248,9 @@ def return_(request_id: str) -> Response:
 
 @blp.route("/v1/approval-requests/<string:request_id>/revise", methods=["POST"])
 @requires(Scope.REQUESTS)
-@blp.doc(requestBody=body(ReviseIn), parameters=ACTION_PARAMS, description=ACTION_DOC)
+@blp.doc(
+    requestBody=body(ReviseIn, EXAMPLES["revise"]), parameters=ACTION_PARAMS, description=ACTION_DOC
+)
 @blp.response(200, ApprovalRequestOut)
 @problems(blp, 400, 404, 409, 412, 413, 415, 422, 503)
 @idempotent
@@ -263,7 +277,11 @@ def revise(request_id: str) -> Response:
 
 @blp.route("/v1/approval-requests/<string:request_id>/withdraw", methods=["POST"])
 @requires(Scope.REQUESTS)
-@blp.doc(requestBody=body(WithdrawIn), parameters=ACTION_PARAMS, description=ACTION_DOC)
+@blp.doc(
+    requestBody=body(WithdrawIn, EXAMPLES["withdraw"]),
+    parameters=ACTION_PARAMS,
+    description=ACTION_DOC,
+)
 @blp.response(200, ApprovalRequestOut)
 @problems(blp, 400, 404, 409, 412, 413, 415, 422, 503)
 @idempotent

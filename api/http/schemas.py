@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from api.http.fields import IsoDate, Number
+from api.http.fields import IsoDate, Number, StrictBoolean
 from api.workflow.overrides import REASON_CODES
 
 ID = validate.Length(min=1, max=128)
@@ -55,7 +55,7 @@ class DealIn(Schema):
     rebate_pct = Number(minimum=0, maximum=100)
     payment_terms_days = Number(minimum=0, maximum=3650)
     term_months = Number(minimum=0, maximum=1200)
-    special_billing = fields.Boolean()
+    special_billing = StrictBoolean()
     close_date = IsoDate()
     customer_target_date = IsoDate()
     lines = fields.List(fields.Nested(LineIn), validate=validate.Length(max=1000))
@@ -141,7 +141,7 @@ class PersonIn(Strict):
     name = fields.String(required=True, validate=validate.Length(min=1, max=256))
     tier = fields.String(required=True, validate=ID)
     manager_id = fields.String(allow_none=True, validate=ID)
-    active = fields.Boolean()
+    active = StrictBoolean()
     email = fields.String(allow_none=True, validate=validate.Length(max=320))
     delegate = fields.Nested(DelegateIn, allow_none=True)
 

@@ -28,9 +28,48 @@ class DealdeskApi(Api):  # type: ignore[misc]
             self.spec.components.response(status.name, response, lazy=True)
 
 
-def body(schema: Any) -> dict[str, Any]:
+def body(schema: Any, example: dict[str, Any] | None = None) -> dict[str, Any]:
     """requestBody documentation for a body the view parses itself (so 404 precedes 422)."""
-    return {"required": True, "content": {"application/json": {"schema": schema}}}
+    media: dict[str, Any] = {"schema": schema}
+    if example is not None:
+        media["example"] = example
+    return {"required": True, "content": {"application/json": media}}
+
+
+EXAMPLE_DEAL = {
+    "deal_id": "Q-00042",
+    "owner_id": "am.jones",
+    "currency": "USD",
+    "account": {"id": "ACME", "name": "Acme Corp", "segment": "enterprise"},
+    "list_amount": "250000.00",
+    "discount_pct": "18",
+    "rebate_pct": "1.5",
+    "payment_terms_days": 60,
+    "close_date": "2026-12-29",
+    "customer_target_date": "2027-02-15",
+}
+EXAMPLES: dict[str, dict[str, Any]] = {
+    "evaluation": {"deal": EXAMPLE_DEAL, "requested_by": "am.jones"},
+    "submission": {"deal": EXAMPLE_DEAL, "requested_by": "am.jones"},
+    "person": {"name": "Jordan Jones", "tier": "account_manager", "manager_id": "sm.lee"},
+    "approve": {"approver_id": "sd.patel", "comment": "Approved for the 3-year term."},
+    "comment": {"approver_id": "sd.patel", "comment": "Try 15% with a 2-year term first."},
+    "revise": {"requested_by": "am.jones", "deal": {**EXAMPLE_DEAL, "discount_pct": "15"}},
+    "withdraw": {"requested_by": "am.jones", "reason": "The customer chose to wait."},
+    "override": {
+        "executive_id": "vp.garcia",
+        "deal": {**EXAMPLE_DEAL, "deal_id": "Q-00043"},
+        "terms": {"discount_pct": "35"},
+        "reason_code": "competitive_displacement",
+        "justification": "Competitor matched our price at quarter end.",
+    },
+    "acknowledge": {"owner_id": "am.jones"},
+    "review": {
+        "reviewer_id": "cfo.chen",
+        "status": "questioned",
+        "note": "Why 35% on a 1-year deal?",
+    },
+}
 
 
 def problems(blp: Blueprint, *codes: int) -> Callable[[F], F]:
