@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -47,6 +48,9 @@ def raw_json() -> dict[str, Any]:
         )
     if not isinstance(data, dict):
         raise invalid({"body": ["Must be a JSON object."]})
+    bad = dict(_unstorable(data, ""))
+    if bad:
+        raise invalid(bad)
     return data
 
 
@@ -75,3 +79,23 @@ def _depth(value: Any, level: int = 1) -> int:
     if isinstance(value, list):
         return max((_depth(v, level + 1) for v in value), default=level)
     return level
+
+
+def _unstorable(value: Any, path: str) -> Iterator[tuple[str, list[str]]]:
+    """Strings PostgreSQL cannot store: NUL characters and lone surrogates (not UTF-8)."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            yield path or "body", ["Must not contain NUL (\\u0000) characters."]
+        else:
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                yield path or "body", ["Must be valid Unicode (no lone surrogates)."]
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            child = f"{path}.{key}" if path else str(key)
+            yield from _unstorable(key, child)
+            yield from _unstorable(item, child)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _unstorable(item, f"{path}.{index}" if path else str(index))

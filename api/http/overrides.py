@@ -86,7 +86,7 @@ def index(query: dict[str, Any]) -> Response:
     filters = _filters(query)
     if request.accept_mimetypes.best_match(["application/json", "text/csv"]) == "text/csv":
         return _csv(filters)
-    cursor = decode_cursor(query.get("cursor"), 1)
+    cursor = decode_cursor(query.get("cursor"), int)
     if cursor is not None:
         filters["after"] = cursor[0]
     limit = query["limit"]

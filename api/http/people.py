@@ -68,7 +68,7 @@ def get(person_id: str) -> Response:
 @blp.response(200, PeoplePage)
 @problems(blp, 422, 503)
 def index(query: dict[str, Any]) -> Response:
-    after = decode_cursor(query.get("cursor"), 1)
+    after = decode_cursor(query.get("cursor"), str)
     limit = query["limit"]
     with transaction(runtime().pool) as conn:
         rows = list_people(conn, after[0] if after else "", limit + 1)

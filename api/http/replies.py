@@ -28,15 +28,19 @@ def encode_cursor(values: list[Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
 
 
-def decode_cursor(text: str | None, size: int) -> list[Any] | None:
-    """The values behind a cursor; 422 naming `cursor` when it was not made by us."""
+def decode_cursor(text: str | None, *kinds: type) -> list[Any] | None:
+    """The values behind a cursor, each of the expected type; 422 naming `cursor` otherwise."""
     if text is None:
         return None
     try:
         values = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
     except (ValueError, binascii.Error, UnicodeDecodeError):
         values = None
-    if not isinstance(values, list) or len(values) != size:
+    if (
+        not isinstance(values, list)
+        or len(values) != len(kinds)
+        or not all(_fits(v, kind) for v, kind in zip(values, kinds, strict=True))
+    ):
         raise HttpProblem(
             422,
             "validation-error",
@@ -44,3 +48,9 @@ def decode_cursor(text: str | None, size: int) -> list[Any] | None:
             {"cursor": ["Not a cursor returned by this endpoint."]},
         )
     return values
+
+
+def _fits(value: Any, kind: type) -> bool:
+    if kind is int:
+        return type(value) is int and 0 <= value < 2**63
+    return isinstance(value, kind) and (not isinstance(value, str) or len(value) <= 256)

@@ -164,13 +164,13 @@ def get(request_id: str) -> Response:
 def index(query: dict[str, Any]) -> Response:
     """List requests, oldest first. With `approver_id`: that approver's inbox."""
     rt = runtime()
-    cursor = decode_cursor(query.get("cursor"), 2)
+    cursor = decode_cursor(query.get("cursor"), str, str)
     after = None
     if cursor is not None:
         try:
             after = (datetime.fromisoformat(cursor[0]), uuid.UUID(cursor[1]))
         except (TypeError, ValueError):
-            decode_cursor("!", 2)
+            decode_cursor("!", str, str)
     limit = query["limit"]
     with unit_of_work() as conn:
         rows = list_requests(

@@ -175,7 +175,7 @@ class PeoplePage(Schema):
 
 
 class EventsQuery(Strict):
-    after = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    after = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**63 - 1))
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from api.errors import Unavailable
+from api.errors import Invalid, Unavailable
 
 SCHEMA_LOCK = 7_451_001
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schema.sql"
@@ -73,6 +73,14 @@ def transaction(pool: ConnectionPool) -> Iterator[psycopg.Connection]:
             yield conn
     except PoolTimeout:
         raise Unavailable("The database is unreachable; retry shortly.") from None
+    except psycopg.errors.QueryCanceled:
+        raise Unavailable("The database did not answer in time; retry shortly.") from None
+    except psycopg.errors.LockNotAvailable:
+        raise Unavailable("The resource is busy; retry shortly.") from None
+    except psycopg.DataError:
+        raise Invalid(
+            "A value in the request cannot be stored (out of range or malformed)."
+        ) from None
     except psycopg.OperationalError:
         raise Unavailable("The database is unreachable; retry shortly.") from None
 
