@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,7 +10,17 @@ from flask import Flask, Response
 from psycopg_pool import ConnectionPool
 
 from api.config import Settings
-from api.http import audit, evaluations, health, overrides, people, policies, problems, requests
+from api.http import (
+    audit,
+    evaluations,
+    health,
+    logs,
+    overrides,
+    people,
+    policies,
+    problems,
+    requests,
+)
 from api.http.auth import authenticate
 from api.http.spec import DealdeskApi
 from api.policy.loader import PolicySet, load_policy_dir
@@ -51,9 +60,9 @@ def create_app(
     for module in BLUEPRINTS:
         api.register_blueprint(module.blp)
     problems.register(app)
+    logs.install(app)
     app.before_request(authenticate)
     app.add_url_rule("/openapi.yaml", "openapi_yaml", lambda: _openapi_yaml(api))
-    logging.getLogger("dealdesk").setLevel(logging.INFO)
     return app
 
 

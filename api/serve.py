@@ -82,7 +82,7 @@ def serve(
         "worker_class": "gthread" if threads > 1 else "sync",
         "timeout": 30,
         "graceful_timeout": 20,
-        "accesslog": "-",
+        "accesslog": None,
         "errorlog": "-",
         "loglevel": "info",
     }
