@@ -1,0 +1,188 @@
+"""kill -9 the server (master and workers) in the middle of a burst of approvals and overrides,
+restart it, and check: every 2xx is present, nothing is half-applied, the chain verifies."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from api.service.keys import issue_key
+from tests.conftest import ROOT
+from tests.http.conftest import ORG, deal
+
+DEALDESK = str(Path(sys.executable).parent / "dealdesk")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Server:
+    def __init__(self, db: str, port: int) -> None:
+        self.db, self.port, self.process = db, port, None  # type: ignore[var-annotated]
+
+    def start(self) -> None:
+        env = {**os.environ, "DATABASE_URL": self.db, "DEALDESK_TODAY": "2026-06-10"}
+        self.process = subprocess.Popen(  # noqa: S603
+            [DEALDESK, "serve", "--port", str(self.port), "--workers", "2", "--threads", "4"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if call(self.port, "GET", "/healthz")[0] == 200:
+                    return
+            except OSError:
+                time.sleep(0.2)
+        raise AssertionError("server did not start")
+
+    def kill(self, sig: int) -> None:
+        assert self.process is not None
+        os.killpg(self.process.pid, sig)
+        self.process.wait(timeout=30)
+
+
+def call(
+    port: int, method: str, path: str, body: Any = None, key: str | None = None
+) -> tuple[int, Any]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method)
+    request.add_header("Content-Type", "application/json")
+    if key:
+        request.add_header("Authorization", f"Bearer {key}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+@pytest.fixture()
+def server(db: str) -> Iterator[Server]:
+    running = Server(db, free_port())
+    running.start()
+    yield running
+    if running.process and running.process.poll() is None:
+        running.kill(signal.SIGTERM)
+
+
+def test_kill_9_mid_burst_loses_nothing_acknowledged(server: Server, db: str) -> None:
+    with psycopg.connect(db) as conn:
+        key, _ = issue_key(conn, "crash", ["admin"], "test")
+    for person_id, tier, manager in ORG:
+        assert (
+            call(
+                server.port,
+                "PUT",
+                f"/v1/people/{person_id}",
+                {"name": person_id, "tier": tier, "manager_id": manager},
+                key,
+            )[0]
+            == 201
+        )
+    requests = []
+    for i in range(60):
+        status, body = call(
+            server.port,
+            "POST",
+            "/v1/approval-requests",
+            {"deal": deal(deal_id=f"C-{i}", discount_pct="18"), "requested_by": "am.jones"},
+            key,
+        )
+        assert status == 201
+        requests.append(body["id"])
+
+    acknowledged: list[tuple[str, str]] = []
+    lock = threading.Lock()
+
+    def approve(ids: list[str]) -> None:
+        for rid in ids:
+            try:
+                status, _ = call(
+                    server.port,
+                    "POST",
+                    f"/v1/approval-requests/{rid}/approve",
+                    {"approver_id": "sd.patel"},
+                    key,
+                )
+            except OSError:
+                return
+            if status == 200:
+                with lock:
+                    acknowledged.append(("approval", rid))
+
+    def override(prefix: str) -> None:
+        for i in range(200):
+            body = {
+                "executive_id": "vp.garcia",
+                "deal": deal(deal_id=f"{prefix}-{i}"),
+                "terms": {"discount_pct": "35"},
+                "reason_code": "other",
+                "justification": "Crash test: competitor matched our price.",
+            }
+            try:
+                status, created = call(server.port, "POST", "/v1/overrides", body, key)
+            except OSError:
+                return
+            if status == 201:
+                with lock:
+                    acknowledged.append(("override", created["id"]))
+
+    workers = [threading.Thread(target=approve, args=(requests[i::3],)) for i in range(3)]
+    workers += [threading.Thread(target=override, args=(f"O{i}",)) for i in range(2)]
+    for worker in workers:
+        worker.start()
+    deadline = time.monotonic() + 20
+    while len(acknowledged) < 40 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    server.kill(signal.SIGKILL)
+    for worker in workers:
+        worker.join(timeout=30)
+    assert len(acknowledged) >= 40
+
+    server.start()
+    for kind, ident in acknowledged:
+        path = f"/v1/approval-requests/{ident}" if kind == "approval" else f"/v1/overrides/{ident}"
+        status, body = call(server.port, "GET", path, key=key)
+        assert status == 200, (kind, ident)
+        if kind == "approval":
+            assert body["state"] == "approved" and body["steps"][0]["acted_by"] == "sd.patel"
+
+    with psycopg.connect(db) as conn:
+        half = conn.execute("""
+            SELECT r.id FROM approval_requests r
+            WHERE (r.state = 'approved') <> EXISTS (
+                SELECT 1 FROM audit_events e
+                WHERE e.type = 'request.approve' AND e.subject = 'request:' || r.id)""").fetchall()
+        orphans = conn.execute("""
+            SELECT o.id FROM overrides o
+            WHERE NOT EXISTS (
+                SELECT 1 FROM audit_events e WHERE e.hash = o.event_hash)""").fetchall()
+        events = conn.execute(
+            "SELECT count(*) FROM audit_events WHERE type = 'override.created'"
+        ).fetchone()
+        rows = conn.execute("SELECT count(*) FROM overrides").fetchone()
+    assert (half, orphans) == ([], [])
+    assert events == rows
+    verdict = call(server.port, "GET", "/v1/audit/verify", key=key)[1]
+    assert verdict["ok"] is True and verdict["first_bad_event_id"] is None
