@@ -35,21 +35,21 @@ def create_app(
     settings: Settings | None = None,
     *,
     pool: ConnectionPool | None = None,
+    quick_pool: ConnectionPool | None = None,
     policy_set: PolicySet | None = None,
 ) -> Flask:
-    """Build the app. Raises InvalidPolicy on a bad policy: the service never starts into one."""
+    """Build the app. Raises InvalidPolicy on a bad policy: the service never starts into one.
+
+    Given a `pool` but no `quick_pool`, the one pool serves both (tests do this)."""
     settings = settings or Settings.from_env()
     policy_set = policy_set or load_policy_dir(settings.policy_dir)
     if pool is None:
         url = settings.database_url or start_embedded(settings.home)
-        pool = open_pool(
-            url,
-            max_size=settings.pool_max,
-            timeout_s=settings.pool_timeout_s,
-            statement_timeout_ms=settings.statement_timeout_ms,
-            connect_timeout_s=settings.connect_timeout_s,
-        )
-    runtime = Runtime(settings, pool, PolicyHolder(policy_set, datetime.now(UTC)))
+        pool = _pool(settings, url, autocommit=False)
+        quick_pool = quick_pool or _pool(settings, url, autocommit=True)
+    runtime = Runtime(
+        settings, pool, PolicyHolder(policy_set, datetime.now(UTC)), quick_pool or pool
+    )
 
     app = Flask("dealdesk")
     app.config.update(_openapi_config())
@@ -64,6 +64,17 @@ def create_app(
     app.before_request(authenticate)
     app.add_url_rule("/openapi.yaml", "openapi_yaml", lambda: _openapi_yaml(api))
     return app
+
+
+def _pool(settings: Settings, url: str, *, autocommit: bool) -> ConnectionPool:
+    return open_pool(
+        url,
+        max_size=settings.pool_max,
+        timeout_s=settings.pool_timeout_s,
+        statement_timeout_ms=settings.statement_timeout_ms,
+        connect_timeout_s=settings.connect_timeout_s,
+        autocommit=autocommit,
+    )
 
 
 def openapi_document(app: Flask) -> dict[str, Any]:

@@ -39,7 +39,10 @@ class PolicyHolder:
 class Runtime:
     settings: Settings
     pool: ConnectionPool
+    """Transactions: every durable change, with its audit event."""
     policies: PolicyHolder
+    quick: ConnectionPool
+    """Autocommit reads and previews: API key lookups, evaluations."""
 
     def now(self) -> datetime:
         return datetime.now(UTC)

@@ -110,6 +110,7 @@ def _record(
             _demo(runtime, host, port)
     finally:
         runtime.pool.close()
+        runtime.quick.close()
 
 
 def _demo(runtime: Any, host: str, port: int) -> None:

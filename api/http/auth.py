@@ -56,7 +56,7 @@ def authenticate() -> None:
     if scheme.lower() != "bearer" or not token.strip():
         raise _unauthorized("Send an API key as `Authorization: Bearer <key>`.")
     runtime: Runtime = current_app.extensions["dealdesk"]
-    with transaction(runtime.pool) as conn:
+    with transaction(runtime.quick) as conn:
         key = find_key(conn, token.strip())
     if key is None:
         raise _unauthorized("The API key is not valid or has been revoked.")

@@ -34,7 +34,7 @@ def create_evaluation() -> Response:
     data = json_body(EVALUATION_IN)
     deal = with_levers(data["deal"], policy)
     today = date.fromisoformat(data["as_of"]) if data.get("as_of") else rt.today()
-    with transaction(rt.pool) as conn:
+    with transaction(rt.quick) as conn:
         decision = preview(
             conn,
             policy,

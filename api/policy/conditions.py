@@ -9,6 +9,7 @@ from typing import Any
 import cel
 
 _DEAL_FIELD = re.compile(r"\bdeal\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)")
+_DEAL_ANY = re.compile(r"\bdeal\b")
 
 
 class ExpressionError(Exception):
@@ -20,6 +21,8 @@ class Expression:
     source: str
     program: Any
     deal_fields: frozenset[str]
+    variables: frozenset[str] = frozenset()
+    reads_whole_deal: bool = False
 
     def run(self, activation: Any) -> Any:
         """Evaluate against a cel.Context (or dict); any CEL failure becomes ExpressionError."""
@@ -35,7 +38,9 @@ def compile_expression(source: str) -> Expression:
         program = cel.compile(source)
     except Exception as exc:
         raise ExpressionError(_describe(exc)) from None
-    return Expression(source, program, frozenset(_DEAL_FIELD.findall(source)))
+    fields = _DEAL_FIELD.findall(source)
+    whole = len(_DEAL_ANY.findall(source)) > len(fields)
+    return Expression(source, program, frozenset(fields), frozenset(program.variables()), whole)
 
 
 def new_activation(variables: dict[str, Any]) -> Any:

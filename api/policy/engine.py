@@ -69,14 +69,7 @@ def assess(
     owner_delegate_id: str | None = None,
 ) -> Assessment:
     period = period_of(policy, today)
-    activation = new_activation(
-        {
-            "deal": cel_value(deal),
-            "requester": _party_var(policy, requester),
-            "owner": _party_var(policy, owner),
-            "period": period.as_dict(),
-        }
-    )
+    activation = new_activation(_variables(policy, deal, requester, owner, period))
     errors: list[EvalError] = []
     matched = _matched_rules(policy, activation, errors)
     ceilings = {lever.name: _ceilings(lever, matched) for lever in policy.levers}
@@ -111,6 +104,27 @@ def assess(
         evaluated_at=now,
     )
     return Assessment(decision, ceilings, values, matched)
+
+
+def _variables(
+    policy: Policy, deal: Mapping[str, Any], requester: Party, owner: Party, period: Period
+) -> dict[str, Any]:
+    """Only what the policy's expressions read: converting values for CEL is the engine's
+    largest cost, so unreferenced variables and deal fields (e.g. 200 quote lines) are left
+    out. An expression that reads `deal` whole gets the whole deal."""
+    names = policy.cel_variables
+    variables: dict[str, Any] = {}
+    if "deal" in names:
+        fields = policy.cel_deal_fields
+        source = deal if fields is None else {k: v for k, v in deal.items() if k in fields}
+        variables["deal"] = cel_value(source)
+    if "requester" in names:
+        variables["requester"] = _party_var(policy, requester)
+    if "owner" in names:
+        variables["owner"] = _party_var(policy, owner)
+    if "period" in names:
+        variables["period"] = period.as_dict()
+    return variables
 
 
 def cel_value(value: Any) -> Any:

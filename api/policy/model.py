@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+from functools import cached_property
 
 from api.policy.conditions import Expression
 
@@ -78,7 +79,7 @@ class Rule:
         return tuple(name for name, on in present if on)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Policy:
     name: str
     version: str
@@ -113,3 +114,20 @@ class Policy:
     @property
     def lever_names(self) -> frozenset[str]:
         return frozenset(lever.name for lever in self.deal_levers)
+
+    @property
+    def expressions(self) -> tuple[Expression, ...]:
+        computed = tuple(lever.compute for lever in self.levers if lever.compute is not None)
+        return computed + tuple(rule.when for rule in self.rules)
+
+    @cached_property
+    def cel_variables(self) -> frozenset[str]:
+        """Top-level variables any expression of this policy reads."""
+        return frozenset(name for e in self.expressions for name in e.variables)
+
+    @cached_property
+    def cel_deal_fields(self) -> frozenset[str] | None:
+        """Deal fields the expressions read, or None when one reads `deal` as a whole."""
+        if any(e.reads_whole_deal for e in self.expressions):
+            return None
+        return frozenset(f for e in self.expressions for f in e.deal_fields)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +44,7 @@ def add_months(day: date, months: int) -> date:
     return date(year, month + 1, min(day.day, last))
 
 
+@lru_cache(maxsize=4096)
 def fiscal_period(today: date, start_month: int, start_day: int, period_end_days: int) -> Period:
     """The fiscal period of `today` for a fiscal year starting on start_month/start_day.
 

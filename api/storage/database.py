@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import time
 import warnings
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -42,14 +44,22 @@ def open_pool(
     timeout_s: float = 5.0,
     statement_timeout_ms: int = 5000,
     connect_timeout_s: int = 3,
+    autocommit: bool = False,
 ) -> ConnectionPool:
-    """A pool whose connections time out statements, so an outage answers 503, never hangs."""
-    kwargs = {
+    """A pool whose connections time out statements, so an outage answers 503, never hangs.
+
+    `autocommit=True` makes the quick pool for single-statement reads and previews: no
+    BEGIN/COMMIT round trips, and its sessions do not wait for the WAL flush on commit
+    (only previews write through it; a database crash may lose the last moments of them).
+    """
+    options = f"-c statement_timeout={statement_timeout_ms} -c lock_timeout={statement_timeout_ms}"
+    if autocommit:
+        options += " -c synchronous_commit=off"
+    kwargs: dict[str, object] = {
         "connect_timeout": connect_timeout_s,
-        "options": (
-            f"-c statement_timeout={statement_timeout_ms} -c lock_timeout={statement_timeout_ms}"
-        ),
+        "options": options,
         "application_name": "dealdesk",
+        "autocommit": autocommit,
     }
     pool = ConnectionPool(
         url,
@@ -58,16 +68,35 @@ def open_pool(
         timeout=timeout_s,
         kwargs=kwargs,
         open=False,
-        check=ConnectionPool.check_connection,
+        check=_check_if_idle,
+        reset=_mark_used,
         reconnect_timeout=0,
     )
     pool.open(wait=False)
     return pool
 
 
+IDLE_PING_S = 2.0
+_last_used: weakref.WeakKeyDictionary[psycopg.Connection, float] = weakref.WeakKeyDictionary()
+
+
+def _check_if_idle(conn: psycopg.Connection) -> None:
+    """Ping a connection only when it sat idle: a hot connection is known good, and a ping
+    on every checkout costs a round trip per request. A server restart is still noticed."""
+    if time.monotonic() - _last_used.get(conn, 0.0) > IDLE_PING_S:
+        ConnectionPool.check_connection(conn)
+
+
+def _mark_used(conn: psycopg.Connection) -> None:
+    _last_used[conn] = time.monotonic()
+
+
 @contextmanager
 def transaction(pool: ConnectionPool) -> Iterator[psycopg.Connection]:
-    """One transaction: committed when the block ends, rolled back if it raises."""
+    """One transaction: committed when the block ends, rolled back if it raises.
+
+    On an autocommit pool (the quick pool) each statement commits on its own instead.
+    Database failures become domain errors here, at the storage boundary."""
     try:
         with pool.connection() as conn:
             yield conn

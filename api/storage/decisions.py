@@ -68,7 +68,8 @@ def log_decision(
 def relax_commit(conn: psycopg.Connection) -> None:
     """Previews only: this transaction's commit need not wait for the WAL flush. A database
     crash may lose the last moments of previews, never corrupt anything."""
-    conn.execute("SET LOCAL synchronous_commit = off")
+    if not conn.autocommit:  # the quick pool's sessions already run with it off
+        conn.execute("SET LOCAL synchronous_commit = off")
 
 
 def replayable(
