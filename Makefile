@@ -36,4 +36,5 @@ clean:
 	rm -rf $(VENV) .dealdesk
 
 bench: install
-	$(BIN)/python bench/overrides.py
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python bench/run.py

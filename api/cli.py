@@ -48,8 +48,8 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="serve the API with gunicorn")
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--workers", type=int, default=int(os.environ.get("DEALDESK_WORKERS", "2")))
-    serve.add_argument("--threads", type=int, default=int(os.environ.get("DEALDESK_THREADS", "8")))
+    serve.add_argument("--workers", type=int, default=int(os.environ.get("DEALDESK_WORKERS", "4")))
+    serve.add_argument("--threads", type=int, default=int(os.environ.get("DEALDESK_THREADS", "4")))
     serve.add_argument(
         "--demo",
         action="store_true",
@@ -265,10 +265,10 @@ def _audit_verify(args: argparse.Namespace, settings: Settings) -> int:
     import json
 
     from api.audit.chain import verify
-    from api.storage.audit import all_events
+    from api.storage.audit import chain_rows
 
     with _connect(settings) as conn:
-        result = verify(all_events(conn))
+        result = verify(chain_rows(conn))
     print(json.dumps(result.as_dict()))
     return 0 if result.ok else 1
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+import orjson
 
 GENESIS = "0" * 64
 
@@ -58,23 +59,30 @@ def event_time(at: datetime) -> str:
 
 
 def canonical(
-    event_id: int, at: datetime, type_: str, actor: str, subject: str, payload: Mapping[str, Any]
+    event_id: int,
+    at: datetime | str,
+    type_: str,
+    actor: str,
+    subject: str,
+    payload: Mapping[str, Any],
 ) -> bytes:
+    """Sorted keys, no whitespace, UTF-8: the same bytes as the standard library's
+    json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False)."""
     body = {
         "id": event_id,
-        "at": event_time(at),
+        "at": at if isinstance(at, str) else event_time(at),
         "type": type_,
         "actor": actor,
         "subject": subject,
         "payload": payload,
     }
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
 
 
 def chain_hash(
     prev_hash: str,
     event_id: int,
-    at: datetime,
+    at: datetime | str,
     type_: str,
     actor: str,
     subject: str,
@@ -85,22 +93,20 @@ def chain_hash(
     return digest.hexdigest()
 
 
-def verify(events: Iterable[Event]) -> Verification:
+ChainRow = tuple[int, str, str, str, str, str, str, str]
+"""(id, at as event_time text, type, actor, subject, payload as JSON text, prev_hash, hash)"""
+
+
+def verify(rows: Iterable[ChainRow]) -> Verification:
     """Walk the chain oldest first; report the first event that does not match."""
     expected_prev = GENESIS
     count = 0
-    for event in events:
+    for event_id, at, type_, actor, subject, payload, prev_hash, stored in rows:
         count += 1
         recomputed = chain_hash(
-            event.prev_hash,
-            event.id,
-            event.at,
-            event.type,
-            event.actor,
-            event.subject,
-            event.payload,
+            prev_hash, event_id, at, type_, actor, subject, orjson.loads(payload)
         )
-        if event.prev_hash != expected_prev or event.hash != recomputed:
-            return Verification(False, count, expected_prev, event.id)
-        expected_prev = event.hash
+        if prev_hash != expected_prev or stored != recomputed:
+            return Verification(False, count, expected_prev, event_id)
+        expected_prev = stored
     return Verification(True, count, expected_prev, None)

@@ -10,7 +10,7 @@ import pytest
 
 from api.audit.chain import verify
 from api.cli import main
-from api.storage.audit import all_events, append_event
+from api.storage.audit import append_event, chain_rows
 
 WRITERS, EACH = 4, 25
 
@@ -32,7 +32,7 @@ def test_concurrent_processes_never_fork_the_chain(db: str) -> None:
         process.join(timeout=60)
     assert [p.exitcode for p in processes] == [0] * WRITERS
     with psycopg.connect(db) as conn:
-        result = verify(all_events(conn))
+        result = verify(chain_rows(conn))
         actors = conn.execute(
             "SELECT count(DISTINCT payload->>'pid'), count(*) FROM audit_events"
         ).fetchone()

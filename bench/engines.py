@@ -1,0 +1,155 @@
+"""The pure engine in-process: microseconds per decision for the shipped policy, beside the
+same decision written for cedarpy (Cedar) and casbin as reference points.
+
+"The same decision": which is the lowest tier allowed to approve this deal's discount,
+rebate, payment terms and effective discount. dealdesk returns that plus the full
+explanation (a finding and reason per lever, rules, flags, period, policy version); Cedar
+and casbin answer yes/no per tier, so they are asked tier by tier, lowest first.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from api.policy.decision import Party  # noqa: E402
+from api.policy.engine import evaluate  # noqa: E402
+from api.policy.loader import load_policy_dir  # noqa: E402
+
+DEAL: dict[str, Any] = {
+    "deal_id": "Q-00042",
+    "owner_id": "am.jones",
+    "currency": "USD",
+    "account": {"id": "ACME", "name": "Acme Corp", "segment": "enterprise"},
+    "list_amount": Decimal("250000.00"),
+    "discount_pct": Decimal("18"),
+    "rebate_pct": Decimal("1.5"),
+    "payment_terms_days": Decimal("60"),
+    "term_months": Decimal("36"),
+    "special_billing": False,
+    "close_date": "2026-12-29",
+    "customer_target_date": "2027-02-15",
+}
+TIERS = ["account_manager", "sales_manager", "sales_director", "vp_sales", "cfo", "ceo"]
+# ceilings in basis points / days, as the shipped policy's effective ladders
+LADDER = {
+    "account_manager": (1000, 0, 30, 1200),
+    "sales_manager": (1500, 0, 30, 1200),
+    "sales_director": (2000, 200, 60, 2500),
+    "vp_sales": (3000, 500, 60, 3500),
+    "cfo": (4000, 500, 90, 4500),
+    "ceo": (5000, 500, 90, 4500),
+}
+CONTEXT = {"discount_bp": 1800, "rebate_bp": 150, "terms_days": 60, "effective_bp": 2032}
+
+
+def per_call_us(fn: Callable[[], Any], seconds: float = 1.5) -> float:
+    """Median of five timed batches, in microseconds per call."""
+    for _ in range(200):
+        fn()
+    batch, samples = 2000, []
+    for _ in range(5):
+        started = time.perf_counter()
+        for _ in range(batch):
+            fn()
+        samples.append((time.perf_counter() - started) / batch * 1e6)
+        if sum(samples) * batch / 1e6 > seconds:
+            break
+    return statistics.median(samples)
+
+
+def dealdesk_engine() -> Callable[[], Any]:
+    policy = load_policy_dir(ROOT / "policies").active
+    am = Party("am.jones", "account_manager")
+    today, now = date(2026, 12, 29), datetime.now(UTC)
+
+    def decide() -> Any:
+        return evaluate(policy, DEAL, am, am, today=today, now=now)
+
+    assert decide().required_tiers == ("sales_director",)
+    return decide
+
+
+def cedar_engine() -> Callable[[], Any] | None:
+    try:
+        import cedarpy
+    except ImportError:
+        return None
+    policies = "\n".join(
+        f'permit(principal == Tier::"{tier}", action == Action::"approve", resource) when {{ '
+        f"context.discount_bp <= {d} && context.rebate_bp <= {r} && context.terms_days <= {t} "
+        f"&& context.effective_bp <= {e} }};"
+        for tier, (d, r, t, e) in LADDER.items()
+    )
+    policy_set = cedarpy.PolicySet.from_str(policies) if hasattr(cedarpy, "PolicySet") else policies
+    entities: list[dict[str, Any]] = []
+
+    def decide() -> str | None:
+        for tier in TIERS:
+            request = {
+                "principal": f'Tier::"{tier}"',
+                "action": 'Action::"approve"',
+                "resource": 'Deal::"Q-00042"',
+                "context": CONTEXT,
+            }
+            if cedarpy.is_authorized(request, policy_set, entities).allowed:
+                return tier
+        return None
+
+    assert decide() == "sales_director"
+    return decide
+
+
+def casbin_engine() -> Callable[[], Any] | None:
+    try:
+        import casbin
+    except ImportError:
+        return None
+    model = casbin.Enforcer.new_model(
+        text="""
+[request_definition]
+r = sub, obj
+[policy_definition]
+p = sub, discount, rebate, terms, effective
+[policy_effect]
+e = some(where (p.eft == allow))
+[matchers]
+m = r.sub == p.sub && r.obj.discount_bp <= num(p.discount) && r.obj.rebate_bp <= num(p.rebate) \
+&& r.obj.terms_days <= num(p.terms) && r.obj.effective_bp <= num(p.effective)
+"""
+    )
+    enforcer = casbin.Enforcer(model)
+    enforcer.add_function("num", int)
+    for tier, ceilings in LADDER.items():
+        enforcer.add_policy(tier, *(str(c) for c in ceilings))
+
+    class Obj:
+        discount_bp, rebate_bp, terms_days, effective_bp = 1800, 150, 60, 2032
+
+    def decide() -> str | None:
+        return next((tier for tier in TIERS if enforcer.enforce(tier, Obj)), None)
+
+    assert decide() == "sales_director"
+    return decide
+
+
+def measure() -> dict[str, float | None]:
+    results: dict[str, float | None] = {"dealdesk_us": per_call_us(dealdesk_engine())}
+    for name, factory in (("cedarpy_us", cedar_engine), ("casbin_us", casbin_engine)):
+        engine = factory()
+        results[name] = per_call_us(engine) if engine else None
+    return results
+
+
+if __name__ == "__main__":
+    for name, value in measure().items():
+        print(f"{name:14} {value:8.1f}" if value is not None else f"{name:14} (not installed)")

@@ -1,0 +1,340 @@
+"""`make bench`: the real server under load from a separate process over loopback, every figure
+measured side by side in one run, printed as a table and written to bench/results.json.
+
+1. GET /healthz throughput: the Flask floor.
+2. POST /v1/evaluations (a realistic deal, decision logged): throughput, p50, p99.
+3. Submit plus approve, each committed with its audit event: throughput, p99.
+4. A 200-line quote: server time, beside a 1-line quote.
+5. The pure engine in-process, beside cedarpy and casbin (bench/engines.py).
+6. Overrides pages and summary at 1,000,000 rows; audit verify per million (bench/overrides.py).
+
+wrk is used when installed (Debian package `wrk`), else a Python load generator.
+Knobs: BENCH_SECONDS (per load run, default 8), BENCH_CONNECTIONS (16), BENCH_SKIP_OVERRIDES.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from datetime import UTC, datetime
+from http.client import HTTPConnection
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from api.service.keys import issue_key  # noqa: E402
+from api.storage.database import init_database, start_embedded  # noqa: E402
+from bench import engines  # noqa: E402
+
+SECONDS = int(os.environ.get("BENCH_SECONDS", "8"))
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "16"))
+DEALDESK = str(Path(sys.executable).parent / "dealdesk")
+ORG = [
+    ("ceo.morgan", "ceo", None),
+    ("vp.garcia", "vp_sales", "ceo.morgan"),
+    ("sd.patel", "sales_director", "vp.garcia"),
+    ("sm.lee", "sales_manager", "sd.patel"),
+    ("am.jones", "account_manager", "sm.lee"),
+    ("cfo.chen", "cfo", "ceo.morgan"),
+]
+
+
+def deal(lines: int = 0, deal_id: str = "Q-00042") -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "deal_id": deal_id,
+        "owner_id": "am.jones",
+        "currency": "USD",
+        "account": {"id": "ACME", "name": "Acme Corp", "segment": "enterprise"},
+        "list_amount": "250000.00",
+        "discount_pct": "18",
+        "rebate_pct": "1.5",
+        "payment_terms_days": 60,
+        "term_months": 36,
+        "special_billing": False,
+        "close_date": "2026-12-29",
+        "customer_target_date": "2027-02-15",
+    }
+    if lines:
+        body["lines"] = [
+            {"sku": f"SKU-{i}", "quantity": 2, "list_price": "1250.00", "discount_pct": "18"}
+            for i in range(lines)
+        ]
+    return {"deal": body, "requested_by": "am.jones"}
+
+
+def scratch_database() -> str:
+    server = os.environ.get("DATABASE_URL") or start_embedded(ROOT / ".dealdesk")
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS dealdesk_bench_http WITH (FORCE)"))
+        conn.execute(sql.SQL("CREATE DATABASE dealdesk_bench_http"))
+    params = conninfo_to_dict(server)
+    params["dbname"] = "dealdesk_bench_http"
+    url = make_conninfo(**params)
+    init_database(url)
+    return url
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(url: str, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "DATABASE_URL": url, "DEALDESK_TODAY": "2026-12-29"}
+    process = subprocess.Popen(
+        [DEALDESK, "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    for _ in range(150):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+                return process
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("the server did not start")
+
+
+def call(port: int, method: str, path: str, key: str, body: Any = None) -> tuple[int, Any]:
+    conn = HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
+    response = conn.getresponse()
+    payload = response.read()
+    conn.close()
+    return response.status, json.loads(payload) if payload else None
+
+
+def parse_wrk(text: str) -> dict[str, Any]:
+    def ms(label: str) -> float | None:
+        match = re.search(rf"^\s*{label}%\s+([\d.]+)(us|ms|s)\s*$", text, re.M)
+        if not match:
+            return None
+        value, unit = float(match.group(1)), match.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+    return {
+        "rps": float(rps.group(1)) if rps else 0.0,
+        "p50_ms": ms("50"),
+        "p99_ms": ms("99"),
+        "non_2xx": int(errors.group(1)) if errors else 0,
+    }
+
+
+def load(port: int, path: str, script: str | None, env: dict[str, str]) -> dict[str, Any]:
+    if shutil.which("wrk"):
+        command = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency"]
+        if script:
+            command += ["-s", str(ROOT / "bench" / "lua" / script)]
+        done = subprocess.run(
+            [*command, f"http://127.0.0.1:{port}{path}"],
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return {**parse_wrk(done.stdout), "tool": "wrk"}
+    return python_load(port, path, script, env)
+
+
+def python_load(port: int, path: str, script: str | None, env: dict[str, str]) -> dict[str, Any]:
+    """The fallback: keep-alive connections in threads (it shares the CPU with the server)."""
+    latencies: list[float] = []
+    failures = [0]
+    deadline = time.monotonic() + SECONDS
+    lock = threading.Lock()
+
+    def worker(index: int) -> None:
+        conn = HTTPConnection("127.0.0.1", port, timeout=30)
+        headers = {
+            "Authorization": f"Bearer {env.get('BENCH_KEY', '')}",
+            "Content-Type": "application/json",
+        }
+        n = 0
+        while time.monotonic() < deadline:
+            n += 1
+            steps = [("GET", path, None)] if script is None else [("POST", path, env["BENCH_BODY"])]
+            if script == "submit_approve.lua":
+                body = deal(deal_id=f"P-{env['BENCH_RUN']}-{index}-{n}")
+                steps = [("POST", "/v1/approval-requests", json.dumps(body))]
+            for method, target, body_text in steps:
+                started = time.perf_counter()
+                conn.request(method, target, body=body_text, headers=headers)
+                response = conn.getresponse()
+                payload = response.read()
+                elapsed = (time.perf_counter() - started) * 1000
+                with lock:
+                    latencies.append(elapsed)
+                    failures[0] += response.status >= 300
+                if script == "submit_approve.lua" and response.status == 201:
+                    rid = json.loads(payload)["id"]
+                    started = time.perf_counter()
+                    conn.request(
+                        "POST",
+                        f"/v1/approval-requests/{rid}/approve",
+                        body='{"approver_id": "sd.patel"}',
+                        headers=headers,
+                    )
+                    ok = conn.getresponse()
+                    ok.read()
+                    with lock:
+                        latencies.append((time.perf_counter() - started) * 1000)
+                        failures[0] += ok.status >= 300
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(CONNECTIONS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    ordered = sorted(latencies)
+    return {
+        "rps": len(ordered) / SECONDS,
+        "p50_ms": statistics.median(ordered),
+        "p99_ms": ordered[int(0.99 * (len(ordered) - 1))],
+        "non_2xx": failures[0],
+        "tool": "python",
+    }
+
+
+def server_time(port: int, key: str, body: dict[str, Any], repeat: int = 60) -> float:
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        status, _ = call(port, "POST", "/v1/evaluations", key, body)
+        times.append((time.perf_counter() - started) * 1000)
+        assert status == 200
+    return statistics.median(times)
+
+
+def main() -> int:
+    url = scratch_database()
+    with psycopg.connect(url) as conn:
+        key, _ = issue_key(conn, "bench", ["admin"], "bench")
+    port = free_port()
+    server = start_server(url, port)
+    results: dict[str, Any] = {}
+    try:
+        for person_id, tier, manager in ORG:
+            call(
+                port,
+                "PUT",
+                f"/v1/people/{person_id}",
+                key,
+                {"name": person_id, "tier": tier, "manager_id": manager},
+            )
+        env = {
+            "BENCH_KEY": key,
+            "BENCH_BODY": json.dumps(deal()),
+            "BENCH_RUN": str(int(time.time())),
+        }
+        results["healthz"] = load(port, "/healthz", None, env)
+        results["evaluations"] = load(port, "/v1/evaluations", "evaluate.lua", env)
+        results["submit_approve"] = load(port, "/v1/approval-requests", "submit_approve.lua", env)
+        results["quote_1_line_ms"] = server_time(port, key, deal(lines=1))
+        results["quote_200_lines_ms"] = server_time(port, key, deal(lines=200))
+        with psycopg.connect(url) as conn:
+            logged = conn.execute("SELECT count(*) FROM decisions").fetchone()
+            approved = conn.execute(
+                "SELECT count(*) FROM approval_requests WHERE state = 'approved'"
+            ).fetchone()
+        results["decisions_logged"] = logged[0] if logged else 0
+        results["requests_approved"] = approved[0] if approved else 0
+        status, verdict = call(port, "GET", "/v1/audit/verify", key)
+        results["chain_ok_after_load"] = status == 200 and verdict["ok"]
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+    results["engine"] = engines.measure()
+    report(results)
+    out = ROOT / "bench" / "results.json"
+    existing = json.loads(out.read_text()) if out.exists() else {}
+    existing["http"] = {
+        "measured_at": datetime.now(UTC).isoformat(),
+        "seconds": SECONDS,
+        "connections": CONNECTIONS,
+        "results": results,
+    }
+    out.write_text(json.dumps(existing, indent=2) + "\n")
+    if not os.environ.get("BENCH_SKIP_OVERRIDES"):
+        from bench import overrides
+
+        overrides.main()
+    return 0
+
+
+def report(r: dict[str, Any]) -> None:
+    healthz, evaluations, pairs = r["healthz"], r["evaluations"], r["submit_approve"]
+    ratio = evaluations["rps"] / healthz["rps"] if healthz["rps"] else 0.0
+    engine = r["engine"]
+
+    def fmt(value: float | None, spec: str = ".1f") -> str:
+        return "n/a" if value is None else format(value, spec)
+
+    rows = [
+        (
+            "GET /healthz (Flask floor)",
+            f"{healthz['rps']:.0f} req/s",
+            f"p99 {fmt(healthz['p99_ms'])} ms",
+            "",
+        ),
+        (
+            "POST /v1/evaluations, logged",
+            f"{evaluations['rps']:.0f} req/s",
+            f"p50 {fmt(evaluations['p50_ms'])} / p99 {fmt(evaluations['p99_ms'])} ms",
+            f"{ratio:.2f}x healthz (target 0.70x; p99 target 25 ms)",
+        ),
+        (
+            "submit + approve, durable",
+            f"{pairs['rps']:.0f} req/s",
+            f"p99 {fmt(pairs['p99_ms'])} ms",
+            "target 300 req/s",
+        ),
+        (
+            "quote, 1 line / 200 lines",
+            f"{r['quote_1_line_ms']:.2f} / {r['quote_200_lines_ms']:.2f} ms",
+            "server time, median",
+            "",
+        ),
+        (
+            "engine in-process",
+            f"{engine['dealdesk_us']:.1f} us/decision",
+            f"cedarpy {fmt(engine['cedarpy_us'])} us, casbin {fmt(engine['casbin_us'])} us",
+            "target < 20 us",
+        ),
+    ]
+    print(
+        f"\nload tool: {healthz['tool']}, {CONNECTIONS} connections, {SECONDS} s per run, loopback"
+    )
+    for name, a, b, c in rows:
+        print(f"{name:32} {a:>18}  {b:40} {c}")
+    print(
+        f"non-2xx: healthz {healthz['non_2xx']}, evaluations {evaluations['non_2xx']}, "
+        f"submit+approve {pairs['non_2xx']}; decisions logged {r['decisions_logged']}, "
+        f"requests approved {r['requests_approved']}, chain ok {r['chain_ok_after_load']}"
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
