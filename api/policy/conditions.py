@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +48,34 @@ def compile_expression(source: str) -> Expression:
 def new_activation(variables: dict[str, Any]) -> Any:
     """One CEL context for a whole evaluation, so the deal is converted once, not per rule."""
     return cel.Context(variables=variables)
+
+
+class Activations:
+    """One reusable CEL context per thread (held by a policy version). Converting values for
+    CEL is the engine's largest cost, so a value that rarely changes (the fiscal period) is
+    converted again only when its key changes; the others are replaced on every call."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def get(
+        self, sticky: dict[str, tuple[Hashable, Callable[[], Any]]], fresh: dict[str, Any]
+    ) -> Any:
+        context = getattr(self._local, "context", None)
+        if context is None:
+            context = self._local.context = cel.Context()
+            self._local.keys = {}
+        keys: dict[str, Hashable] = self._local.keys
+        for name, (key, make) in sticky.items():
+            if keys.get(name, _UNSET) != key:
+                context.add_variable(name, make())
+                keys[name] = key
+        for name, value in fresh.items():
+            context.add_variable(name, value)
+        return context
+
+
+_UNSET = object()
 
 
 def _describe(exc: Exception) -> str:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from api.policy.conditions import ExpressionError, new_activation
+from api.policy.conditions import ExpressionError
 from api.policy.decimals import decimal_str, from_cel_number, to_decimal
 from api.policy.decision import Decision, EvalError, Finding, MatchedRule, Party, PolicyRef
 from api.policy.loader import monotonic
@@ -69,7 +69,7 @@ def assess(
     owner_delegate_id: str | None = None,
 ) -> Assessment:
     period = period_of(policy, today)
-    activation = new_activation(_variables(policy, deal, requester, owner, period))
+    activation = _activation(policy, deal, requester, owner, period)
     errors: list[EvalError] = []
     matched = _matched_rules(policy, activation, errors)
     ceilings = {lever.name: _ceilings(lever, matched) for lever in policy.levers}
@@ -106,25 +106,26 @@ def assess(
     return Assessment(decision, ceilings, values, matched)
 
 
-def _variables(
+def _activation(
     policy: Policy, deal: Mapping[str, Any], requester: Party, owner: Party, period: Period
-) -> dict[str, Any]:
-    """Only what the policy's expressions read: converting values for CEL is the engine's
-    largest cost, so unreferenced variables and deal fields (e.g. 200 quote lines) are left
-    out. An expression that reads `deal` whole gets the whole deal."""
+) -> Any:
+    """Only what the policy's expressions read: unreferenced variables and deal fields (e.g.
+    200 quote lines) are never converted, and the period only when the date changes. An
+    expression that reads `deal` whole gets the whole deal."""
     names = policy.cel_variables
-    variables: dict[str, Any] = {}
+    fresh: dict[str, Any] = {}
     if "deal" in names:
         fields = policy.cel_deal_fields
         source = deal if fields is None else {k: v for k, v in deal.items() if k in fields}
-        variables["deal"] = cel_value(source)
+        fresh["deal"] = cel_value(source)
     if "requester" in names:
-        variables["requester"] = _party_var(policy, requester)
+        fresh["requester"] = _party_var(policy, requester)
     if "owner" in names:
-        variables["owner"] = _party_var(policy, owner)
+        fresh["owner"] = _party_var(policy, owner)
+    sticky: dict[str, tuple[Hashable, Callable[[], Any]]] = {}
     if "period" in names:
-        variables["period"] = period.as_dict()
-    return variables
+        sticky["period"] = (period, period.as_dict)
+    return policy.activations.get(sticky, fresh)
 
 
 def cel_value(value: Any) -> Any:

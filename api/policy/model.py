@@ -8,7 +8,7 @@ from decimal import Decimal
 from enum import StrEnum
 from functools import cached_property
 
-from api.policy.conditions import Expression
+from api.policy.conditions import Activations, Expression
 
 
 class Outcome(StrEnum):
@@ -119,6 +119,11 @@ class Policy:
     def expressions(self) -> tuple[Expression, ...]:
         computed = tuple(lever.compute for lever in self.levers if lever.compute is not None)
         return computed + tuple(rule.when for rule in self.rules)
+
+    @cached_property
+    def activations(self) -> Activations:
+        """Per-thread CEL contexts for this policy version."""
+        return Activations()
 
     @cached_property
     def cel_variables(self) -> frozenset[str]:
