@@ -187,10 +187,10 @@ def _action(request_id: str, action: Action) -> Response:
     ctx = context()
     rid = _request_id(request_id)
     with unit_of_work() as conn:
-        service.find(conn, rid)
+        record = service.find(conn, rid, lock=True)
         data = json_body(ACTION_BODIES[action])
         record = service.act_on(
-            conn, ctx, rid, action, data["approver_id"], data.get("comment"), _if_match()
+            conn, ctx, record, action, data["approver_id"], data.get("comment"), _if_match()
         )
     return _reply(record)
 
@@ -259,13 +259,13 @@ def revise(request_id: str) -> Response:
     ctx = context()
     rid = _request_id(request_id)
     with unit_of_work() as conn:
-        service.find(conn, rid)
+        record = service.find(conn, rid, lock=True)
         data = json_body(REVISE_IN)
         deal = with_levers(data["deal"], ctx.policy)
         record = service.revise(
             conn,
             ctx,
-            rid,
+            record,
             data["requested_by"],
             deal,
             data.get("reason_code"),
@@ -290,7 +290,9 @@ def withdraw(request_id: str) -> Response:
     ctx = context()
     rid = _request_id(request_id)
     with unit_of_work() as conn:
-        service.find(conn, rid)
+        record = service.find(conn, rid, lock=True)
         data = json_body(WITHDRAW_IN)
-        record = service.withdraw(conn, ctx, rid, data["requested_by"], data["reason"], _if_match())
+        record = service.withdraw(
+            conn, ctx, record, data["requested_by"], data["reason"], _if_match()
+        )
     return _reply(record)

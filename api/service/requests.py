@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -28,7 +28,13 @@ from api.service.shadow import shadow_results
 from api.storage import audit
 from api.storage.decisions import log_decision
 from api.storage.people import Person, active_in_tier, get_people, manager_chain
-from api.storage.requests import RequestRecord, get_request, insert_request, update_request
+from api.storage.requests import (
+    RequestRecord,
+    get_request,
+    insert_request,
+    update_request,
+    update_step,
+)
 from api.workflow.machine import Approver, act, carry_over, current_step, settle, went_up
 from api.workflow.overrides import lever_terms
 from api.workflow.routing import Candidate, assign, step_tiers
@@ -100,13 +106,13 @@ def submit(
 def act_on(
     conn: psycopg.Connection,
     ctx: Context,
-    request_id: uuid.UUID,
+    record: RequestRecord,
     action: Action,
     approver_id: str,
     comment: str | None,
     if_match: int | None,
 ) -> RequestRecord:
-    record = _locked(conn, request_id, if_match)
+    _check_version(record, if_match)
     approvers = _approvers(conn, ctx, record.steps)
     before = record.request_state
     state, steps, index = act(
@@ -121,7 +127,9 @@ def act_on(
         comment=comment,
         at=ctx.now,
     )
-    updated = _save(conn, ctx, record, state, steps, record.deal, record.decision, None)
+    updated = _save(
+        conn, ctx, record, state, steps, record.deal, record.decision, None, changed=index
+    )
     _event(conn, ctx, f"request.{action.value}", approver_id, updated, before, index, comment)
     return updated
 
@@ -129,14 +137,14 @@ def act_on(
 def revise(
     conn: psycopg.Connection,
     ctx: Context,
-    request_id: uuid.UUID,
+    record: RequestRecord,
     requested_by: str,
     deal: Mapping[str, Any],
     reason_code: str | None,
     justification: str | None,
     if_match: int | None,
 ) -> RequestRecord:
-    record = _locked(conn, request_id, if_match)
+    _check_version(record, if_match)
     _same_deal(record, deal)
     check_currency(ctx.policy, deal)
     parties = resolve_parties(conn, ctx.policy, record.owner_id, requested_by, ctx.today)
@@ -170,12 +178,12 @@ def revise(
 def withdraw(
     conn: psycopg.Connection,
     ctx: Context,
-    request_id: uuid.UUID,
+    record: RequestRecord,
     requested_by: str,
     reason: str,
     if_match: int | None,
 ) -> RequestRecord:
-    record = _locked(conn, request_id, if_match)
+    _check_version(record, if_match)
     people = get_people(conn, [record.owner_id])
     owner = people[record.owner_id]
     if requested_by not in (owner.id, _active_delegate(conn, owner, ctx.today)):
@@ -190,13 +198,12 @@ def withdraw(
     return updated
 
 
-def _locked(conn: psycopg.Connection, request_id: uuid.UUID, if_match: int | None) -> RequestRecord:
-    record = find(conn, request_id, lock=True)
+def _check_version(record: RequestRecord, if_match: int | None) -> None:
+    """412 when the caller's If-Match names another version than the (locked) record's."""
     if if_match is not None and if_match != record.version:
         raise PreconditionFailed(
             f"The request is at version {record.version}, not {if_match}; reload it and retry."
         )
-    return record
 
 
 def _same_deal(record: RequestRecord, deal: Mapping[str, Any]) -> None:
@@ -303,7 +310,11 @@ def _save(
     deal: dict[str, Any],
     decision: dict[str, Any],
     stuck_reason: str | None,
+    *,
+    changed: int | None = None,
 ) -> RequestRecord:
+    """Write the new state; only step `changed` when given, else every step. The saved
+    record is built from what was written rather than read back."""
     fields = {
         "id": record.id,
         "state": state.value,
@@ -314,8 +325,22 @@ def _save(
         "current_step": current_step(state, steps),
         "now": ctx.now,
     }
-    update_request(conn, fields, steps)
-    return find(conn, record.id)
+    if changed is None:
+        version, updated_at = update_request(conn, fields, steps)
+    else:
+        version, updated_at = update_request(conn, fields, None)
+        update_step(conn, record.id, changed, steps[changed])
+    return replace(
+        record,
+        state=state.value,
+        deal=deal,
+        decision=decision,
+        policy_sha256=fields["policy_sha256"],
+        stuck_reason=stuck_reason,
+        version=version,
+        updated_at=updated_at,
+        steps=list(steps),
+    )
 
 
 def _event(

@@ -41,8 +41,13 @@ def append_event(
     The advisory lock is held to commit, so concurrent writers, in any number of processes,
     append one after another and the chain never forks. Call it last in a transaction.
     """
-    conn.execute(LOCK, (APPEND_LOCK,))
-    head = conn.execute(HEAD).fetchone()
+    with conn.cursor() as cur:
+        # One round trip; the server still runs them in order, and in READ COMMITTED the
+        # head query takes its snapshot after the lock is granted, so it sees the last commit.
+        with conn.pipeline():
+            conn.execute(LOCK, (APPEND_LOCK,))
+            cur.execute(HEAD)
+        head = cur.fetchone()
     assert head is not None
     prev_hash, event_id, at = head[0] or GENESIS, head[1], head[2]
     digest = chain_hash(prev_hash, event_id, at, type_, actor, subject, payload)

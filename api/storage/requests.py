@@ -40,6 +40,10 @@ SELECT request_id, seq, tier, approver_id, state, acted_by, acted_at, comment FR
 WHERE request_id = ANY(%s) ORDER BY request_id, seq
 """
 DELETE_STEPS = "DELETE FROM approval_steps WHERE request_id = %s"
+UPDATE_STEP = """
+UPDATE approval_steps SET state = %s, acted_by = %s, acted_at = %s, comment = %s
+WHERE request_id = %s AND seq = %s
+"""
 INSERT_STEP = """
 INSERT INTO approval_steps (request_id, seq, tier, approver_id, state, acted_by, acted_at, comment)
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
@@ -99,9 +103,8 @@ def _is_open_deal_conflict(exc: psycopg.errors.UniqueViolation) -> bool:
 def insert_request(conn: psycopg.Connection, fields: dict[str, Any], steps: Sequence[Step]) -> None:
     """Insert a request and its steps; a second open request for the deal is a Conflict."""
     row = {**fields, "deal": Jsonb(fields["deal"]), "decision": Jsonb(fields["decision"])}
-    try:
-        with conn.transaction():
-            conn.execute(INSERT, row)
+    try:  # no savepoint: a conflict aborts the whole transaction, as it should
+        conn.execute(INSERT, row)
     except psycopg.errors.UniqueViolation as exc:
         if _is_open_deal_conflict(exc):
             raise Conflict(
@@ -117,8 +120,7 @@ def update_request(
     """Save a new state (and steps, when given); returns the new version and updated_at."""
     row = {**fields, "deal": Jsonb(fields["deal"]), "decision": Jsonb(fields["decision"])}
     try:
-        with conn.transaction():
-            result = conn.execute(UPDATE, row).fetchone()
+        result = conn.execute(UPDATE, row).fetchone()
     except psycopg.errors.UniqueViolation as exc:
         if _is_open_deal_conflict(exc):
             raise Conflict("The deal already has another open approval request.") from None
@@ -128,6 +130,12 @@ def update_request(
         conn.execute(DELETE_STEPS, (fields["id"],))
         _write_steps(conn, fields["id"], steps)
     return int(result[0]), result[1]
+
+
+def update_step(conn: psycopg.Connection, request_id: uuid.UUID, seq: int, step: Step) -> None:
+    conn.execute(
+        UPDATE_STEP, (step.state.value, step.acted_by, step.acted_at, step.comment, request_id, seq)
+    )
 
 
 def _write_steps(conn: psycopg.Connection, request_id: uuid.UUID, steps: Sequence[Step]) -> None:
