@@ -274,7 +274,7 @@ def _audit_verify(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _audit_export(args: argparse.Namespace, settings: Settings) -> int:
-    from api.service.overrides import csv_lines
+    from api.service.reports import csv_lines
     from api.storage.overrides import stream_overrides
 
     filters = {"from": args.start, "to": args.end}

@@ -32,6 +32,7 @@ from api.http.spec import EXAMPLES, body, problems
 from api.http.uow import IDEMPOTENCY_PARAM, idempotent, unit_of_work
 from api.policy.decimals import decimal_str
 from api.service import overrides as service
+from api.service import reports
 from api.storage import overrides as store
 from api.storage.database import transaction
 
@@ -70,7 +71,7 @@ def create() -> Response:
     )
     with unit_of_work() as conn:
         record = service.create(conn, ctx, payload)
-    return reply(service.override_json(record, []), 201, {"Location": f"/v1/overrides/{record.id}"})
+    return reply(reports.override_json(record, []), 201, {"Location": f"/v1/overrides/{record.id}"})
 
 
 @blp.route("/v1/overrides", methods=["GET"])
@@ -94,7 +95,7 @@ def index(query: dict[str, Any]) -> Response:
         rows = store.list_overrides(conn, filters, limit + 1)
     page = rows[:limit]
     next_cursor = encode_cursor([page[-1].seq]) if len(rows) > limit else None
-    return reply({"items": [service.override_json(r) for r in page], "next_cursor": next_cursor})
+    return reply({"items": [reports.override_json(r) for r in page], "next_cursor": next_cursor})
 
 
 def _filters(query: dict[str, Any]) -> dict[str, Any]:
@@ -116,7 +117,7 @@ def _filters(query: dict[str, Any]) -> dict[str, Any]:
 def _csv(filters: dict[str, Any]) -> Response:
     def generate() -> Iterator[str]:
         with transaction(runtime().pool) as conn:
-            yield from service.csv_lines(store.stream_overrides(conn, filters))
+            yield from reports.csv_lines(store.stream_overrides(conn, filters))
 
     chunks = generate()
     first = next(chunks)  # opens the transaction now, so an outage is a 503, not a cut stream
@@ -167,7 +168,7 @@ def get(override_id: str) -> Response:
     with unit_of_work() as conn:
         record = service.find(conn, oid)
         reviews = store.reviews(conn, oid)
-    return reply(service.override_json(record, reviews))
+    return reply(reports.override_json(record, reviews))
 
 
 @blp.route("/v1/overrides/<string:override_id>/acknowledge", methods=["POST"])
@@ -185,7 +186,7 @@ def acknowledge(override_id: str) -> Response:
         data = json_body(ACKNOWLEDGE_IN)
         record = service.acknowledge(conn, ctx, oid, data["owner_id"])
         reviews = store.reviews(conn, oid)
-    return reply(service.override_json(record, reviews))
+    return reply(reports.override_json(record, reviews))
 
 
 @blp.route("/v1/overrides/<string:override_id>/reviews", methods=["POST"])
@@ -202,4 +203,4 @@ def add_review(override_id: str) -> Response:
         service.find(conn, oid)
         data = json_body(REVIEW_IN)
         review = service.review(conn, ctx, oid, data["reviewer_id"], data["status"], data["note"])
-    return reply(service.review_json(review), 201)
+    return reply(reports.review_json(review), 201)

@@ -1,0 +1,59 @@
+"""Shared pieces of the schemas: id lengths, the strict base, parties, periods, problems."""
+
+from __future__ import annotations
+
+from marshmallow import RAISE, Schema, fields, validate
+
+ID = validate.Length(min=1, max=128)
+
+TEXT = validate.Length(max=10_000)
+
+
+class Strict(Schema):
+    class Meta:
+        unknown = RAISE
+        ordered = True
+
+
+class PartyOut(Schema):
+    id = fields.String(required=True)
+    tier = fields.String(required=True)
+
+
+class PeriodOut(Schema):
+    fiscal_year = fields.Integer(required=True)
+    fiscal_quarter = fields.Integer(required=True)
+    days_to_quarter_end = fields.Integer(required=True)
+    days_to_year_end = fields.Integer(required=True)
+    is_quarter_end = fields.Boolean(required=True)
+    is_year_end = fields.Boolean(required=True)
+
+
+class PolicyRefOut(Schema):
+    name = fields.String(required=True)
+    version = fields.String(required=True)
+    sha256 = fields.String(required=True)
+
+
+class PageQuery(Strict):
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    cursor = fields.String(validate=validate.Length(max=512))
+
+
+class Health(Schema):
+    status = fields.String(required=True)
+
+
+class ProblemOut(Schema):
+    type = fields.String(required=True)
+    title = fields.String(required=True)
+    status = fields.Integer(required=True)
+    detail = fields.String(required=True)
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+
+
+COMMENT = validate.Length(min=1, max=10_000)
+
+JUSTIFICATION = validate.Length(
+    min=20, max=10_000, error="Must be 20 to 10000 characters: say why, for the auditors."
+)
