@@ -188,3 +188,52 @@ def test_kill_9_mid_burst_loses_nothing_acknowledged(server: Server, db: str) ->
     assert events == rows
     verdict = call(server.port, "GET", "/v1/audit/verify", key=key)[1]
     assert verdict["ok"] is True and verdict["first_bad_event_id"] is None
+
+
+def test_sigterm_finishes_in_flight_requests(server: Server, db: str) -> None:
+    """An approval held in flight (by a row lock the test owns) completes after SIGTERM."""
+    with psycopg.connect(db) as conn:
+        key, _ = issue_key(conn, "graceful", ["admin"], "test")
+    for person_id, tier, manager in ORG:
+        call(
+            server.port,
+            "PUT",
+            f"/v1/people/{person_id}",
+            {"name": person_id, "tier": tier, "manager_id": manager},
+            key,
+        )
+    status, body = call(
+        server.port,
+        "POST",
+        "/v1/approval-requests",
+        {"deal": deal(deal_id="G-1", discount_pct="18"), "requested_by": "am.jones"},
+        key,
+    )
+    assert status == 201
+    outcome: list[tuple[int, Any]] = []
+    with psycopg.connect(db) as holder:
+        holder.execute("SELECT 1 FROM approval_requests WHERE id = %s FOR UPDATE", (body["id"],))
+        approver = threading.Thread(
+            target=lambda: outcome.append(
+                call(
+                    server.port,
+                    "POST",
+                    f"/v1/approval-requests/{body['id']}/approve",
+                    {"approver_id": "sd.patel"},
+                    key,
+                )
+            )
+        )
+        approver.start()
+        time.sleep(1.0)  # accepted by a worker and waiting on the lock
+        assert server.process is not None
+        server.process.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+    approver.join(timeout=30)
+    assert server.process.wait(timeout=30) == 0
+    assert [(s, b["state"]) for s, b in outcome] == [(200, "approved")]
+    with psycopg.connect(db) as conn:
+        state = conn.execute(
+            "SELECT state FROM approval_requests WHERE id = %s", (body["id"],)
+        ).fetchone()
+    assert state == ("approved",)
