@@ -31,7 +31,15 @@ VALUES (%(id)s, %(request_id)s, %(deal_id)s, %(owner_id)s, %(owner_tier)s, %(exe
     %(fiscal_quarter)s, %(period_end)s, %(period)s, %(policy_name)s, %(policy_version)s,
     %(policy_sha256)s, %(created_at)s, (%(created_at)s AT TIME ZONE 'UTC')::date, %(event_hash)s)
 """
-GET = f"SELECT {COLUMNS} FROM overrides WHERE id = %s"  # noqa: S608
+GET = """
+SELECT
+    id, seq, request_id, deal_id, owner_id, owner_tier, executive_id, executive_tier,
+    categories, terms_before, terms_after, excess, excess_value, currency, reason_code,
+    justification, fiscal_year, fiscal_quarter, period_end, period, policy_name,
+    policy_version, policy_sha256, review_status, owner_acknowledged, acknowledged_at,
+    created_at, event_hash
+FROM overrides WHERE id = %s
+"""
 ACKNOWLEDGE = """
 UPDATE overrides SET owner_acknowledged = true, acknowledged_at = %s
 WHERE id = %s AND NOT owner_acknowledged

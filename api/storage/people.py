@@ -9,11 +9,6 @@ from typing import Any
 import psycopg
 from psycopg.rows import class_row
 
-COLUMNS = (
-    "id, name, tier, manager_id, active, email, delegate_id, delegate_from, delegate_to, "
-    "created_at, updated_at"
-)
-
 
 @dataclass(frozen=True, slots=True)
 class Person:
@@ -40,11 +35,31 @@ class Person:
         return self.delegate_id
 
 
-GET = f"SELECT {COLUMNS} FROM people WHERE id = %s"  # noqa: S608  (constant column list)
-GET_MANY = f"SELECT {COLUMNS} FROM people WHERE id = ANY(%s)"  # noqa: S608
-PAGE = f"SELECT {COLUMNS} FROM people WHERE id > %s ORDER BY id LIMIT %s"  # noqa: S608
-BY_TIER = f"SELECT {COLUMNS} FROM people WHERE tier = %s AND active ORDER BY id"  # noqa: S608
-UPSERT = f"""
+GET = """
+SELECT
+    id, name, tier, manager_id, active, email, delegate_id, delegate_from, delegate_to,
+    created_at, updated_at
+FROM people WHERE id = %s
+"""
+GET_MANY = """
+SELECT
+    id, name, tier, manager_id, active, email, delegate_id, delegate_from, delegate_to,
+    created_at, updated_at
+FROM people WHERE id = ANY(%s)
+"""
+PAGE = """
+SELECT
+    id, name, tier, manager_id, active, email, delegate_id, delegate_from, delegate_to,
+    created_at, updated_at
+FROM people WHERE id > %s ORDER BY id LIMIT %s
+"""
+BY_TIER = """
+SELECT
+    id, name, tier, manager_id, active, email, delegate_id, delegate_from, delegate_to,
+    created_at, updated_at
+FROM people WHERE tier = %s AND active ORDER BY id
+"""
+UPSERT = """
 INSERT INTO people (id, name, tier, manager_id, active, email, delegate_id, delegate_from,
                     delegate_to)
 VALUES (%(id)s, %(name)s, %(tier)s, %(manager_id)s, %(active)s, %(email)s, %(delegate_id)s,
@@ -53,9 +68,11 @@ ON CONFLICT (id) DO UPDATE SET
     name = EXCLUDED.name, tier = EXCLUDED.tier, manager_id = EXCLUDED.manager_id,
     active = EXCLUDED.active, email = EXCLUDED.email, delegate_id = EXCLUDED.delegate_id,
     delegate_from = EXCLUDED.delegate_from, delegate_to = EXCLUDED.delegate_to, updated_at = now()
-RETURNING {COLUMNS}, (xmax = 0) AS created
-"""  # noqa: S608
-CHAIN = f"""
+RETURNING
+    id, name, tier, manager_id, active, email, delegate_id, delegate_from, delegate_to,
+    created_at, updated_at, (xmax = 0) AS created
+"""
+CHAIN = """
 WITH RECURSIVE chain AS (
     SELECT p.*, 1 AS depth FROM people p
      WHERE p.id = (SELECT manager_id FROM people WHERE id = %s)
@@ -63,8 +80,11 @@ WITH RECURSIVE chain AS (
     SELECT p.*, c.depth + 1 FROM people p JOIN chain c ON p.id = c.manager_id
      WHERE c.depth < 64
 )
-SELECT {COLUMNS} FROM chain ORDER BY depth
-"""  # noqa: S608
+SELECT
+    id, name, tier, manager_id, active, email, delegate_id, delegate_from, delegate_to,
+    created_at, updated_at
+FROM chain ORDER BY depth
+"""
 
 
 def get_person(conn: psycopg.Connection, person_id: str) -> Person | None:

@@ -15,10 +15,6 @@ from psycopg.types.json import Jsonb
 from api.errors import Conflict
 from api.workflow.states import RequestState, Step, StepState
 
-COLUMNS = (
-    "id, deal_id, state, owner_id, requested_by, deal, decision, policy_sha256, stuck_reason, "
-    "reason_code, justification, version, created_at, updated_at"
-)
 INSERT = """
 INSERT INTO approval_requests (id, deal_id, state, owner_id, requested_by, deal, decision,
     policy_sha256, stuck_reason, reason_code, justification, current_step, created_at, updated_at)
@@ -33,7 +29,12 @@ UPDATE approval_requests SET state = %(state)s, deal = %(deal)s, decision = %(de
 WHERE id = %(id)s
 RETURNING version, updated_at
 """
-GET = f"SELECT {COLUMNS} FROM approval_requests WHERE id = %s"  # noqa: S608
+GET = """
+SELECT
+    id, deal_id, state, owner_id, requested_by, deal, decision, policy_sha256, stuck_reason,
+    reason_code, justification, version, created_at, updated_at
+FROM approval_requests WHERE id = %s
+"""
 GET_FOR_UPDATE = GET + " FOR UPDATE"
 STEPS = """
 SELECT request_id, seq, tier, approver_id, state, acted_by, acted_at, comment FROM approval_steps
@@ -48,8 +49,11 @@ INSERT_STEP = """
 INSERT INTO approval_steps (request_id, seq, tier, approver_id, state, acted_by, acted_at, comment)
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
 """
-LIST = f"""
-SELECT {COLUMNS} FROM approval_requests r
+LIST = """
+SELECT
+    id, deal_id, state, owner_id, requested_by, deal, decision, policy_sha256, stuck_reason,
+    reason_code, justification, version, created_at, updated_at
+FROM approval_requests r
 WHERE (%(deal_id)s::text IS NULL OR r.deal_id = %(deal_id)s)
   AND (%(state)s::text IS NULL OR r.state = %(state)s)
   AND (%(owner_id)s::text IS NULL OR r.owner_id = %(owner_id)s)
@@ -70,7 +74,7 @@ WHERE (%(deal_id)s::text IS NULL OR r.deal_id = %(deal_id)s)
                   >= array_position(%(tiers)s::text[], s.tier))))))
 ORDER BY r.created_at, r.id
 LIMIT %(limit)s
-"""  # noqa: S608  (constant column list)
+"""
 
 
 @dataclass(frozen=True, slots=True)
