@@ -13,7 +13,7 @@ import psycopg
 from api.errors import Conflict, Forbidden, Invalid, NotFound, Refused
 from api.policy.deal import restore
 from api.policy.decimals import decimal_str, jsonable
-from api.policy.engine import Assessment, assess
+from api.policy.engine import REQUESTER_NOT_OWNER, Assessment, assess
 from api.policy.model import Policy, Status
 from api.service.evaluations import check_currency
 from api.service.parties import resolve_parties
@@ -85,7 +85,7 @@ def create(conn: psycopg.Connection, ctx: Context, body: OverrideInput) -> store
         raise Conflict("The request was withdrawn (the customer said no); it cannot be overridden.")
     found = excesses(policy, assessment, executive.tier)
     chain_ids = {p.id for p in manager_chain(conn, parties.owner.id)}
-    asked = lever_terms(policy, base) if request is not None else None
+    asked = owners_ask(policy, request) if request is not None else None
     categories = categorize(
         assessment,
         found,
@@ -229,6 +229,19 @@ def review(
         },
     )
     return result
+
+
+def owners_ask(policy: Policy, request: RequestRecord) -> dict[str, Decimal | None] | None:
+    """What the owner asked for: the lever values of the decision they got (the request's
+    deal may already hold an earlier override's terms). None when someone else submitted."""
+    decision = request.decision
+    if REQUESTER_NOT_OWNER in decision["flags"]:
+        return None
+    values = {f["lever"]: f["value"] for f in decision["findings"]}
+    return {
+        lever.name: (Decimal(values[lever.name]) if values.get(lever.name) is not None else None)
+        for lever in policy.deal_levers
+    }
 
 
 def _request(conn: psycopg.Connection, request_id: uuid.UUID) -> RequestRecord:

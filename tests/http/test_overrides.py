@@ -473,3 +473,29 @@ def test_cli_export_matches_the_api_csv(
     assert capsys.readouterr().out == api_csv
     assert main(["audit", "export", "--to", "2000-01-01"]) == 0
     assert capsys.readouterr().out.count("\n") == 1  # the header alone
+
+
+def test_a_second_override_compares_with_the_owners_ask(
+    client: FlaskClient, admin: dict[str, str]
+) -> None:
+    rid = submit(client, admin, discount_pct="25")
+    first = override(client, admin, "vp.garcia", {"discount_pct": "35"}, request_id=rid).json
+    assert first["categories"] == ["beyond_executive_authority", "bypassed_owner"]
+    # back to what the owner asked, by an out-of-chain VP: not a bypass of the owner
+    second = override(client, admin, "vp.west", {"discount_pct": "25"}, request_id=rid).json
+    assert second["categories"] == ["out_of_chain"]
+    assert second["terms_before"]["discount_pct"] == "35"
+
+
+def test_override_of_a_request_submitted_around_the_owner_bypasses_them(
+    client: FlaskClient, admin: dict[str, str]
+) -> None:
+    body = {
+        "deal": deal(discount_pct="25"),
+        "requested_by": "vp.garcia",
+        "reason_code": "strategic_account",
+        "justification": "Strategic logo, CEO relationship.",
+    }
+    rid = client.post("/v1/approval-requests", json=body, headers=admin).json["id"]
+    response = override(client, admin, "vp.west", {"discount_pct": "25"}, request_id=rid)
+    assert response.json["categories"] == ["bypassed_owner", "out_of_chain"]
