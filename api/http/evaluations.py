@@ -35,7 +35,7 @@ def create_evaluation() -> Response:
     deal = with_levers(data["deal"], policy)
     today = date.fromisoformat(data["as_of"]) if data.get("as_of") else rt.today()
     with transaction(rt.quick) as conn:
-        decision = preview(
+        output = preview(
             conn,
             policy,
             deal,
@@ -45,4 +45,4 @@ def create_evaluation() -> Response:
             stored_input=jsonable(data),
             shadows=rt.policies.current.shadows,
         )
-    return reply(decision.as_dict())
+    return reply(output)

@@ -3,19 +3,17 @@ acknowledge and review."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 from flask import Response, request, stream_with_context
 from flask_smorest import Blueprint
 
-from api.errors import NotFound
 from api.http.auth import Scope, requires
 from api.http.body import json_body
 from api.http.context import runtime
 from api.http.deals import with_levers
-from api.http.replies import decode_cursor, encode_cursor, reply
+from api.http.replies import decode_cursor, encode_cursor, reply, resource_id
 from api.http.requests import context
 from api.http.schemas import (
     AcknowledgeIn,
@@ -41,13 +39,6 @@ blp = Blueprint(
 )
 OVERRIDE_IN, ACKNOWLEDGE_IN, REVIEW_IN = OverrideIn(), AcknowledgeIn(), ReviewIn()
 CSV_DOC = {"text/csv": {"schema": {"type": "string"}}}
-
-
-def _override_id(text: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(text)
-    except ValueError:
-        raise NotFound(f"No override {text!r}.") from None
 
 
 @blp.route("/v1/overrides", methods=["POST"])
@@ -164,7 +155,7 @@ def summary(query: dict[str, Any]) -> Response:
 @problems(blp, 404, 503)
 def get(override_id: str) -> Response:
     """One override with its full review history."""
-    oid = _override_id(override_id)
+    oid = resource_id(override_id, "override")
     with unit_of_work() as conn:
         record = service.find(conn, oid)
         reviews = store.reviews(conn, oid)
@@ -180,7 +171,7 @@ def get(override_id: str) -> Response:
 def acknowledge(override_id: str) -> Response:
     """The deal's owner has seen the override."""
     ctx = context()
-    oid = _override_id(override_id)
+    oid = resource_id(override_id, "override")
     with unit_of_work() as conn:
         service.find(conn, oid)
         data = json_body(ACKNOWLEDGE_IN)
@@ -198,7 +189,7 @@ def acknowledge(override_id: str) -> Response:
 def add_review(override_id: str) -> Response:
     """Finance reviews an override; the latest review sets its review_status."""
     ctx = context()
-    oid = _override_id(override_id)
+    oid = resource_id(override_id, "override")
     with unit_of_work() as conn:
         service.find(conn, oid)
         data = json_body(REVIEW_IN)

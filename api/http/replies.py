@@ -5,11 +5,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
 from flask import Response
 
+from api.errors import NotFound
 from api.http.problems import HttpProblem
 
 
@@ -54,3 +56,11 @@ def _fits(value: Any, kind: type) -> bool:
     if kind is int:
         return type(value) is int and 0 <= value < 2**63
     return isinstance(value, kind) and (not isinstance(value, str) or len(value) <= 256)
+
+
+def resource_id(text: str, what: str) -> uuid.UUID:
+    """A path id; one that is not a UUID names no resource, so it is a 404, not a 422."""
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        raise NotFound(f"No {what} {text!r}.") from None

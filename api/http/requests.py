@@ -11,13 +11,12 @@ from flask import Response, request
 from flask_smorest import Blueprint
 from marshmallow import Schema
 
-from api.errors import NotFound
 from api.http.auth import Scope, current_key, has_scope, requires
 from api.http.body import json_body
 from api.http.context import runtime
 from api.http.deals import with_levers
 from api.http.problems import HttpProblem
-from api.http.replies import decode_cursor, encode_cursor, reply
+from api.http.replies import decode_cursor, encode_cursor, reply, resource_id
 from api.http.schemas import (
     ApprovalRequestOut,
     ApproveIn,
@@ -96,13 +95,6 @@ def context() -> service.Context:
     )
 
 
-def _request_id(text: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(text)
-    except ValueError:
-        raise NotFound(f"No approval request {text!r}.") from None
-
-
 def _if_match() -> int | None:
     header = request.headers.get("If-Match")
     if header is None:
@@ -152,7 +144,7 @@ def submit() -> Response:
 @problems(blp, 404, 503)
 def get(request_id: str) -> Response:
     with unit_of_work() as conn:
-        record = service.find(conn, _request_id(request_id))
+        record = service.find(conn, resource_id(request_id, "approval request"))
     return _reply(record)
 
 
@@ -185,7 +177,7 @@ def index(query: dict[str, Any]) -> Response:
 
 def _action(request_id: str, action: Action) -> Response:
     ctx = context()
-    rid = _request_id(request_id)
+    rid = resource_id(request_id, "approval request")
     with unit_of_work() as conn:
         record = service.find(conn, rid, lock=True)
         data = json_body(ACTION_BODIES[action])
@@ -257,7 +249,7 @@ def return_(request_id: str) -> Response:
 def revise(request_id: str) -> Response:
     """The owner changes terms; the request is re-evaluated (smart re-approval)."""
     ctx = context()
-    rid = _request_id(request_id)
+    rid = resource_id(request_id, "approval request")
     with unit_of_work() as conn:
         record = service.find(conn, rid, lock=True)
         data = json_body(REVISE_IN)
@@ -288,7 +280,7 @@ def revise(request_id: str) -> Response:
 def withdraw(request_id: str) -> Response:
     """The owner withdraws the request (e.g. the customer said no); final."""
     ctx = context()
-    rid = _request_id(request_id)
+    rid = resource_id(request_id, "approval request")
     with unit_of_work() as conn:
         record = service.find(conn, rid, lock=True)
         data = json_body(WITHDRAW_IN)

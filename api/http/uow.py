@@ -57,11 +57,12 @@ def idempotent(view: F) -> F:
             )
         api_key = current_key()
         with transaction(runtime().pool) as conn:
+            fingerprint = _fingerprint()
             first = idempotency.claim(
-                conn, api_key.id, key, request.method, request.path, _fingerprint()
+                conn, api_key.id, key, request.method, request.path, fingerprint
             )
             if first is not None:
-                return _replay(first)
+                return _replay(first, fingerprint)
             g.uow = conn
             try:
                 response = view(*args, **kwargs)
@@ -90,8 +91,8 @@ def _fingerprint() -> str:
     ).hexdigest()
 
 
-def _replay(first: idempotency.Stored) -> Response:
-    if first.body_sha256 != _fingerprint() or first.status is None:
+def _replay(first: idempotency.Stored, fingerprint: str) -> Response:
+    if first.body_sha256 != fingerprint or first.status is None:
         raise HttpProblem(
             422,
             "idempotency-key-reused",

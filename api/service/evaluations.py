@@ -10,7 +10,6 @@ from typing import Any
 import psycopg
 
 from api.errors import Invalid
-from api.policy.decision import Decision
 from api.policy.engine import evaluate
 from api.policy.model import Policy
 from api.service.parties import resolve_parties
@@ -36,9 +35,9 @@ def preview(
     now: datetime,
     stored_input: dict[str, Any],
     shadows: Sequence[Policy] = (),
-) -> Decision:
+) -> dict[str, Any]:
     """Evaluate without changing any state; the decision (and any shadow policy's result
-    beside it) is logged for replay and simulate."""
+    beside it) is logged for replay and simulate. Returns the Decision as the API shows it."""
     check_currency(policy, deal)
     parties = resolve_parties(conn, policy, deal["owner_id"], requested_by, today)
     requester, owner = parties.requester_party(), parties.owner_party()
@@ -62,6 +61,7 @@ def preview(
         now=now,
         owner_delegate_id=parties.owner_delegate_id,
     )
+    output = decision.as_dict()
     relax_commit(conn)
-    log_decision(conn, decision, today, stored_input, shadow=shadow)
-    return decision
+    log_decision(conn, decision, output, today, stored_input, shadow=shadow)
+    return output

@@ -72,7 +72,7 @@ def submit(
     parties = resolve_parties(conn, ctx.policy, deal["owner_id"], requested_by, ctx.today)
     if not parties.acting_for_owner:
         overrides.check_bypass_allowed(ctx.may_override, reason_code, justification)
-    assessment = _decide(conn, ctx, deal, parties, "submission")
+    assessment, output, stored_deal = _decide(conn, ctx, deal, parties, "submission")
     decision = assessment.decision
     steps = _route(conn, ctx, decision, parties)
     state, stuck_reason = settle(decision.outcome, steps)
@@ -83,8 +83,8 @@ def submit(
         "state": state.value,
         "owner_id": parties.owner.id,
         "requested_by": parties.requester.id,
-        "deal": jsonable(dict(deal)),
-        "decision": decision.as_dict(),
+        "deal": stored_deal,
+        "decision": output,
         "policy_sha256": decision.policy.sha256,
         "stuck_reason": stuck_reason,
         "reason_code": reason_code,
@@ -93,7 +93,23 @@ def submit(
         "now": ctx.now,
     }
     insert_request(conn, fields, steps)
-    record = find(conn, request_id)
+    record = RequestRecord(
+        request_id,
+        fields["deal_id"],
+        state.value,
+        parties.owner.id,
+        parties.requester.id,
+        stored_deal,
+        output,
+        decision.policy.sha256,
+        stuck_reason,
+        reason_code,
+        justification,
+        version=1,
+        created_at=ctx.now,
+        updated_at=ctx.now,
+        steps=list(steps),
+    )
     _event(conn, ctx, "request.submitted", parties.requester.id, record, None, None)
     if not parties.acting_for_owner:
         nothing = {lever.name: None for lever in ctx.policy.deal_levers}
@@ -153,19 +169,17 @@ def revise(
     before = record.request_state
     if before in FINAL_STATES:
         raise Conflict(f"The request is {before.value}; it can no longer be revised.")
-    assessment = _decide(conn, ctx, deal, parties, "revision")
+    assessment, output, stored_deal = _decide(conn, ctx, deal, parties, "revision")
     decision = assessment.decision
     fresh = _route(conn, ctx, decision, parties)
     old_tiers = {s.tier for s in record.steps}
     keep = (
-        not went_up(_lever_values(record.decision), _lever_values(decision.as_dict()))
+        not went_up(_lever_values(record.decision), _lever_values(output))
         and {s.tier for s in fresh} <= old_tiers
     )
     steps = carry_over(record.steps, fresh, keep_approvals=keep)
     state, stuck_reason = settle(decision.outcome, steps)
-    updated = _save(
-        conn, ctx, record, state, steps, jsonable(dict(deal)), decision.as_dict(), stuck_reason
-    )
+    updated = _save(conn, ctx, record, state, steps, stored_deal, output, stuck_reason)
     _event(conn, ctx, "request.revised", requested_by, updated, before, None, None, kept=keep)
     if not parties.acting_for_owner:
         asked = lever_terms(ctx.policy, restore(record.deal, ctx.policy.lever_names))
@@ -220,8 +234,11 @@ def _same_deal(record: RequestRecord, deal: Mapping[str, Any]) -> None:
 
 def _decide(
     conn: psycopg.Connection, ctx: Context, deal: Mapping[str, Any], parties: Parties, kind: str
-) -> Assessment:
-    """Evaluate under the active policy and log it (with shadows) in the decision log."""
+) -> tuple[Assessment, dict[str, Any], dict[str, Any]]:
+    """Evaluate under the active policy and log it (with shadows) in the decision log.
+
+    Returns the assessment, the decision as stored and shown, and the deal as stored, each
+    built once."""
     requester, owner = parties.requester_party(), parties.owner_party()
     assessment = assess(
         ctx.policy,
@@ -243,9 +260,18 @@ def _decide(
         now=ctx.now,
         owner_delegate_id=parties.owner_delegate_id,
     )
-    stored = {"deal": jsonable(dict(deal)), "requested_by": requester.id}
-    log_decision(conn, assessment.decision, ctx.today, stored, kind=kind, shadow=shadow)
-    return assessment
+    output = assessment.decision.as_dict()
+    stored_deal = jsonable(dict(deal))
+    log_decision(
+        conn,
+        assessment.decision,
+        output,
+        ctx.today,
+        {"deal": stored_deal, "requested_by": requester.id},
+        kind=kind,
+        shadow=shadow,
+    )
+    return assessment, output, stored_deal
 
 
 def _route(

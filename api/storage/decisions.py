@@ -40,12 +40,15 @@ GROUP BY 1
 def log_decision(
     conn: psycopg.Connection,
     decision: Decision,
+    output: dict[str, Any],
     as_of: date,
     request_body: dict[str, Any],
     *,
     kind: str = "evaluation",
     shadow: list[dict[str, Any]] | None = None,
 ) -> None:
+    """Log a decision; `output` is decision.as_dict(), built once by the caller, who also
+    returns it."""
     conn.execute(
         INSERT,
         (
@@ -56,7 +59,7 @@ def log_decision(
             decision.requester.id,
             decision.owner.id,
             Jsonb(request_body),
-            Jsonb(decision.as_dict()),
+            Jsonb(output),
             decision.outcome.value,
             decision.policy.sha256,
             kind,
