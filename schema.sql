@@ -29,6 +29,27 @@ CREATE TABLE IF NOT EXISTS api_keys (
 -- A name is reused only after its key is revoked.
 CREATE UNIQUE INDEX IF NOT EXISTS api_keys_active_name_idx ON api_keys (name) WHERE revoked_at IS NULL;
 
+-- The registry generation: one counter, bumped in the same transaction as any change to
+-- people or API keys. Processes keep keys and people in memory for the evaluation path and
+-- write decisions only "if the generation is still n", so a change can never go unseen.
+CREATE TABLE IF NOT EXISTS registry_generation (
+    one boolean PRIMARY KEY DEFAULT true CHECK (one),
+    n   bigint NOT NULL
+);
+INSERT INTO registry_generation (one, n) VALUES (true, 1) ON CONFLICT (one) DO NOTHING;
+CREATE OR REPLACE FUNCTION registry_generation_bump() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE registry_generation SET n = n + 1;
+    RETURN NULL;
+END $$;
+CREATE OR REPLACE TRIGGER people_generation
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON people
+    FOR EACH STATEMENT EXECUTE FUNCTION registry_generation_bump();
+CREATE OR REPLACE TRIGGER api_keys_generation
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON api_keys
+    FOR EACH STATEMENT EXECUTE FUNCTION registry_generation_bump();
+
 -- Exact bytes of every policy ever loaded, so replay and audit never depend on git history.
 CREATE TABLE IF NOT EXISTS policy_versions (
     sha256         text PRIMARY KEY,

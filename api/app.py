@@ -21,11 +21,13 @@ from api.http import (
     problems,
     requests,
 )
-from api.http.auth import authenticate
+from api.http.auth import authenticate, confirm_snapshot_key
 from api.http.spec import DealdeskApi
 from api.policy.loader import PolicySet, load_policy_dir
 from api.runtime import PolicyHolder, Runtime
 from api.storage.database import open_pool, start_embedded
+from api.storage.preview_log import PreviewLog
+from api.storage.registry import RegistrySnapshot
 
 MAX_BODY = 1024 * 1024
 BLUEPRINTS = (health, evaluations, people, requests, overrides, audit, policies)
@@ -47,8 +49,14 @@ def create_app(
         url = settings.database_url or start_embedded(settings.home)
         pool = _pool(settings, url, autocommit=False)
         quick_pool = quick_pool or _pool(settings, url, autocommit=True)
+    quick = quick_pool or pool
     runtime = Runtime(
-        settings, pool, PolicyHolder(policy_set, datetime.now(UTC)), quick_pool or pool
+        settings,
+        pool,
+        PolicyHolder(policy_set, datetime.now(UTC)),
+        quick,
+        RegistrySnapshot(quick),
+        PreviewLog(quick),
     )
 
     app = Flask("dealdesk")
@@ -62,6 +70,7 @@ def create_app(
     problems.register(app)
     logs.install(app)
     app.before_request(authenticate)
+    app.after_request(confirm_snapshot_key)
     app.add_url_rule("/openapi.yaml", "openapi_yaml", lambda: _openapi_yaml(api))
     return app
 

@@ -15,6 +15,8 @@ from api.policy.loader import PolicySet, load_policy_dir
 from api.policy.model import Policy
 from api.storage import audit, decisions
 from api.storage.database import transaction
+from api.storage.preview_log import PreviewLog
+from api.storage.registry import RegistrySnapshot
 
 
 @dataclass
@@ -43,6 +45,10 @@ class Runtime:
     policies: PolicyHolder
     quick: ConnectionPool
     """Autocommit reads and previews: API key lookups, evaluations."""
+    registry: RegistrySnapshot
+    """Keys and people for the evaluation path, checked by the writes that rely on them."""
+    previews: PreviewLog
+    """The decision log's group commit for evaluations."""
 
     def now(self) -> datetime:
         return datetime.now(UTC)

@@ -6,12 +6,13 @@ from collections.abc import Callable
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from flask import current_app, g, request
+from flask import Response, current_app, g, request
 
-from api.http.problems import HttpProblem
+from api.errors import Unavailable
+from api.http.problems import HttpProblem, problem
 from api.runtime import Runtime
 from api.storage.database import transaction
-from api.storage.keys import ApiKey, find_key
+from api.storage.keys import ApiKey, find_key, hash_key
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -28,11 +29,15 @@ class Scope(StrEnum):
     ADMIN = "admin"
 
 
-def requires(scope: Scope) -> Callable[[F], F]:
-    """Mark a view with the scope its key must carry (admin implies every scope)."""
+def requires(scope: Scope, *, snapshot: bool = False) -> Callable[[F], F]:
+    """Mark a view with the scope its key must carry (admin implies every scope).
+
+    `snapshot=True` lets the key come from the registry snapshot, for a view whose write is
+    guarded by the generation in `g.key_generation` (see storage/registry.py)."""
 
     def mark(view: F) -> F:
         view.required_scope = scope  # type: ignore[attr-defined]
+        view.snapshot_auth = snapshot  # type: ignore[attr-defined]
         return view
 
     return mark
@@ -51,20 +56,59 @@ def authenticate() -> None:
     """before_request for /v1: find the key, then check the view's scope."""
     if not request.path.startswith("/v1"):
         return
+    token = _token()
+    runtime: Runtime = current_app.extensions["dealdesk"]
+    view = current_app.view_functions.get(request.endpoint or "")
+    if getattr(view, "snapshot_auth", False):
+        seen = runtime.registry.key(hash_key(token))
+        key = seen.key
+        g.key_generation = seen.generation
+    else:
+        key = _key_from_database(runtime, token)
+    if key is None:
+        raise _unauthorized("The API key is not valid or has been revoked.")
+    g.api_key = key
+    scope: Scope | None = getattr(view, "required_scope", None)
+    if scope is not None and request.url_rule is not None and not has_scope(key, scope):
+        raise HttpProblem(403, "missing-scope", f"This API key lacks the `{scope.value}` scope.")
+
+
+def reauthenticate() -> None:
+    """Check the key against the database itself: the snapshot it came from is outdated."""
+    g.pop("key_generation", None)
+    key = _key_from_database(current_app.extensions["dealdesk"], _token())
+    if key is None:
+        raise _unauthorized("The API key is not valid or has been revoked.")
+    g.api_key = key
+
+
+def confirm_snapshot_key(response: Response) -> Response:
+    """after_request: an error answered to a key seen only in the snapshot wrote nothing that
+    could prove the key current, so confirm it before refusing for another reason."""
+    if "key_generation" not in g or response.status_code < 400:
+        return response
+    if response.status_code in (401, 503):
+        return response
+    try:
+        reauthenticate()
+    except HttpProblem as exc:
+        return problem(exc.status, exc.slug, exc.detail, headers=exc.headers)
+    except Unavailable:
+        return response
+    return response
+
+
+def _token() -> str:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise _unauthorized("Send an API key as `Authorization: Bearer <key>`.")
-    runtime: Runtime = current_app.extensions["dealdesk"]
+    return token.strip()
+
+
+def _key_from_database(runtime: Runtime, token: str) -> ApiKey | None:
     with transaction(runtime.quick) as conn:
-        key = find_key(conn, token.strip())
-    if key is None:
-        raise _unauthorized("The API key is not valid or has been revoked.")
-    g.api_key = key
-    view = current_app.view_functions.get(request.endpoint or "")
-    scope: Scope | None = getattr(view, "required_scope", None)
-    if scope is not None and request.url_rule is not None and not has_scope(key, scope):
-        raise HttpProblem(403, "missing-scope", f"This API key lacks the `{scope.value}` scope.")
+        return find_key(conn, token)
 
 
 def _unauthorized(detail: str) -> HttpProblem:

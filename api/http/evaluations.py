@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Response
+from flask import Response, g
 from flask_smorest import Blueprint
 
-from api.http.auth import Scope, requires
+from api.errors import Invalid
+from api.http.auth import Scope, reauthenticate, requires
 from api.http.body import json_body
 from api.http.context import runtime
 from api.http.deals import with_levers
-from api.http.replies import reply
+from api.http.replies import json_reply, reply
 from api.http.schemas import DecisionOut, EvaluationIn
 from api.http.spec import EXAMPLES, body, problems
 from api.policy.decimals import jsonable
-from api.service.evaluations import preview
+from api.service.evaluations import StaleRegistry, preview, preview_from_snapshot
 from api.storage.database import transaction
 
 blp = Blueprint("evaluations", __name__, description="Evaluate deals against the active policy")
@@ -23,7 +24,7 @@ EVALUATION_IN = EvaluationIn()
 
 
 @blp.route("/v1/evaluations", methods=["POST"])
-@requires(Scope.EVALUATE)
+@requires(Scope.EVALUATE, snapshot=True)
 @blp.doc(requestBody=body(EvaluationIn, EXAMPLES["evaluation"]))
 @blp.response(200, DecisionOut)
 @problems(blp, 400, 413, 415, 422, 503)
@@ -34,6 +35,27 @@ def create_evaluation() -> Response:
     data = json_body(EVALUATION_IN)
     deal = with_levers(data["deal"], policy)
     today = date.fromisoformat(data["as_of"]) if data.get("as_of") else rt.today()
+    shadows = rt.policies.current.shadows
+    try:
+        return json_reply(
+            preview_from_snapshot(
+                rt.registry,
+                rt.previews,
+                policy,
+                deal,
+                data["requested_by"],
+                generation=g.key_generation,
+                today=today,
+                now=rt.now(),
+                stored_input=data,
+                shadows=shadows,
+            )
+        )
+    except StaleRegistry:
+        rt.registry.forget()
+    except Invalid:
+        pass  # perhaps from an outdated snapshot: the database has the last word
+    reauthenticate()
     with transaction(rt.quick) as conn:
         output = preview(
             conn,
@@ -43,6 +65,6 @@ def create_evaluation() -> Response:
             today=today,
             now=rt.now(),
             stored_input=jsonable(data),
-            shadows=rt.policies.current.shadows,
+            shadows=shadows,
         )
     return reply(output)

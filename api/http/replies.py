@@ -26,6 +26,11 @@ def reply(data: Any, status: int = 200, headers: Mapping[str, str] | None = None
     return response
 
 
+def json_reply(body: bytes, status: int = 200) -> Response:
+    """A response whose JSON is already serialised (the bytes the decision log keeps too)."""
+    return Response(body, status=status, mimetype="application/json")
+
+
 def encode_cursor(values: list[Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
+
+import orjson
 
 _COMPUTED_PLACES = Decimal("1e-10")
 
@@ -48,3 +51,17 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, list):
         return [jsonable(v) for v in value]
     return value
+
+
+def json_bytes(value: Any) -> bytes:
+    """Compact UTF-8 JSON, Decimals as plain strings: what responses and the log carry."""
+    try:
+        return orjson.dumps(value, default=_plain)
+    except TypeError:  # orjson refuses integers beyond 64 bits; the standard library does not
+        return json.dumps(jsonable(value), ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, Decimal):
+        return decimal_str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")

@@ -1,4 +1,10 @@
-"""Previews: evaluate a deal under the active policy and keep it in the decision log."""
+"""Previews: evaluate a deal under the active policy and keep it in the decision log.
+
+Two ways in. `preview_from_snapshot` is the hot path: people come from the process's registry
+snapshot and the decision joins a group commit that refuses it if the registry has changed
+since (StaleRegistry; nothing is logged). `preview` reads everything in the caller's
+transaction; it is the fallback, and what a request needing certainty uses.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +16,19 @@ from typing import Any
 import psycopg
 
 from api.errors import Invalid
+from api.policy.decimals import json_bytes
+from api.policy.decision import Decision
 from api.policy.engine import evaluate
 from api.policy.model import Policy
-from api.service.parties import resolve_parties
+from api.service.parties import Parties, parties_from, resolve_parties
 from api.service.shadow import shadow_results
-from api.storage.decisions import log_decision, relax_commit
+from api.storage.decisions import Preview, log_decision, relax_commit
+from api.storage.preview_log import PreviewLog
+from api.storage.registry import RegistrySnapshot
+
+
+class StaleRegistry(Exception):
+    """A person or key changed after the snapshot this evaluation used; nothing was logged."""
 
 
 def check_currency(policy: Policy, deal: Mapping[str, Any], field: str = "deal.currency") -> None:
@@ -40,6 +54,66 @@ def preview(
     beside it) is logged for replay and simulate. Returns the Decision as the API shows it."""
     check_currency(policy, deal)
     parties = resolve_parties(conn, policy, deal["owner_id"], requested_by, today)
+    decision, shadow = _decide(policy, deal, parties, today, now, shadows)
+    output = decision.as_dict()
+    relax_commit(conn)
+    log_decision(conn, decision, output, today, stored_input, shadow=shadow)
+    return output
+
+
+def preview_from_snapshot(
+    registry: RegistrySnapshot,
+    log: PreviewLog,
+    policy: Policy,
+    deal: Mapping[str, Any],
+    requested_by: str,
+    *,
+    generation: int,
+    today: date,
+    now: datetime,
+    stored_input: dict[str, Any],
+    shadows: Sequence[Policy] = (),
+) -> bytes:
+    """`preview` without a read round trip; returns the Decision's JSON. `generation` is the
+    one the caller's API key was seen under. Raises StaleRegistry when the registry moved on."""
+    check_currency(policy, deal)
+    generations = [generation]
+
+    def lookup(ids: list[str]) -> Mapping[str, Any]:
+        seen = registry.people(ids)
+        generations.append(seen.generation)
+        return seen.people or {}
+
+    parties = parties_from(lookup, policy, deal["owner_id"], requested_by, today)
+    decision, shadow = _decide(policy, deal, parties, today, now, shadows)
+    output = json_bytes(decision.as_dict())
+    preview = Preview(
+        uuid.UUID(decision.decision_id),
+        decision.evaluated_at,
+        today,
+        deal["deal_id"],
+        decision.requester.id,
+        decision.owner.id,
+        json_bytes(stored_input),
+        output,
+        decision.outcome.value,
+        decision.policy.sha256,
+        json_bytes(shadow),
+        min(generations),
+    )
+    if not log.write(preview):
+        raise StaleRegistry
+    return output
+
+
+def _decide(
+    policy: Policy,
+    deal: Mapping[str, Any],
+    parties: Parties,
+    today: date,
+    now: datetime,
+    shadows: Sequence[Policy],
+) -> tuple[Decision, list[dict[str, Any]]]:
     requester, owner = parties.requester_party(), parties.owner_party()
     decision = evaluate(
         policy,
@@ -61,7 +135,4 @@ def preview(
         now=now,
         owner_delegate_id=parties.owner_delegate_id,
     )
-    output = decision.as_dict()
-    relax_commit(conn)
-    log_decision(conn, decision, output, today, stored_input, shadow=shadow)
-    return output
+    return decision, shadow

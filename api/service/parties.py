@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
@@ -42,7 +43,29 @@ def resolve_parties(
     requester_field: str = "requested_by",
 ) -> Parties:
     """Load owner and requester; 422 naming the field when either is unknown or has no tier."""
-    people = get_people(conn, [owner_id, requester_id])
+    return parties_from(
+        lambda ids: get_people(conn, ids),
+        policy,
+        owner_id,
+        requester_id,
+        today,
+        owner_field=owner_field,
+        requester_field=requester_field,
+    )
+
+
+def parties_from(
+    lookup: Callable[[list[str]], Mapping[str, Person]],
+    policy: Policy,
+    owner_id: str,
+    requester_id: str,
+    today: date,
+    *,
+    owner_field: str = "deal.owner_id",
+    requester_field: str = "requested_by",
+) -> Parties:
+    """resolve_parties over any source of people (the database, or a registry snapshot)."""
+    people = lookup([owner_id, requester_id])
     errors: dict[str, list[str]] = {}
     for field_name, person_id in ((owner_field, owner_id), (requester_field, requester_id)):
         person = people.get(person_id)
@@ -57,7 +80,7 @@ def resolve_parties(
     owner = people[owner_id]
     delegate_id = owner.delegate_on(today)
     if delegate_id is not None:
-        delegate = get_people(conn, [delegate_id]).get(delegate_id)
+        delegate = lookup([delegate_id]).get(delegate_id)
         if delegate is None or not delegate.active:
             delegate_id = None
     return Parties(owner, people[requester_id], delegate_id)

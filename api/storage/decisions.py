@@ -3,10 +3,12 @@ and the shadow policies' results beside it (not chained), plus the bytes of ever
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import date
-from typing import Any
+import uuid
+from collections.abc import Iterator, Sequence
+from datetime import date, datetime
+from typing import Any, NamedTuple
 
+import orjson
 import psycopg
 from psycopg.types.json import Jsonb
 
@@ -17,6 +19,21 @@ INSERT = """
 INSERT INTO decisions (id, created_at, as_of, deal_id, requester_id, owner_id, input, output,
                        outcome, policy_sha256, kind, shadow)
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+"""
+# Previews written in groups: one statement for many requests, the batch sent as one JSON
+# document (no per-value escaping on our side). A row is written only if the registry
+# generation its evaluation relied on is still current (see storage/registry.py).
+GUARDED_INSERT = """
+INSERT INTO decisions (id, created_at, as_of, deal_id, requester_id, owner_id, input, output,
+                       outcome, policy_sha256, kind, shadow)
+SELECT d.id, d.created_at, d.as_of, d.deal_id, d.requester_id, d.owner_id, d.input, d.output,
+       d.outcome, d.policy_sha256, 'evaluation', d.shadow
+FROM json_to_recordset(%s::json) AS d(
+    id uuid, created_at timestamptz, as_of date, deal_id text, requester_id text,
+    owner_id text, input jsonb, output jsonb, outcome text, policy_sha256 text, shadow jsonb,
+    generation bigint)
+WHERE d.generation = (SELECT n FROM registry_generation)
+RETURNING id
 """
 POLICY = """
 INSERT INTO policy_versions (sha256, name, version, status, file, source)
@@ -66,6 +83,40 @@ def log_decision(
             Jsonb(shadow or []),
         ),
     )
+
+
+class Preview(NamedTuple):
+    """One logged evaluation, its JSON already serialised (the response's own bytes)."""
+
+    id: uuid.UUID
+    created_at: datetime
+    as_of: date
+    deal_id: str
+    requester_id: str
+    owner_id: str
+    input: bytes
+    output: bytes
+    outcome: str
+    policy_sha256: str
+    shadow: bytes
+    generation: int
+
+
+def insert_previews(conn: psycopg.Connection, previews: Sequence[Preview]) -> set[uuid.UUID]:
+    """Insert previews in one statement; returns the ids written (a row whose registry
+    generation is no longer current is not)."""
+    document = orjson.dumps(
+        [
+            {
+                **p._asdict(),
+                "input": orjson.Fragment(p.input),
+                "output": orjson.Fragment(p.output),
+                "shadow": orjson.Fragment(p.shadow),
+            }
+            for p in previews
+        ]
+    )
+    return {row[0] for row in conn.execute(GUARDED_INSERT, (document.decode(),)).fetchall()}
 
 
 def relax_commit(conn: psycopg.Connection) -> None:

@@ -54,8 +54,12 @@ def create_key(conn: psycopg.Connection, name: str, scopes: list[str]) -> tuple[
 
 
 def find_key(conn: psycopg.Connection, key: str) -> ApiKey | None:
+    return find_key_by_hash(conn, hash_key(key))
+
+
+def find_key_by_hash(conn: psycopg.Connection, key_hash: str) -> ApiKey | None:
     with conn.cursor(row_factory=class_row(ApiKey)) as cur:
-        return cur.execute(BY_HASH, (hash_key(key),)).fetchone()
+        return cur.execute(BY_HASH, (key_hash,)).fetchone()
 
 
 def list_keys(conn: psycopg.Connection) -> list[ApiKey]:
