@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 import schemathesis
 from flask import Flask
 from hypothesis import HealthCheck, settings
@@ -29,6 +30,14 @@ CHECKS = [
 ]
 SENT: list[str] = []
 MIN_REQUESTS = 1000
+
+# psycopg_pool's background threads draw from the global `random` (jitter for connection
+# expiry and reconnection). When that happens while hypothesis draws a case, hypothesis takes
+# it for the strategy using `random` and warns; warnings are errors here, so say it is known.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:Do not use the `random` module inside strategies:"
+    "hypothesis.errors.HypothesisDeprecationWarning"
+)
 
 api = schemathesis.openapi.from_path(Path(__file__).resolve().parents[2] / "openapi.yaml")
 
