@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import re
-import threading
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import cel
 
+from api.policy.cel_native import Delegate, Native, compile_native
+
 _DEAL_FIELD = re.compile(r"\bdeal\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)")
 _DEAL_ANY = re.compile(r"\bdeal\b")
+
+
+RAW_VARIABLES = frozenset({"deal"})
+"""Handed to native evaluation as the API loaded them; CEL's view is made on the way."""
 
 
 class ExpressionError(Exception):
@@ -25,11 +30,20 @@ class Expression:
     deal_fields: frozenset[str]
     variables: frozenset[str] = frozenset()
     reads_whole_deal: bool = False
+    native: Native | None = None
+    """The same expression evaluated natively (cel_native), when it is in the common subset."""
 
-    def run(self, activation: Any) -> Any:
-        """Evaluate against a cel.Context (or dict); any CEL failure becomes ExpressionError."""
+    def run(self, variables: Mapping[str, Any], library: Callable[[], Any] | None = None) -> Any:
+        """Evaluate against plain variables; `library()` gives the CEL context to use when the
+        library must decide (built once per evaluation by the caller). Any CEL failure becomes
+        ExpressionError."""
+        if self.native is not None:
+            try:
+                return self.native(variables)
+            except Delegate:
+                pass
         try:
-            return self.program.execute(activation)
+            return self.program.execute(library() if library is not None else variables)
         except Exception as exc:  # the CEL runtime raises KeyError, TypeError, ValueError...
             raise ExpressionError(_describe(exc)) from None
 
@@ -42,40 +56,19 @@ def compile_expression(source: str) -> Expression:
         raise ExpressionError(_describe(exc)) from None
     fields = _DEAL_FIELD.findall(source)
     whole = len(_DEAL_ANY.findall(source)) > len(fields)
-    return Expression(source, program, frozenset(fields), frozenset(program.variables()), whole)
+    return Expression(
+        source,
+        program,
+        frozenset(fields),
+        frozenset(program.variables()),
+        whole,
+        compile_native(source, RAW_VARIABLES),
+    )
 
 
-def new_activation(variables: dict[str, Any]) -> Any:
+def new_activation(variables: Mapping[str, Any]) -> Any:
     """One CEL context for a whole evaluation, so the deal is converted once, not per rule."""
-    return cel.Context(variables=variables)
-
-
-class Activations:
-    """One reusable CEL context per thread (held by a policy version). Converting values for
-    CEL is the engine's largest cost, so a value that rarely changes (the fiscal period) is
-    converted again only when its key changes; the others are replaced on every call."""
-
-    def __init__(self) -> None:
-        self._local = threading.local()
-
-    def get(
-        self, sticky: dict[str, tuple[Hashable, Callable[[], Any]]], fresh: dict[str, Any]
-    ) -> Any:
-        context = getattr(self._local, "context", None)
-        if context is None:
-            context = self._local.context = cel.Context()
-            self._local.keys = {}
-        keys: dict[str, Hashable] = self._local.keys
-        for name, (key, make) in sticky.items():
-            if keys.get(name, _UNSET) != key:
-                context.add_variable(name, make())
-                keys[name] = key
-        for name, value in fresh.items():
-            context.add_variable(name, value)
-        return context
-
-
-_UNSET = object()
+    return cel.Context(variables=dict(variables))
 
 
 def _describe(exc: Exception) -> str:

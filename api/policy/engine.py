@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping
-from dataclasses import dataclass
+from bisect import bisect_left
+from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from functools import lru_cache
+from typing import Any, NamedTuple
 
-from api.policy.conditions import ExpressionError
+from api.policy.conditions import ExpressionError, new_activation
 from api.policy.decimals import decimal_str, from_cel_number, to_decimal
-from api.policy.decision import Decision, EvalError, Finding, MatchedRule, Party, PolicyRef
+from api.policy.decision import Decision, EvalError, Finding, Party
 from api.policy.loader import monotonic
 from api.policy.model import Lever, Outcome, Policy, Rule, Status
 from api.policy.period import Period, fiscal_period
@@ -18,8 +19,7 @@ from api.policy.period import Period, fiscal_period
 REQUESTER_NOT_OWNER = "requester_not_owner"
 
 
-@dataclass(frozen=True, slots=True)
-class Assessment:
+class Assessment(NamedTuple):
     """A decision plus the working behind it, for callers (overrides) that need the ceilings."""
 
     decision: Decision
@@ -68,108 +68,168 @@ def assess(
     decision_id: str = "",
     owner_delegate_id: str | None = None,
 ) -> Assessment:
-    period = period_of(policy, today)
-    activation = _activation(policy, deal, requester, owner, period)
+    month, day = policy.fiscal_year_start
+    period, period_var = _period(today, month, day, policy.period_end_days)
+    variables = _variables(policy, requester, owner, period_var)
+    library = _Library(policy, deal, variables)
+    variables["deal"] = deal  # read natively as is (cel_native converts what it reads)
     errors: list[EvalError] = []
-    matched = _matched_rules(policy, activation, errors)
-    ceilings = {lever.name: _ceilings(lever, matched) for lever in policy.levers}
-    rank = policy.rank(requester.tier)
-    findings, values = [], {}
+    matched = _matched_rules(policy, variables, library, errors)
+    ranks, flags, tightening, denied = set(), [], [], False
+    for rule in matched:  # one pass over the matched rules' effects
+        if rule.require is not None:
+            ranks.add(policy.ranks[rule.require])
+        if rule.flag is not None and rule.flag not in flags:
+            flags.append(rule.flag)
+        if rule.ceilings:
+            tightening.append(rule)
+        denied = denied or rule.deny is not None
+    rank = policy.ranks[requester.tier]
+    ceilings, values, findings = {}, {}, []
+    highest = -1
     for lever in policy.levers:
-        value, missing, failed = _lever_value(lever, deal, activation, errors)
+        ladder = _ceilings(lever, tightening) if tightening else lever.ceilings
+        if lever.compute is None:  # the common case, inline: the value as the deal sent it
+            raw = deal.get(lever.name)
+            value = raw if type(raw) is Decimal or raw is None else to_decimal(raw)
+            missing: tuple[str, ...] = () if raw is not None else (lever.name,)
+            failed = False
+        else:
+            value, missing, failed = _computed(lever, deal, variables, library, errors)
+        finding, needed = _finding(policy, lever, ladder, rank, value, missing, failed)
+        ceilings[lever.name] = ladder
         values[lever.name] = value
-        findings.append(_finding(policy, lever, ceilings[lever.name], rank, value, missing, failed))
-    required = _required_tiers(policy, findings, matched, rank)
-    denied = any(r.deny is not None for r in matched) or any(
-        f.status in (Status.BEYOND_AUTHORITY, Status.BEYOND_ABSOLUTE_MAX) for f in findings
-    )
+        findings.append(finding)
+        if needed > highest:
+            highest = needed
+        denied = denied or finding.status in _BEYOND
+    if highest >= 0:
+        ranks.add(highest)
+    required = tuple([policy.tiers[r] for r in sorted(ranks) if r > rank])
     outcome = (
         Outcome.DENIED if denied else (Outcome.NEEDS_APPROVAL if required else Outcome.APPROVED)
     )
-    flags = [r.flag for r in matched if r.flag is not None]
-    if requester.id not in (owner.id, owner_delegate_id):
+    not_owner = requester.id != owner.id and requester.id != owner_delegate_id
+    if not_owner and REQUESTER_NOT_OWNER not in flags:
         flags.append(REQUESTER_NOT_OWNER)
     decision = Decision(
-        decision_id=decision_id,
-        outcome=outcome,
-        requester=requester,
-        owner=owner,
-        required_tiers=required,
-        findings=tuple(findings),
-        rules=tuple(MatchedRule(r.name, r.effects, r.because or r.deny) for r in matched),
-        flags=tuple(dict.fromkeys(flags)),
-        errors=tuple(errors),
-        period=period,
-        policy=PolicyRef(policy.name, policy.version, policy.sha256),
-        evaluated_at=now,
+        decision_id,
+        outcome,
+        requester,
+        owner,
+        required,
+        tuple(findings),
+        tuple([rule.shown for rule in matched]),
+        tuple(flags),
+        tuple(errors),
+        period,
+        policy.ref,
+        now,
     )
     return Assessment(decision, ceilings, values, matched)
 
 
-def _activation(
-    policy: Policy, deal: Mapping[str, Any], requester: Party, owner: Party, period: Period
-) -> Any:
-    """Only what the policy's expressions read: unreferenced variables and deal fields (e.g.
-    200 quote lines) are never converted, and the period only when the date changes. An
-    expression that reads `deal` whole gets the whole deal."""
+_BEYOND = frozenset({Status.BEYOND_AUTHORITY, Status.BEYOND_ABSOLUTE_MAX})
+
+
+def _variables(
+    policy: Policy, requester: Party, owner: Party, period: dict[str, Any]
+) -> dict[str, Any]:
+    """The variables other than `deal`, as CEL sees them (only those the policy reads)."""
     names = policy.cel_variables
-    fresh: dict[str, Any] = {}
-    if "deal" in names:
-        fields = policy.cel_deal_fields
-        source = deal if fields is None else {k: v for k, v in deal.items() if k in fields}
-        fresh["deal"] = cel_value(source)
+    variables: dict[str, Any] = {}
     if "requester" in names:
-        fresh["requester"] = _party_var(policy, requester)
+        variables["requester"] = _party_var(policy, requester)
     if "owner" in names:
-        fresh["owner"] = _party_var(policy, owner)
-    sticky: dict[str, tuple[Hashable, Callable[[], Any]]] = {}
+        variables["owner"] = _party_var(policy, owner)
     if "period" in names:
-        sticky["period"] = (period, period.as_dict)
-    return policy.activations.get(sticky, fresh)
+        variables["period"] = period
+    return variables
+
+
+class _Library:
+    """The CEL library's context for this evaluation, built only if an expression needs it:
+    only the deal fields the policy reads are converted (never, say, 200 quote lines), and
+    the whole deal when an expression reads `deal` as a whole."""
+
+    __slots__ = ("_context", "_deal", "_policy", "_variables")
+
+    def __init__(self, policy: Policy, deal: Mapping[str, Any], variables: dict[str, Any]):
+        self._policy, self._deal, self._variables = policy, deal, variables
+        self._context: Any = None
+
+    def __call__(self) -> Any:
+        if self._context is None:
+            variables = dict(self._variables)
+            if "deal" in self._policy.cel_variables:
+                fields = self._policy.cel_deal_fields
+                deal = self._deal
+                source = deal if fields is None else {k: deal[k] for k in fields if k in deal}
+                variables["deal"] = cel_value(source)
+            self._context = new_activation(variables)
+        return self._context
 
 
 def cel_value(value: Any) -> Any:
     """The deal as CEL sees it: every number a double, nested objects as maps."""
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return value
-    if isinstance(value, (Decimal, int, float)):
+    kind = type(value)
+    if kind in _NUMBERS:
         return float(value)
+    if kind in _AS_IS:
+        return value
     if isinstance(value, Mapping):
         return {str(k): cel_value(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [cel_value(v) for v in value]
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, (Decimal, int, float)):
+        return float(value)
     if isinstance(value, (date, datetime)):
         return value.isoformat()
     return str(value)
+
+
+_NUMBERS = frozenset({Decimal, int, float})
+_AS_IS = frozenset({str, bool, type(None)})
 
 
 def _party_var(policy: Policy, party: Party) -> dict[str, Any]:
     return {"id": party.id, "tier": party.tier, "rank": policy.rank(party.tier)}
 
 
-def _matched_rules(policy: Policy, activation: Any, errors: list[EvalError]) -> tuple[Rule, ...]:
+@lru_cache(maxsize=256)
+def _period(today: date, month: int, day: int, end_days: int) -> tuple[Period, dict[str, Any]]:
+    """The period and its CEL view, built once per date: shared, so nothing may change them."""
+    period = fiscal_period(today, month, day, end_days)
+    return period, period.as_dict()
+
+
+def _matched_rules(
+    policy: Policy, variables: dict[str, Any], library: _Library, errors: list[EvalError]
+) -> tuple[Rule, ...]:
     """Rules whose `when` holds; a `when` that errors counts as matched (fail closed)."""
     matched = []
     for rule in policy.rules:
         try:
-            result = rule.when.run(activation)
+            result = rule.when.run(variables, library)
         except ExpressionError as exc:
             errors.append(EvalError(f"rule:{rule.name}", str(exc)))
             matched.append(rule)
             continue
-        if not isinstance(result, bool):
+        if result is True:
+            matched.append(rule)
+        elif result is not False:
             errors.append(
                 EvalError(f"rule:{rule.name}", f"`when` must be true or false, got {result!r}")
             )
             matched.append(rule)
-        elif result:
-            matched.append(rule)
     return tuple(matched)
 
 
-def _ceilings(lever: Lever, matched: tuple[Rule, ...]) -> tuple[Decimal, ...]:
+def _ceilings(lever: Lever, tightening: list[Rule]) -> tuple[Decimal, ...]:
     """Base ladder tightened by every matched rule's ladder, then made monotonic again."""
-    ladders = [rule.ceilings[lever.name] for rule in matched if lever.name in rule.ceilings]
+    ladders = [rule.ceilings[lever.name] for rule in tightening if lever.name in rule.ceilings]
     if not ladders:
         return lever.ceilings
     values = list(lever.ceilings)
@@ -181,22 +241,20 @@ def _ceilings(lever: Lever, matched: tuple[Rule, ...]) -> tuple[Decimal, ...]:
     return monotonic(tuple(values))
 
 
-def _lever_value(
-    lever: Lever, deal: Mapping[str, Any], activation: Any, errors: list[EvalError]
+def _computed(
+    lever: Lever,
+    deal: Mapping[str, Any],
+    variables: dict[str, Any],
+    library: _Library,
+    errors: list[EvalError],
 ) -> tuple[Decimal | None, tuple[str, ...], bool]:
-    """(value, missing input fields, compute failed) for one lever."""
-    if lever.compute is None:
-        present = deal.get(lever.name) is not None
-        return (
-            (to_decimal(deal[lever.name]) if present else None),
-            (() if present else (lever.name,)),
-            False,
-        )
-    missing = tuple(sorted(f for f in lever.compute.deal_fields if deal.get(f) is None))
+    """(value, missing input fields, compute failed) for a computed lever."""
+    assert lever.compute is not None
+    missing = tuple(f for f in lever.inputs if deal.get(f) is None)
     if missing:
         return None, missing, False
     try:
-        result = lever.compute.run(activation)
+        result = lever.compute.run(variables, library)
     except ExpressionError as exc:
         errors.append(EvalError(f"lever:{lever.name}", str(exc)))
         return None, (), True
@@ -216,66 +274,43 @@ def _finding(
     value: Decimal | None,
     missing: tuple[str, ...],
     failed: bool,
-) -> Finding:
+) -> tuple[Finding, int]:
+    """The finding for one lever, and the rank that must approve it (-1 when none)."""
     own = ceilings[rank]
-    tier = policy.tiers[rank]
-
-    def finding(required: str | None, status: Status, reason: str) -> Finding:
-        headroom = None if value is None else own - value
-        return Finding(lever.name, value, own, required, status, headroom, reason)
-
+    name = lever.name
     if failed:
-        return finding(
-            None,
-            Status.BEYOND_AUTHORITY,
-            f"{lever.name} could not be computed, so it is treated as beyond authority.",
-        )
+        reason = f"{name} could not be computed, so it is treated as beyond authority."
+        return Finding(name, None, own, None, Status.BEYOND_AUTHORITY, None, reason), -1
     if value is None:
-        if lever.is_computed:
-            return finding(
-                None,
-                Status.NOT_REQUESTED,
-                f"{lever.name} is not computed because the deal does not set {', '.join(missing)}.",
-            )
-        return finding(None, Status.NOT_REQUESTED, f"The deal does not set {lever.name}.")
+        if lever.compute is not None:
+            reason = f"{name} is not computed because the deal does not set {', '.join(missing)}."
+        else:
+            reason = f"The deal does not set {name}."
+        return Finding(name, None, own, None, Status.NOT_REQUESTED, None, reason), -1
     shown = decimal_str(value)
+    headroom = own - value
     if lever.absolute_max is not None and value > lever.absolute_max:
-        return finding(
-            None,
-            Status.BEYOND_ABSOLUTE_MAX,
-            f"{shown} is above the absolute maximum "
-            f"of {decimal_str(lever.absolute_max)}; nobody may grant it, not even by override.",
+        reason = (
+            f"{shown} is above the absolute maximum of {decimal_str(lever.absolute_max)}; "
+            "nobody may grant it, not even by override."
         )
-    required = next((i for i, ceiling in enumerate(ceilings) if ceiling >= value), None)
-    if required is None:
-        return finding(
-            None,
-            Status.BEYOND_AUTHORITY,
-            f"{shown} is above every tier's ceiling "
-            f"(the highest is {policy.tiers[-1]}'s {decimal_str(ceilings[-1])}); "
-            "no one may approve it.",
+        return Finding(name, value, own, None, Status.BEYOND_ABSOLUTE_MAX, headroom, reason), -1
+    required = bisect_left(ceilings, value)  # ladders never decrease going up
+    if required == len(ceilings):
+        reason = (
+            f"{shown} is above every tier's ceiling (the highest is {policy.tiers[-1]}'s "
+            f"{decimal_str(ceilings[-1])}); no one may approve it."
         )
+        return Finding(name, value, own, None, Status.BEYOND_AUTHORITY, headroom, reason), -1
+    texts = lever.ceiling_texts if ceilings is lever.ceilings else None
+    own_text = texts[rank] if texts else decimal_str(own)
+    tier = policy.tiers[required]
     if required <= rank:
-        return finding(
-            policy.tiers[required],
-            Status.WITHIN,
-            f"{shown} is within {tier}'s ceiling of {decimal_str(own)}.",
-        )
-    needed = policy.tiers[required]
-    return finding(
-        needed,
-        Status.NEEDS_APPROVAL,
-        f"{shown} is above {tier}'s ceiling of "
-        f"{decimal_str(own)} and within {needed}'s {decimal_str(ceilings[required])}.",
+        reason = f"{shown} is within {policy.tiers[rank]}'s ceiling of {own_text}."
+        return Finding(name, value, own, tier, Status.WITHIN, headroom, reason), required
+    needed_text = texts[required] if texts else decimal_str(ceilings[required])
+    reason = (
+        f"{shown} is above {policy.tiers[rank]}'s ceiling of {own_text} "
+        f"and within {tier}'s {needed_text}."
     )
-
-
-def _required_tiers(
-    policy: Policy, findings: list[Finding], matched: tuple[Rule, ...], rank: int
-) -> tuple[str, ...]:
-    """The highest tier any lever needs plus every `require`, keeping tiers above the requester."""
-    ranks = {policy.rank(r.require) for r in matched if r.require is not None}
-    lever_ranks = [policy.rank(f.required_tier) for f in findings if f.required_tier is not None]
-    if lever_ranks:
-        ranks.add(max(lever_ranks))
-    return tuple(policy.tiers[r] for r in sorted(ranks) if r > rank)
+    return Finding(name, value, own, tier, Status.NEEDS_APPROVAL, headroom, reason), required

@@ -130,14 +130,13 @@ def sample_deal(policy: Policy) -> dict[str, Any]:
 def _cel_types(policy: Policy, warnings: _Warnings) -> None:
     tier = policy.tiers[0]
     party = {"id": "owner", "tier": tier, "rank": 0}
-    activation = new_activation(
-        {
-            "deal": cel_value(sample_deal(policy)),
-            "requester": party,
-            "owner": party,
-            "period": period_of(policy, date(2026, 6, 15)).as_dict(),
-        }
-    )
+    variables = {
+        "deal": cel_value(sample_deal(policy)),
+        "requester": party,
+        "owner": party,
+        "period": period_of(policy, date(2026, 6, 15)).as_dict(),
+    }
+    activation = new_activation(variables)
     checks: list[tuple[str, Expression]] = [
         (child(child("spec.levers", lever.name), "compute"), lever.compute)
         for lever in policy.levers
@@ -146,7 +145,7 @@ def _cel_types(policy: Policy, warnings: _Warnings) -> None:
     checks += [(child(_rule_path(i), "when"), rule.when) for i, rule in enumerate(policy.rules)]
     for path, expression in checks:
         try:
-            expression.run(activation)
+            expression.run(variables, lambda: activation)
         except ExpressionError as exc:
             if TYPE_ERROR.search(str(exc)):
                 warnings.add(path, f"CEL type error on a sample deal: {exc}")

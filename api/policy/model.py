@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from functools import cached_property
+from typing import Any, NamedTuple
 
-from api.policy.conditions import Activations, Expression
+from api.policy.conditions import Expression
+from api.policy.decimals import decimal_str
 
 
 class Outcome(StrEnum):
@@ -40,6 +42,29 @@ class PolicyStatus(StrEnum):
     SHADOW = "shadow"
 
 
+@dataclass(frozen=True, slots=True)
+class PolicyRef:
+    """Which policy decided: name, human version and the sha256 of its file."""
+
+    name: str
+    version: str
+    sha256: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"name": self.name, "version": self.version, "sha256": self.sha256}
+
+
+class MatchedRule(NamedTuple):
+    """A rule as a decision shows it when it matched."""
+
+    name: str
+    effects: tuple[str, ...]
+    because: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "effects": list(self.effects), "because": self.because}
+
+
 Ladder = tuple[Decimal | None, ...]
 """One value per tier, lowest tier first; None means "this ladder does not touch the tier"."""
 
@@ -52,6 +77,15 @@ class Lever:
     """Effective ceiling per tier, lowest first: inherited upwards and never decreasing."""
     absolute_max: Decimal | None = None
     compute: Expression | None = None
+    ceiling_texts: tuple[str, ...] = field(init=False)
+    """The ceilings as the API writes them, rendered once rather than per decision."""
+    inputs: tuple[str, ...] = field(init=False)
+    """The deal fields a computed lever reads, sorted (empty for a deal-field lever)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ceiling_texts", tuple(decimal_str(c) for c in self.ceilings))
+        inputs = sorted(self.compute.deal_fields) if self.compute is not None else ()
+        object.__setattr__(self, "inputs", tuple(inputs))
 
     @property
     def is_computed(self) -> bool:
@@ -67,16 +101,22 @@ class Rule:
     ceilings: Mapping[str, Ladder] = field(default_factory=dict)
     deny: str | None = None
     flag: str | None = None
+    effects: tuple[str, ...] = field(init=False)
+    shown: MatchedRule = field(init=False)
+    """How a decision lists this rule when it matches; built once."""
 
-    @property
-    def effects(self) -> tuple[str, ...]:
+    def __post_init__(self) -> None:
         present = (
             ("require", self.require is not None),
             ("ceilings", bool(self.ceilings)),
             ("deny", self.deny is not None),
             ("flag", self.flag is not None),
         )
-        return tuple(name for name, on in present if on)
+        effects = tuple(name for name, on in present if on)
+        object.__setattr__(self, "effects", effects)
+        object.__setattr__(
+            self, "shown", MatchedRule(self.name, effects, self.because or self.deny)
+        )
 
 
 @dataclass(frozen=True)
@@ -111,7 +151,11 @@ class Policy:
         """Levers that read a deal field of their own name (not computed)."""
         return tuple(lever for lever in self.levers if not lever.is_computed)
 
-    @property
+    @cached_property
+    def ref(self) -> PolicyRef:
+        return PolicyRef(self.name, self.version, self.sha256)
+
+    @cached_property
     def lever_names(self) -> frozenset[str]:
         return frozenset(lever.name for lever in self.deal_levers)
 
@@ -119,11 +163,6 @@ class Policy:
     def expressions(self) -> tuple[Expression, ...]:
         computed = tuple(lever.compute for lever in self.levers if lever.compute is not None)
         return computed + tuple(rule.when for rule in self.rules)
-
-    @cached_property
-    def activations(self) -> Activations:
-        """Per-thread CEL contexts for this policy version."""
-        return Activations()
 
     @cached_property
     def cel_variables(self) -> frozenset[str]:
