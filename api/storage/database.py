@@ -69,7 +69,6 @@ def open_pool(
         kwargs=kwargs,
         open=False,
         check=_check_if_idle,
-        reset=_mark_used,
         reconnect_timeout=0,
     )
     pool.open(wait=False)
@@ -82,13 +81,13 @@ _last_used: weakref.WeakKeyDictionary[psycopg.Connection, float] = weakref.WeakK
 
 def _check_if_idle(conn: psycopg.Connection) -> None:
     """Ping a connection only when it sat idle: a hot connection is known good, and a ping
-    on every checkout costs a round trip per request. A server restart is still noticed."""
+    on every checkout costs a round trip per request. A server restart is still noticed.
+
+    The time of last use is noted by `transaction()`, not by a pool `reset` callback: with
+    one, psycopg_pool hands every returned connection to a worker thread (a queue put and a
+    thread wake-up per request, which profiling showed in every request)."""
     if time.monotonic() - _last_used.get(conn, 0.0) > IDLE_PING_S:
         ConnectionPool.check_connection(conn)
-
-
-def _mark_used(conn: psycopg.Connection) -> None:
-    _last_used[conn] = time.monotonic()
 
 
 @contextmanager
@@ -100,6 +99,7 @@ def transaction(pool: ConnectionPool) -> Iterator[psycopg.Connection]:
     try:
         with pool.connection() as conn:
             yield conn
+            _last_used[conn] = time.monotonic()
     except PoolTimeout:
         raise Unavailable("The database is unreachable; retry shortly.") from None
     except psycopg.errors.QueryCanceled:
