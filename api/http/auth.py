@@ -85,16 +85,18 @@ def reauthenticate() -> None:
 def confirm_snapshot_key(response: Response) -> Response:
     """after_request: an error answered to a key seen only in the snapshot wrote nothing that
     could prove the key current, so confirm it before refusing for another reason."""
-    if "key_generation" not in g or response.status_code < 400:
-        return response
-    if response.status_code in (401, 503):
+    if (
+        "key_generation" not in g
+        or response.status_code < 400
+        or response.status_code in (401, 503)
+    ):
         return response
     try:
         reauthenticate()
     except HttpProblem as exc:
         return problem(exc.status, exc.slug, exc.detail, headers=exc.headers)
     except Unavailable:
-        return response
+        pass  # the database is gone since: the refusal already made stands
     return response
 
 

@@ -20,7 +20,7 @@ from api.policy.decimals import json_bytes
 from api.policy.decision import Decision
 from api.policy.engine import evaluate
 from api.policy.model import Policy
-from api.service.parties import Parties, parties_from, resolve_parties
+from api.service.parties import Parties, in_database, resolve_parties
 from api.service.shadow import shadow_results
 from api.storage.decisions import Preview, log_decision, relax_commit
 from api.storage.preview_log import PreviewLog
@@ -53,7 +53,7 @@ def preview(
     """Evaluate without changing any state; the decision (and any shadow policy's result
     beside it) is logged for replay and simulate. Returns the Decision as the API shows it."""
     check_currency(policy, deal)
-    parties = resolve_parties(conn, policy, deal["owner_id"], requested_by, today)
+    parties = resolve_parties(in_database(conn), policy, deal["owner_id"], requested_by, today)
     decision, shadow = _decide(policy, deal, parties, today, now, shadows)
     output = decision.as_dict()
     relax_commit(conn)
@@ -84,7 +84,7 @@ def preview_from_snapshot(
         generations.append(seen.generation)
         return seen.people or {}
 
-    parties = parties_from(lookup, policy, deal["owner_id"], requested_by, today)
+    parties = resolve_parties(lookup, policy, deal["owner_id"], requested_by, today)
     decision, shadow = _decide(policy, deal, parties, today, now, shadows)
     output = json_bytes(decision.as_dict())
     preview = Preview(

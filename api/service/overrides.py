@@ -16,7 +16,7 @@ from api.policy.decimals import decimal_str, jsonable
 from api.policy.engine import REQUESTER_NOT_OWNER, Assessment, assess
 from api.policy.model import Policy, Status
 from api.service.evaluations import check_currency
-from api.service.parties import resolve_parties
+from api.service.parties import in_database, resolve_parties
 from api.storage import audit
 from api.storage import overrides as store
 from api.storage.people import get_person, manager_chain
@@ -63,7 +63,7 @@ def create(conn: psycopg.Connection, ctx: Context, body: OverrideInput) -> store
                 ]
             },
         )
-    parties = resolve_parties(conn, policy, base["owner_id"], executive.id, ctx.today)
+    parties = resolve_parties(in_database(conn), policy, base["owner_id"], executive.id, ctx.today)
     granted = {**base, **body.terms}
     assessment = assess(
         policy,

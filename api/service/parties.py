@@ -32,8 +32,16 @@ class Parties:
         return Party(self.requester.id, self.requester.tier)
 
 
+People = Callable[[list[str]], Mapping[str, Person]]
+"""Where people come from: the database (`in_database`) or a registry snapshot."""
+
+
+def in_database(conn: psycopg.Connection) -> People:
+    return lambda ids: get_people(conn, ids)
+
+
 def resolve_parties(
-    conn: psycopg.Connection,
+    people_of: People,
     policy: Policy,
     owner_id: str,
     requester_id: str,
@@ -43,29 +51,7 @@ def resolve_parties(
     requester_field: str = "requested_by",
 ) -> Parties:
     """Load owner and requester; 422 naming the field when either is unknown or has no tier."""
-    return parties_from(
-        lambda ids: get_people(conn, ids),
-        policy,
-        owner_id,
-        requester_id,
-        today,
-        owner_field=owner_field,
-        requester_field=requester_field,
-    )
-
-
-def parties_from(
-    lookup: Callable[[list[str]], Mapping[str, Person]],
-    policy: Policy,
-    owner_id: str,
-    requester_id: str,
-    today: date,
-    *,
-    owner_field: str = "deal.owner_id",
-    requester_field: str = "requested_by",
-) -> Parties:
-    """resolve_parties over any source of people (the database, or a registry snapshot)."""
-    people = lookup([owner_id, requester_id])
+    people = people_of([owner_id, requester_id])
     errors: dict[str, list[str]] = {}
     for field_name, person_id in ((owner_field, owner_id), (requester_field, requester_id)):
         person = people.get(person_id)
@@ -80,7 +66,7 @@ def parties_from(
     owner = people[owner_id]
     delegate_id = owner.delegate_on(today)
     if delegate_id is not None:
-        delegate = lookup([delegate_id]).get(delegate_id)
+        delegate = people_of([delegate_id]).get(delegate_id)
         if delegate is None or not delegate.active:
             delegate_id = None
     return Parties(owner, people[requester_id], delegate_id)

@@ -23,7 +23,7 @@ from api.policy.engine import Assessment, assess
 from api.policy.model import Policy, Routing
 from api.service import overrides
 from api.service.evaluations import check_currency
-from api.service.parties import Parties, resolve_parties
+from api.service.parties import Parties, in_database, resolve_parties
 from api.service.shadow import shadow_results
 from api.storage import audit
 from api.storage.decisions import log_decision
@@ -69,7 +69,9 @@ def submit(
     justification: str | None,
 ) -> RequestRecord:
     check_currency(ctx.policy, deal)
-    parties = resolve_parties(conn, ctx.policy, deal["owner_id"], requested_by, ctx.today)
+    parties = resolve_parties(
+        in_database(conn), ctx.policy, deal["owner_id"], requested_by, ctx.today
+    )
     if not parties.acting_for_owner:
         overrides.check_bypass_allowed(ctx.may_override, reason_code, justification)
     assessment, output, stored_deal = _decide(conn, ctx, deal, parties, "submission")
@@ -163,7 +165,9 @@ def revise(
     _check_version(record, if_match)
     _same_deal(record, deal)
     check_currency(ctx.policy, deal)
-    parties = resolve_parties(conn, ctx.policy, record.owner_id, requested_by, ctx.today)
+    parties = resolve_parties(
+        in_database(conn), ctx.policy, record.owner_id, requested_by, ctx.today
+    )
     if not parties.acting_for_owner:
         overrides.check_bypass_allowed(ctx.may_override, reason_code, justification)
     before = record.request_state
