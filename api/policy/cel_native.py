@@ -190,21 +190,31 @@ class _Parser:
 
 
 class _Codegen:
-    """Statements computing each node into a fresh local; any doubt raises Delegate."""
+    """Statements computing each node into a fresh local; any doubt raises Delegate.
+
+    Raising Delegate is always safe (the library then decides), so checks may be hoisted or
+    strengthened freely; what the generated code must never do is return a value the library
+    would not. Types known from the parse tree (literals, comparisons) drop the checks that
+    cannot fail."""
 
     def __init__(self, raw: frozenset[str]) -> None:
         self.raw = raw
         self.lines: list[str] = []
         self.count = 0
         self.variables: dict[str, str] = {}
+        self.holders: frozenset[str] = frozenset()
 
     def function(self, tree: Node) -> Native:
+        self.holders = _holder_only(tree)
         result = self.node(tree, 1)
-        prologue = [
-            f"    {local} = v.get({name!r}, MISSING)" for name, local in self.variables.items()
-        ]
+        prologue = []
+        for name, local in self.variables.items():
+            prologue.append(f"    {local} = v.get({name!r}, MISSING)")
+            if name in self.holders:  # only ever selected from: it must be a map
+                prologue.append(f"    if type({local}) is not dict: raise Delegate")
         # a map as the result would be the raw value, not CEL's view of it: the library says
-        self.emit(1, f"if type({result}) not in SCALARS: raise Delegate")
+        if _static(tree) not in _RESULTS:
+            self.emit(1, f"if type({result}) not in SCALARS: raise Delegate")
         body = "\n".join(prologue + self.lines)
         source = f"def native(v):\n{body}\n    return {result}\n"
         namespace: dict[str, Any] = {
@@ -229,18 +239,24 @@ class _Codegen:
         self.count += 1
         return f"t{self.count}"
 
+    def local(self, name: str) -> str:
+        return self.variables.setdefault(name, f"var{len(self.variables)}")
+
     def node(self, node: Node, depth: int) -> str:
         kind = node[0]
         if kind == "lit":
             return repr(node[1]) if type(node[1]) is not type(None) else "None"
         if kind == "var":  # read once, up front; missing only matters where it is used
-            local = self.variables.setdefault(node[1], f"var{len(self.variables)}")
+            local = self.local(node[1])
             self.emit(depth, f"if {local} is MISSING: raise Delegate")
             return local
         out = self.fresh()
         if kind in ("sel", "has"):
-            holder = self.node(node[1], depth)
-            self.emit(depth, f"if type({holder}) is not dict: raise Delegate")
+            if node[1][0] == "var" and node[1][1] in self.holders:
+                holder = self.local(node[1][1])  # checked to be a map in the prologue
+            else:
+                holder = self.node(node[1], depth)
+                self.emit(depth, f"if type({holder}) is not dict: raise Delegate")
             if kind == "has":
                 self.emit(depth, f"{out} = {node[2]!r} in {holder}")
             else:
@@ -314,12 +330,22 @@ class _Codegen:
             self.emit(depth, f"{out} = {_EQUALITY.format(a=a, b=b)}")
             if op == "!=":
                 self.emit(depth, f"{out} = not {out}")
+        elif op in ("<", "<=", ">", ">=") and _float_literal(right):
+            self.against_float(out, f"{a} {op} {b}", a, left, right[1], depth)
         elif op in ("<", "<=", ">", ">="):
             self.emit(depth, f"if {_NUMBERS.format(a=a, b=b)}:")
             self.emit(depth + 1, f"if not ({_COMPARABLE.format(a=a, b=b)}): raise Delegate")
             self.emit(depth + 1, f"{out} = {a} {op} {b}")
             self.emit(depth, f"elif type({a}) is str and type({b}) is str: {out} = {a} {op} {b}")
             self.emit(depth, "else: raise Delegate")
+        elif (op != "/" and float in (_static(left), _static(right))) or (
+            op == "/" and _float_literal(right) and right[1] != 0.0
+        ):
+            # double arithmetic where one side is surely a double: only a double is defined
+            for value, side in ((a, left), (b, right)):
+                if _static(side) is not float:
+                    self.emit(depth, f"if type({value}) is not float: raise Delegate")
+            self.emit(depth, f"{out} = {a} {op} {b}")
         elif op == "/":
             self.emit(depth, f"if type({a}) is not float or type({b}) is not float: raise Delegate")
             self.emit(depth, f"if {b} == 0.0: raise Delegate")
@@ -332,6 +358,62 @@ class _Codegen:
             if op == "+":
                 self.emit(depth, f"elif type({a}) is str and type({b}) is str: {out} = {a} + {b}")
             self.emit(depth, "else: raise Delegate")
+
+    def against_float(
+        self, out: str, test: str, a: str, left: Node, literal: float, depth: int
+    ) -> None:
+        """`a <op> literal` for a double literal: a double (not NaN) compares as is, an int
+        only where it and the literal are exact as doubles; anything else is the library's."""
+        if _static(left) is float:
+            self.emit(depth, f"if {a} != {a}: raise Delegate")
+            self.emit(depth, f"{out} = {test}")
+            return
+        self.emit(depth, f"if type({a}) is float and {a} == {a}: {out} = {test}")
+        if -_EXACT <= literal <= _EXACT:
+            self.emit(depth, f"elif type({a}) is int and -EXACT <= {a} <= EXACT: {out} = {test}")
+        self.emit(depth, "else: raise Delegate")
+
+
+def _float_literal(node: Node) -> bool:
+    return node[0] == "lit" and type(node[1]) is float
+
+
+def _static(node: Node) -> type | None:
+    """The Python type a node has whenever it does not raise, when the tree alone says."""
+    if node[0] == "lit":
+        return type(node[1])
+    if _is_bool(node):
+        return bool
+    if node[0] == "bin" and node[1] in ("+", "-", "*", "/"):
+        # `/` only ever gives a double here, and so does arithmetic with a double operand
+        return float if node[1] == "/" or float in (_static(node[2]), _static(node[3])) else None
+    if node[0] == "neg" and _static(node[1]) is float:
+        return float
+    if node[0] == "cond":
+        yes = _static(node[2])
+        return yes if yes is not None and yes is _static(node[3]) else None
+    return None
+
+
+def _holder_only(tree: Node) -> frozenset[str]:
+    """Variables the expression only ever selects from (never uses as a value itself)."""
+    selected, used = set(), set()
+
+    def walk(node: Node) -> None:
+        if node[0] == "lit":
+            return
+        if node[0] == "var":
+            used.add(node[1])
+            return
+        if node[0] in ("sel", "has") and node[1][0] == "var":
+            selected.add(node[1][1])
+            return
+        for child in node[1:]:
+            if isinstance(child, tuple):
+                walk(child)
+
+    walk(tree)
+    return frozenset(selected - used)
 
 
 def _is_bool(node: Node) -> bool:

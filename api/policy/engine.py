@@ -13,7 +13,7 @@ from api.policy.conditions import ExpressionError, new_activation
 from api.policy.decimals import decimal_str, from_cel_number, to_decimal
 from api.policy.decision import Decision, EvalError, Finding, Party
 from api.policy.loader import monotonic
-from api.policy.model import Lever, Outcome, Policy, Rule, Status
+from api.policy.model import Lever, Outcome, Policy, Rule, Status, above_tail, within_tail
 from api.policy.period import Period, fiscal_period
 
 REQUESTER_NOT_OWNER = "requester_not_owner"
@@ -103,30 +103,36 @@ def assess(
         if needed > highest:
             highest = needed
         denied = denied or finding.status in _BEYOND
-    if highest >= 0:
-        ranks.add(highest)
-    required = tuple([policy.tiers[r] for r in sorted(ranks) if r > rank])
+    if not ranks:  # the usual case: the levers alone say who must approve
+        required: tuple[str, ...] = (policy.tiers[highest],) if highest > rank else ()
+    else:
+        if highest >= 0:
+            ranks.add(highest)
+        required = tuple([policy.tiers[r] for r in sorted(ranks) if r > rank])
     outcome = (
         Outcome.DENIED if denied else (Outcome.NEEDS_APPROVAL if required else Outcome.APPROVED)
     )
     not_owner = requester.id != owner.id and requester.id != owner_delegate_id
     if not_owner and REQUESTER_NOT_OWNER not in flags:
         flags.append(REQUESTER_NOT_OWNER)
-    decision = Decision(
-        decision_id,
-        outcome,
-        requester,
-        owner,
-        required,
-        tuple(findings),
-        tuple([rule.shown for rule in matched]),
-        tuple(flags),
-        tuple(errors),
-        period,
-        policy.ref,
-        now,
+    decision = _new(
+        Decision,
+        (
+            decision_id,
+            outcome,
+            requester,
+            owner,
+            required,
+            tuple(findings),
+            tuple([rule.shown for rule in matched]),
+            tuple(flags),
+            tuple(errors),
+            period,
+            policy.ref,
+            now,
+        ),
     )
-    return Assessment(decision, ceilings, values, matched)
+    return _new(Assessment, (decision, ceilings, values, matched))
 
 
 _BEYOND = frozenset({Status.BEYOND_AUTHORITY, Status.BEYOND_ABSOLUTE_MAX})
@@ -250,15 +256,15 @@ def _computed(
 ) -> tuple[Decimal | None, tuple[str, ...], bool]:
     """(value, missing input fields, compute failed) for a computed lever."""
     assert lever.compute is not None
-    missing = tuple(f for f in lever.inputs if deal.get(f) is None)
-    if missing:
-        return None, missing, False
+    for field in lever.inputs:
+        if deal.get(field) is None:
+            return None, tuple([f for f in lever.inputs if deal.get(f) is None]), False
     try:
         result = lever.compute.run(variables, library)
     except ExpressionError as exc:
         errors.append(EvalError(f"lever:{lever.name}", str(exc)))
         return None, (), True
-    if isinstance(result, bool) or not isinstance(result, (int, float)):
+    if type(result) is not float and (type(result) is bool or not isinstance(result, int)):
         errors.append(
             EvalError(f"lever:{lever.name}", f"`compute` must give a number, got {result!r}")
         )
@@ -302,15 +308,19 @@ def _finding(
             f"{decimal_str(ceilings[-1])}); no one may approve it."
         )
         return Finding(name, value, own, None, Status.BEYOND_AUTHORITY, headroom, reason), -1
-    texts = lever.ceiling_texts if ceilings is lever.ceilings else None
-    own_text = texts[rank] if texts else decimal_str(own)
+    if ceilings is lever.ceilings:  # the lever's own ladder: its sentences are ready
+        tails = policy.reason_tails[name]
+        tail = tails.within[rank] if required <= rank else tails.above[rank][required]
+    elif required <= rank:
+        tail = within_tail(policy.tiers[rank], decimal_str(own))
+    else:
+        needed = decimal_str(ceilings[required])
+        tail = above_tail(policy.tiers[rank], decimal_str(own), policy.tiers[required], needed)
+    status = Status.WITHIN if required <= rank else Status.NEEDS_APPROVAL
     tier = policy.tiers[required]
-    if required <= rank:
-        reason = f"{shown} is within {policy.tiers[rank]}'s ceiling of {own_text}."
-        return Finding(name, value, own, tier, Status.WITHIN, headroom, reason), required
-    needed_text = texts[required] if texts else decimal_str(ceilings[required])
-    reason = (
-        f"{shown} is above {policy.tiers[rank]}'s ceiling of {own_text} "
-        f"and within {tier}'s {needed_text}."
-    )
-    return Finding(name, value, own, tier, Status.NEEDS_APPROVAL, headroom, reason), required
+    return _new(Finding, (name, value, own, tier, status, headroom, shown + tail)), required
+
+
+_new = tuple.__new__
+"""Builds a NamedTuple from a tuple of its fields without the generated `__new__`'s Python
+frame: 0.3 us against 0.8 us for a Finding, on the hot path once per lever per decision."""

@@ -65,6 +65,24 @@ class MatchedRule(NamedTuple):
         return {"name": self.name, "effects": list(self.effects), "because": self.because}
 
 
+def within_tail(tier: str, ceiling: str) -> str:
+    """The end of a finding's reason for a value within `tier`'s ceiling."""
+    return f" is within {tier}'s ceiling of {ceiling}."
+
+
+def above_tail(tier: str, ceiling: str, needed_tier: str, needed: str) -> str:
+    """The end of a finding's reason for a value above `tier`'s ceiling."""
+    return f" is above {tier}'s ceiling of {ceiling} and within {needed_tier}'s {needed}."
+
+
+class ReasonTails(NamedTuple):
+    """A lever's finding sentences for its own ladder, by requester rank (and required rank),
+    written once per policy version; a decision prefixes the value."""
+
+    within: tuple[str, ...]
+    above: tuple[tuple[str, ...], ...]
+
+
 Ladder = tuple[Decimal | None, ...]
 """One value per tier, lowest tier first; None means "this ladder does not touch the tier"."""
 
@@ -154,6 +172,23 @@ class Policy:
     @cached_property
     def ref(self) -> PolicyRef:
         return PolicyRef(self.name, self.version, self.sha256)
+
+    @cached_property
+    def reason_tails(self) -> Mapping[str, ReasonTails]:
+        """Per lever, the finding sentences for its untightened ladder (see ReasonTails)."""
+        tails = {}
+        for lever in self.levers:
+            texts = lever.ceiling_texts
+            within = tuple(within_tail(t, texts[r]) for r, t in enumerate(self.tiers))
+            above = tuple(
+                tuple(
+                    above_tail(tier, texts[rank], needed, texts[required])
+                    for required, needed in enumerate(self.tiers)
+                )
+                for rank, tier in enumerate(self.tiers)
+            )
+            tails[lever.name] = ReasonTails(within, above)
+        return tails
 
     @cached_property
     def lever_names(self) -> frozenset[str]:

@@ -164,6 +164,8 @@ def test_outside_the_subset_is_left_to_the_library(source: str) -> None:
         ("deal.a / 0.0 > 1.0", {"a": 1}),
         ("has(deal.acct.seg)", {}),
         ("deal.lines == deal.lines", {"lines": [1]}),
+        ("deal.s - 1.0", {"s": "x"}),
+        ("deal.s >= 1.0", {"s": "x"}),
     ],
     ids=[
         "missing-key",
@@ -172,6 +174,8 @@ def test_outside_the_subset_is_left_to_the_library(source: str) -> None:
         "divide-by-zero",
         "has-on-missing",
         "lists",
+        "string-minus-double",
+        "string-vs-double-literal",
     ],
 )
 def test_errors_and_odd_types_go_to_the_library(source: str, deal: dict[str, Any]) -> None:
@@ -198,6 +202,11 @@ FIXED = [
     "deal.s + deal.t",
     "(deal.a - 30.0) / 365.0 * 10.0",
     "has(deal.acct) && has(deal.acct.seg) && deal.acct.seg == 'public_sector'",
+    "requester.rank < 3.5",  # an int against a double literal
+    "requester.rank >= 9007199254740993.0",  # ... beyond where both are exact
+    "requester.rank - 1.0",  # int minus double: an error in CEL
+    "deal.a / 365.0 + deal.a",
+    "deal.a + 1.5 > deal.a",
 ]
 FIXED_DEALS = [
     {"a": Decimal("2.5"), "i": 3, "s": "x", "t": "y", "flag": True, "n": None,

@@ -174,20 +174,36 @@ def test_require_rule_adds_a_tier(shipped: PolicySet, amount: str, tiers: list[s
 
 
 @pytest.mark.parametrize(
-    ("discount", "status", "tiers"),
+    ("discount", "status", "tiers", "reason"),
     [
-        ("5", "within", []),
-        ("5.01", "needs_approval", ["vp_sales"]),
-        ("15", "needs_approval", ["vp_sales"]),
-        ("15.01", "beyond_authority", []),
+        ("5", "within", [], "5 is within account_manager's ceiling of 5."),
+        (
+            "5.01",
+            "needs_approval",
+            ["vp_sales"],
+            "5.01 is above account_manager's ceiling of 5 and within vp_sales's 15.",
+        ),
+        (
+            "15",
+            "needs_approval",
+            ["vp_sales"],
+            "15 is above account_manager's ceiling of 5 and within vp_sales's 15.",
+        ),
+        (
+            "15.01",
+            "beyond_authority",
+            [],
+            "15.01 is above every tier's ceiling (the highest is ceo's 15); no one may approve it.",
+        ),
     ],
     ids=["at-am-cap", "above-am-cap-goes-to-vp", "at-vp-cap", "above-every-cap"],
 )
 def test_ceilings_rule_tightens_as_a_ladder(
-    shipped: PolicySet, discount: str, status: str, tiers: list[str]
+    shipped: PolicySet, discount: str, status: str, tiers: list[str], reason: str
 ) -> None:
     decision = run(shipped, discount_pct=d(discount), account={"segment": "public_sector"})
-    assert decision.finding("discount_pct").status == status
+    finding = decision.finding("discount_pct")
+    assert (finding.status, finding.reason) == (status, reason)
     assert list(decision.required_tiers) == tiers
     assert decision.rules[0].as_dict() == {
         "name": "public-sector",
