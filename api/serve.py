@@ -80,7 +80,8 @@ def serve(
         "workers": workers,
         "threads": threads,
         "worker_class": "gthread" if threads > 1 else "sync",
-        "timeout": 30,
+        "timeout": 30,  # long streams (CSV export, audit verify) heartbeat as they go
+        "post_fork": _attach_progress,
         "graceful_timeout": 20,
         "accesslog": None,
         "errorlog": "-",
@@ -88,6 +89,12 @@ def serve(
     }
     _Gunicorn(settings, policies, options).run()
     return 0
+
+
+def _attach_progress(server: Any, worker: Any) -> None:
+    from api.http import progress
+
+    progress.attach(worker)
 
 
 def _record(

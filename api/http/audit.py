@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 from api.audit.chain import verify
 from api.http.auth import Scope, requires
 from api.http.context import runtime
+from api.http.progress import heartbeating
 from api.http.replies import reply
 from api.http.schemas import EventsPage, EventsQuery, VerifyOut
 from api.http.spec import problems
@@ -43,5 +44,5 @@ def events(query: dict[str, Any]) -> Response:
 def verify_chain() -> Response:
     """Walk the whole chain; name the first event whose hash or prev_hash does not match."""
     with transaction(runtime().pool) as conn:
-        result = verify(chain_rows(conn))
+        result = verify(heartbeating(chain_rows(conn)))
     return reply(result.as_dict())

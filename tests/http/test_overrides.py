@@ -453,6 +453,16 @@ def test_summary(client: FlaskClient, admin: dict[str, str], app: Flask) -> None
     assert client.get("/v1/overrides/summary?group_by=region", headers=admin).status_code == 422
 
 
+def test_csv_streams_rows_in_chunks_not_one_write_per_row(
+    client: FlaskClient, admin: dict[str, str], app: Flask
+) -> None:
+    made = make_many(client, admin, app)
+    response = client.get("/v1/overrides", headers={**admin, "Accept": "text/csv"}, buffered=False)
+    chunks = list(response.response)
+    assert len(chunks) == 2  # the header, then every row together (well under 64 KB)
+    assert len(b"".join(chunks).decode().splitlines()) == len(made) + 1
+
+
 def test_cli_export_matches_the_api_csv(
     client: FlaskClient,
     admin: dict[str, str],
