@@ -49,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--workers", type=int, default=int(os.environ.get("DEALDESK_WORKERS", "4")))
-    serve.add_argument("--threads", type=int, default=int(os.environ.get("DEALDESK_THREADS", "4")))
+    serve.add_argument("--threads", type=int, default=int(os.environ.get("DEALDESK_THREADS", "1")))
     serve.add_argument(
         "--demo",
         action="store_true",

@@ -42,7 +42,7 @@ class Server:
     def start(self) -> None:
         env = {**os.environ, "DATABASE_URL": self.db, "DEALDESK_TODAY": "2026-06-10"}
         self.process = subprocess.Popen(  # noqa: S603
-            [DEALDESK, "serve", "--port", str(self.port), "--workers", "2", "--threads", "4"],
+            [DEALDESK, "serve", "--port", str(self.port), "--workers", "2"],  # sync, as shipped
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,
