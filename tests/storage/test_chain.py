@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 
 import psycopg
 import pytest
 
 from api.audit.chain import verify
 from api.cli import main
-from api.storage.audit import append_event, chain_rows
+from api.storage.audit import append_event, chain_rows, read_ahead
 
 WRITERS, EACH = 4, 25
 
@@ -52,3 +53,32 @@ def test_cli_verify_and_tamper(
         conn.execute("UPDATE audit_events SET subject = 'n:x' WHERE id = 7")
     assert main(["audit", "verify"]) == 1
     assert '"first_bad_event_id": 7' in capsys.readouterr().out
+
+
+def test_the_walk_reads_ahead_across_batches_and_stops_cleanly(db: str) -> None:
+    _write(db, 0)
+    with psycopg.connect(db) as conn:
+        assert verify(chain_rows(conn, batch=3)) == verify(chain_rows(conn))
+        assert verify(chain_rows(conn, batch=3)).events == EACH
+        conn.execute("SET session_replication_role = replica")
+        conn.execute("UPDATE audit_events SET subject = 'n:x' WHERE id = 7")
+        result = verify(chain_rows(conn, batch=2))  # stops mid-walk, a batch in flight
+        assert (result.ok, result.events, result.first_bad_event_id) == (False, 7, 7)
+        assert conn.execute("SELECT count(*) FROM audit_events").fetchone() == (EACH,)
+    assert not [t for t in threading.enumerate() if t.name == "audit-read-ahead"]
+
+
+def test_a_failed_fetch_is_raised_to_the_reader() -> None:
+    batches = iter([[1, 2], [3]])
+
+    def fetch() -> list[int]:
+        try:
+            return next(batches)
+        except StopIteration:
+            raise psycopg.errors.QueryCanceled("statement timeout") from None
+
+    seen = []
+    with pytest.raises(psycopg.errors.QueryCanceled, match="statement timeout"):
+        for item in read_ahead(fetch):
+            seen.append(item)
+    assert seen == [1, 2, 3]
