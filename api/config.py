@@ -24,6 +24,8 @@ class Settings:
     pool_timeout_s: float = 5.0
     statement_timeout_ms: int = 5000
     connect_timeout_s: int = 3
+    worker_timeout_s: int = 30
+    """gunicorn kills a worker silent this long; long streams heartbeat, so only a hang is."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -35,6 +37,7 @@ class Settings:
             today=_date(env, "DEALDESK_TODAY"),
             pool_max=_int(env, "DEALDESK_POOL_MAX", 8),
             statement_timeout_ms=_int(env, "DEALDESK_STATEMENT_TIMEOUT_MS", 5000),
+            worker_timeout_s=_int(env, "DEALDESK_WORKER_TIMEOUT", 30),
         )
 
 

@@ -82,7 +82,7 @@ def serve(
         # sync workers (the default, threads=1) cost less CPU per request and give a lower
         # p99 than gthread on the same cores; see bench/README.md
         "worker_class": "gthread" if threads > 1 else "sync",
-        "timeout": 30,  # long streams (CSV export, audit verify) heartbeat as they go
+        "timeout": settings.worker_timeout_s,  # long streams heartbeat as they go
         "post_fork": _attach_progress,
         "graceful_timeout": 20,
         "accesslog": None,

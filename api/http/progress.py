@@ -17,13 +17,16 @@ T = TypeVar("T")
 EVERY_S = 1.0
 
 _notify: Callable[[], None] | None = None
+_every = EVERY_S
 _last = 0.0
 
 
 def attach(worker: Any) -> None:
-    """gunicorn's post_fork hook: heartbeats go to this worker (one per process)."""
-    global _notify
+    """gunicorn's post_fork hook: heartbeats go to this worker (one per process), at least
+    four times per worker timeout."""
+    global _notify, _every
     _notify = worker.notify
+    _every = min(EVERY_S, worker.timeout / 4)
 
 
 def still_working() -> None:
@@ -32,7 +35,7 @@ def still_working() -> None:
     if _notify is None:
         return
     now = monotonic()
-    if now - _last >= EVERY_S:
+    if now - _last >= _every:
         _last = now
         _notify()
 
