@@ -1,10 +1,10 @@
 """Long streaming responses tell gunicorn's master they are still making progress.
 
 A sync worker heartbeats only between requests, so the master kills any request that runs
-past the worker timeout (30 s), even a CSV export of a million overrides that is streaming
-steadily. Work that streams calls `still_working()` as it goes: while it makes progress the
-worker stays alive, and a request that truly hangs is still killed. Outside gunicorn (tests,
-the CLI) there is no worker and it does nothing.
+past the worker timeout (`DEALDESK_WORKER_TIMEOUT`, 30 s), even a CSV export of a million
+overrides that is streaming steadily. Work that streams calls `still_working()` as it goes:
+while it makes progress the worker stays alive, and a request that truly hangs is still
+killed. Outside gunicorn (tests, the CLI) there is no worker and it does nothing.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ def attach(worker: Any) -> None:
 
 
 def still_working() -> None:
-    """Touch the worker's heartbeat, at most once a second (it is a file-time update)."""
+    """Touch the worker's heartbeat (a file-time update), at most once a second or four
+    times per worker timeout, whichever is more often."""
     global _last
     if _notify is None:
         return
