@@ -227,6 +227,7 @@ class _Codegen:
             "INT64_MAX": INT64_MAX,
             "EXACT": _EXACT,
             "fail": _fail,
+            "as_double": as_double,
         }
         exec(compile(source, "<cel>", "exec"), namespace)  # noqa: S102 - our own source
         function: Native = namespace["native"]
@@ -281,8 +282,8 @@ class _Codegen:
         self.emit(depth, f"{out} = {holder}.get({node[2]!r}, MISSING)")
         self.emit(depth, f"if {out} is MISSING: raise Delegate")
         if self.rooted(node):
-            self.emit(depth, f"if type({out}) is Decimal or type({out}) is int:")
-            self.emit(depth + 1, f"{out} = float({out})")
+            self.emit(depth, f"if type({out}) is Decimal: {out} = float({out})")
+            self.emit(depth, f"elif type({out}) is int: {out} = as_double({out})")
             self.emit(depth, f"elif type({out}) not in SHAPED: raise Delegate")
 
     def rooted(self, node: Node) -> bool:
@@ -443,3 +444,12 @@ _EQUALITY = (
 
 def _fail() -> Any:
     raise Delegate
+
+
+def as_double(value: int) -> float:
+    """An API integer as CEL's double: beyond a double's range it is an infinity, as a
+    Decimal of that size becomes (float() would raise OverflowError)."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf

@@ -9,6 +9,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any, NamedTuple
 
+from api.policy.cel_native import as_double
 from api.policy.conditions import ExpressionError, new_activation
 from api.policy.decimals import decimal_str, from_cel_number, to_decimal
 from api.policy.decision import Decision, EvalError, Finding, Party
@@ -179,6 +180,8 @@ class _Library:
 def cel_value(value: Any) -> Any:
     """The deal as CEL sees it: every number a double, nested objects as maps."""
     kind = type(value)
+    if kind is int:
+        return as_double(value)
     if kind in _NUMBERS:
         return float(value)
     if kind in _AS_IS:
@@ -189,14 +192,16 @@ def cel_value(value: Any) -> Any:
         return [cel_value(v) for v in value]
     if isinstance(value, bool):
         return bool(value)
-    if isinstance(value, (Decimal, int, float)):
+    if isinstance(value, int):
+        return as_double(value)
+    if isinstance(value, (Decimal, float)):
         return float(value)
     if isinstance(value, (date, datetime)):
         return value.isoformat()
     return str(value)
 
 
-_NUMBERS = frozenset({Decimal, int, float})
+_NUMBERS = frozenset({Decimal, float})
 _AS_IS = frozenset({str, bool, type(None)})
 
 

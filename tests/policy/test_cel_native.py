@@ -32,6 +32,7 @@ SCALAR = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.sampled_from([10**400, -(10**400)]),  # JSON allows it; beyond a double's range
     st.floats(allow_nan=True, allow_infinity=True),
     st.decimals(allow_nan=False, allow_infinity=False, places=4, max_value=10**12),
     st.sampled_from(["x", "y", "", "public_sector", "2026-12-29", "2027-02-15"]),
@@ -209,7 +210,7 @@ FIXED = [
     "deal.a + 1.5 > deal.a",
 ]
 FIXED_DEALS = [
-    {"a": Decimal("2.5"), "i": 3, "s": "x", "t": "y", "flag": True, "n": None,
+    {"a": Decimal("2.5"), "i": 10**400, "s": "x", "t": "y", "flag": True, "n": None,
      "acct": {"seg": "public_sector"}},
     {"a": None, "i": Decimal("3"), "s": "y", "t": "", "flag": False, "n": 1,
      "acct": {"seg": "enterprise"}},

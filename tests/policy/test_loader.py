@@ -242,3 +242,20 @@ def test_empty_directory_has_no_active_policy(tmp_path: Path) -> None:
     with pytest.raises(InvalidPolicy) as caught:
         load_policy_dir(tmp_path)
     assert caught.value.problems[0].message == "no active policy"
+
+
+def test_an_integer_beyond_a_double_is_an_infinity_not_a_crash() -> None:
+    text = policy_text("""
+        rules:
+          - name: many-seats
+            when: deal.attributes.seats > 100.0
+            require: vp
+    """)
+    huge = decide(text, "5", attributes={"seats": 10**400})
+    small = decide(text, "5", attributes={"seats": 99})
+    assert (huge.required_tiers, huge.errors, huge.rules[0].name) == (
+        ("manager", "vp"),
+        (),
+        "many-seats",
+    )
+    assert (small.required_tiers, small.rules) == (("manager",), ())
