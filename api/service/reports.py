@@ -102,8 +102,7 @@ def csv_fields(record: OverrideRecord) -> list[str]:
 
 def csv_lines(records: Iterable[OverrideRecord], chunk: int = 64 * 1024) -> Iterator[str]:
     """The export as an iterator of CSV text chunks of about `chunk` characters, header
-    first (memory-flat). A chunk per row meant a socket write per row, most of an export's
-    time."""
+    first (memory-flat), rather than a chunk (and so a socket write) per row."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(CSV_HEADER)
