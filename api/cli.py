@@ -275,11 +275,11 @@ def _audit_verify(args: argparse.Namespace, settings: Settings) -> int:
 
 def _audit_export(args: argparse.Namespace, settings: Settings) -> int:
     from api.service.reports import csv_lines
-    from api.storage.overrides import stream_overrides
+    from api.storage.overrides import export_rows
 
     filters = {"from": args.start, "to": args.end}
     with _connect(settings) as conn:
-        for chunk in csv_lines(stream_overrides(conn, filters)):
+        for chunk in csv_lines(export_rows(conn, filters)):
             sys.stdout.write(chunk)
     return 0
 

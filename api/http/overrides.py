@@ -109,7 +109,7 @@ def _filters(query: dict[str, Any]) -> dict[str, Any]:
 def _csv(filters: dict[str, Any]) -> Response:
     def generate() -> Iterator[str]:
         with transaction(runtime().pool) as conn:
-            for chunk in reports.csv_lines(store.stream_overrides(conn, filters)):
+            for chunk in reports.csv_lines(store.export_rows(conn, filters)):
                 still_working()
                 yield chunk
 

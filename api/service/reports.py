@@ -9,7 +9,7 @@ from typing import Any
 
 from api.policy.decimals import decimal_str
 from api.policy.decision import iso_utc
-from api.storage.overrides import OverrideRecord, Review
+from api.storage.overrides import ExportRow, OverrideRecord, Review
 
 
 def override_json(record: OverrideRecord, reviews: list[Review] | None = None) -> dict[str, Any]:
@@ -76,7 +76,7 @@ CSV_HEADER = [
 ]
 
 
-def csv_fields(record: OverrideRecord) -> list[str]:
+def csv_fields(record: ExportRow) -> list[str]:
     """One export row: money exact, dates ISO, categories sorted and joined by ';'."""
     return [
         str(record.id),
@@ -100,7 +100,7 @@ def csv_fields(record: OverrideRecord) -> list[str]:
     ]
 
 
-def csv_lines(records: Iterable[OverrideRecord], chunk: int = 64 * 1024) -> Iterator[str]:
+def csv_lines(records: Iterable[ExportRow], chunk: int = 64 * 1024) -> Iterator[str]:
     """The export as an iterator of CSV text chunks of about `chunk` characters, header
     first (memory-flat), rather than a chunk (and so a socket write) per row."""
     buffer = io.StringIO()

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
 from psycopg import sql
@@ -217,18 +217,49 @@ def list_overrides(
         return cur.execute(query, {**filters, "limit": limit}).fetchall()
 
 
-def stream_overrides(
+class ExportRow(NamedTuple):
+    """An override as the CSV export writes it. The JSON columns (terms, excess, period) are
+    not read: parsing them was about two thirds of an export's time."""
+
+    id: uuid.UUID
+    created_at: datetime
+    deal_id: str
+    request_id: uuid.UUID | None
+    owner_id: str
+    executive_id: str
+    executive_tier: str
+    categories: list[str]
+    reason_code: str
+    excess_value: Decimal
+    currency: str
+    fiscal_year: int
+    fiscal_quarter: int
+    period_end: bool
+    review_status: str
+    policy_version: str
+    policy_sha256: str
+    justification: str
+
+
+EXPORT_COLUMNS = ", ".join(ExportRow._fields)
+
+
+def export_rows(
     conn: psycopg.Connection, filters: dict[str, Any], batch: int = 2000
-) -> Iterator[OverrideRecord]:
+) -> Iterator[ExportRow]:
     """Every match through a server-side cursor, so memory stays flat at any size."""
     query = sql.SQL("SELECT {} FROM overrides{} ORDER BY seq").format(
-        sql.SQL(COLUMNS),
+        sql.SQL(EXPORT_COLUMNS),
         _where(filters),
     )
-    with conn.cursor(name="overrides_export", row_factory=class_row(OverrideRecord)) as cur:
+    with conn.cursor(name="overrides_export", row_factory=_export_row) as cur:
         cur.itersize = batch
         cur.execute(query, filters)
         yield from cur
+
+
+def _export_row(cursor: Any) -> Callable[[Sequence[Any]], ExportRow]:
+    return ExportRow._make
 
 
 def summary(
