@@ -4,79 +4,20 @@ restart it, and check: every 2xx is present, nothing is half-applied, the chain 
 from __future__ import annotations
 
 import http.client
-import json
-import os
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
 from api.service.keys import issue_key
-from tests.conftest import ROOT
 from tests.http.conftest import ORG, deal
+from tests.system.server import Server, call, free_port
 
-DEALDESK = str(Path(sys.executable).parent / "dealdesk")
 CUT_OFF = (OSError, http.client.HTTPException)  # a response the kill cut off: not acknowledged
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Server:
-    def __init__(self, db: str, port: int) -> None:
-        self.db, self.port, self.process = db, port, None  # type: ignore[var-annotated]
-
-    def start(self) -> None:
-        env = {**os.environ, "DATABASE_URL": self.db, "DEALDESK_TODAY": "2026-06-10"}
-        self.process = subprocess.Popen(  # noqa: S603
-            [DEALDESK, "serve", "--port", str(self.port), "--workers", "2"],  # sync, as shipped
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if call(self.port, "GET", "/healthz")[0] == 200:
-                    return
-            except OSError:
-                time.sleep(0.2)
-        raise AssertionError("server did not start")
-
-    def kill(self, sig: int) -> None:
-        assert self.process is not None
-        os.killpg(self.process.pid, sig)
-        self.process.wait(timeout=30)
-
-
-def call(
-    port: int, method: str, path: str, body: Any = None, key: str | None = None
-) -> tuple[int, Any]:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method)
-    request.add_header("Content-Type", "application/json")
-    if key:
-        request.add_header("Authorization", f"Bearer {key}")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
 
 
 @pytest.fixture()

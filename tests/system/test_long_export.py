@@ -6,9 +6,7 @@ from __future__ import annotations
 import csv
 import http.client
 import io
-import os
 import signal
-import subprocess
 import time
 from collections.abc import Iterator
 
@@ -16,8 +14,7 @@ import psycopg
 import pytest
 
 from api.service.keys import issue_key
-from tests.conftest import ROOT
-from tests.system.test_crash import DEALDESK, call, free_port
+from tests.system.server import Server, free_port
 
 ROWS = 8000
 TIMEOUT_S = 2
@@ -42,27 +39,10 @@ def served(db: str) -> Iterator[tuple[int, str]]:
         conn.execute("SET session_replication_role = replica")  # rows only, no audit trail
         conn.execute(FILL, {"rows": ROWS, "text": JUSTIFICATION})
         key, _ = issue_key(conn, "export", ["admin"], "test")
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": db, "DEALDESK_WORKER_TIMEOUT": str(TIMEOUT_S)}
-    process = subprocess.Popen(  # noqa: S603
-        [DEALDESK, "serve", "--port", str(port), "--workers", "1"],  # sync, as shipped
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if call(port, "GET", "/healthz")[0] == 200:
-                break
-        except OSError:
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.2)
-    yield port, key
-    os.killpg(process.pid, signal.SIGTERM)
-    process.wait(timeout=30)
+    server = Server(db, free_port(), workers=1, env={"DEALDESK_WORKER_TIMEOUT": str(TIMEOUT_S)})
+    server.start()
+    yield server.port, key
+    server.kill(signal.SIGTERM)
 
 
 def test_a_slowly_read_export_outlives_the_worker_timeout(served: tuple[int, str]) -> None:
