@@ -13,7 +13,7 @@ from api.http.auth import Scope, requires
 from api.http.body import json_body
 from api.http.context import runtime
 from api.http.deals import with_levers
-from api.http.progress import still_working
+from api.http.progress import heartbeating
 from api.http.replies import decode_cursor, encode_cursor, reply, resource_id
 from api.http.requests import context
 from api.http.schemas import (
@@ -109,9 +109,7 @@ def _filters(query: dict[str, Any]) -> dict[str, Any]:
 def _csv(filters: dict[str, Any]) -> Response:
     def generate() -> Iterator[str]:
         with transaction(runtime().pool) as conn:
-            for chunk in reports.csv_lines(store.export_rows(conn, filters)):
-                still_working()
-                yield chunk
+            yield from heartbeating(reports.csv_lines(store.export_rows(conn, filters)), every=1)
 
     chunks = generate()
     first = next(chunks)  # opens the transaction now, so an outage is a 503, not a cut stream
