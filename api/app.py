@@ -89,8 +89,7 @@ def _pool(settings: Settings, url: str, *, autocommit: bool) -> ConnectionPool:
 def openapi_document(app: Flask) -> dict[str, Any]:
     """The OpenAPI document the schemas generate (what openapi.yaml must equal)."""
     api: DealdeskApi = app.extensions["flask-smorest"]["apis"][""]["ext_obj"]
-    spec: dict[str, Any] = api.spec.to_dict()
-    return spec
+    return api.document()
 
 
 def openapi_yaml_text(app: Flask) -> str:
@@ -98,7 +97,7 @@ def openapi_yaml_text(app: Flask) -> str:
 
 
 def _openapi_yaml(api: DealdeskApi) -> Response:
-    text = yaml.safe_dump(api.spec.to_dict(), sort_keys=False, allow_unicode=True)
+    text = yaml.safe_dump(api.document(), sort_keys=False, allow_unicode=True)
     return Response(text, mimetype="application/yaml")
 
 
@@ -114,7 +113,8 @@ def _openapi_config() -> dict[str, Any]:
         "API_SPEC_OPTIONS": {
             "info": {
                 "description": "Policy-as-code deal approvals that keep authority with "
-                "the account manager. Errors are application/problem+json."
+                "the account manager. Errors are application/problem+json, or application/json "
+                "for a client whose Accept names application/json and not problem+json."
             },
         },
     }

@@ -21,6 +21,7 @@ blp = Blueprint("audit", __name__, description="The tamper-evident audit chain")
 
 
 @blp.route("/v1/audit/events", methods=["GET"])
+@blp.doc(operationId="listAuditEvents")
 @requires(Scope.AUDIT_READ)
 @blp.arguments(EventsQuery, location="query")
 @blp.response(200, EventsPage)
@@ -38,6 +39,7 @@ def events(query: dict[str, Any]) -> Response:
 
 
 @blp.route("/v1/audit/verify", methods=["GET"])
+@blp.doc(operationId="verifyAuditChain")
 @requires(Scope.AUDIT_READ)
 @blp.response(200, VerifyOut)
 @problems(blp, 503)

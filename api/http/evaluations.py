@@ -24,6 +24,7 @@ EVALUATION_IN = EvaluationIn()
 
 
 @blp.route("/v1/evaluations", methods=["POST"])
+@blp.doc(operationId="evaluateDeal")
 @requires(Scope.EVALUATE, snapshot=True)
 @blp.doc(requestBody=body(EvaluationIn, EXAMPLES["evaluation"]))
 @blp.response(200, DecisionOut)

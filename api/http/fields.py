@@ -12,6 +12,14 @@ from api.policy.decimals import decimal_str, to_decimal
 
 MAX_MAGNITUDE = Decimal("1e15")
 MAX_PLACES = 10
+# what Number accepts as a string, for generated clients: unsigned (every Number is >= 0),
+# below MAX_MAGNITUDE, at most MAX_PLACES places. The server also takes forms this refuses
+# ("1e3", "007"), so a client that checks the pattern never sends what the server refuses.
+DECIMAL_IN_PATTERN = r"^[0-9]{1,15}(\.[0-9]{1,10})?$"
+# what decimal_str returns: plain digits, a sign where negative, never an exponent
+DECIMAL_OUT_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
+DECIMAL_IN: dict[str, Any] = {"type": "string", "format": "decimal", "pattern": DECIMAL_IN_PATTERN}
+DECIMAL_OUT: dict[str, Any] = {"format": "decimal", "pattern": DECIMAL_OUT_PATTERN}
 
 
 class Number(fields.Field):  # type: ignore[type-arg]
@@ -27,12 +35,11 @@ class Number(fields.Field):  # type: ignore[type-arg]
         self.minimum = None if minimum is None else Decimal(minimum)
         self.maximum = None if maximum is None else Decimal(maximum)
         schema: dict[str, Any] = {"type": "number"}
-        text: dict[str, Any] = {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$"}
         if self.minimum is not None:
             schema["minimum"] = float(self.minimum)
         if self.maximum is not None:
             schema["maximum"] = float(self.maximum)
-        metadata = {"oneOf": [schema, text], **kwargs.pop("metadata", {})}
+        metadata = {"oneOf": [dict(DECIMAL_IN), schema], **kwargs.pop("metadata", {})}
         super().__init__(metadata=metadata, **kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
@@ -73,6 +80,11 @@ class IsoDate(fields.Field):  # type: ignore[type-arg]
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
         return None if value is None else str(value)
+
+
+def decimal_out(**kwargs: Any) -> fields.String:
+    """An exact decimal in a response: always a string (`format: decimal`), never a number."""
+    return fields.String(metadata={**DECIMAL_OUT, **kwargs.pop("metadata", {})}, **kwargs)
 
 
 def load_number(value: Any, *, minimum: int = 0) -> Decimal:

@@ -14,6 +14,7 @@ blp = Blueprint("health", __name__, description="Liveness and readiness probes")
 
 
 @blp.route("/healthz", methods=["GET"])
+@blp.doc(operationId="getHealth")
 @blp.doc(security=[])
 @blp.response(200, Health)
 def healthz() -> Response:
@@ -21,6 +22,7 @@ def healthz() -> Response:
 
 
 @blp.route("/readyz", methods=["GET"])
+@blp.doc(operationId="getReadiness")
 @blp.doc(security=[])
 @blp.response(200, Health)
 @blp.alt_response(503, response="SERVICE_UNAVAILABLE")

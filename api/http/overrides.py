@@ -13,6 +13,7 @@ from api.http.auth import Scope, requires
 from api.http.body import json_body
 from api.http.context import runtime
 from api.http.deals import with_levers
+from api.http.openapi import response_headers
 from api.http.progress import heartbeating
 from api.http.replies import decode_cursor, encode_cursor, reply, resource_id
 from api.http.requests import context
@@ -38,14 +39,22 @@ from api.storage.database import transaction
 blp = Blueprint(
     "overrides", __name__, description="Executive overrides and the finance audit trail"
 )
+CSV_DOC = {"text/csv": {"schema": {"type": "string", "description": "CSV with a header row"}}}
+PAGE_OR_CSV = {
+    "description": "A page of matches, or every match as CSV with `Accept: text/csv`",
+    "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/OverridesPage"}},
+        **CSV_DOC,
+    },
+}
 OVERRIDE_IN, ACKNOWLEDGE_IN, REVIEW_IN = OverrideIn(), AcknowledgeIn(), ReviewIn()
-CSV_DOC = {"text/csv": {"schema": {"type": "string"}}}
 
 
 @blp.route("/v1/overrides", methods=["POST"])
+@blp.doc(operationId="createOverride")
 @requires(Scope.OVERRIDES)
 @blp.doc(requestBody=body(OverrideIn, EXAMPLES["override"]), parameters=[IDEMPOTENCY_PARAM])
-@blp.response(201, OverrideOut)
+@blp.response(201, OverrideOut, headers=response_headers("Location"))
 @problems(blp, 400, 404, 409, 413, 415, 422, 503)
 @idempotent
 def create() -> Response:
@@ -67,15 +76,15 @@ def create() -> Response:
 
 
 @blp.route("/v1/overrides", methods=["GET"])
+@blp.doc(operationId="listOverrides")
 @requires(Scope.AUDIT_READ)
 @blp.arguments(OverridesQuery, location="query")
 @blp.response(200, OverridesPage)
-@blp.alt_response(
-    200, description="Every match as CSV (Accept: text/csv)", content_type="text/csv", success=True
-)
+@blp.doc(responses={"200": PAGE_OR_CSV})
 @problems(blp, 422, 503)
 def index(query: dict[str, Any]) -> Response:
-    """Filter overrides; pages by an opaque cursor, or streams every match as CSV."""
+    """Filter overrides; pages by an opaque cursor, or streams every match as CSV
+    (`Accept: text/csv`; `exportOverrides` is the same export as its own operation)."""
     filters = _filters(query)
     if request.accept_mimetypes.best_match(["application/json", "text/csv"]) == "text/csv":
         return _csv(filters)
@@ -88,6 +97,17 @@ def index(query: dict[str, Any]) -> Response:
     page = rows[:limit]
     next_cursor = encode_cursor([page[-1].seq]) if len(rows) > limit else None
     return reply({"items": [reports.override_json(r) for r in page], "next_cursor": next_cursor})
+
+
+@blp.route("/v1/overrides/export", methods=["GET"])
+@blp.doc(operationId="exportOverrides")
+@requires(Scope.AUDIT_READ)
+@blp.arguments(OverridesQuery, location="query")
+@blp.doc(responses={"200": {"description": "Every match as CSV", "content": CSV_DOC}})
+@problems(blp, 422, 503)
+def export(query: dict[str, Any]) -> Response:
+    """Every override that matches the filters, as CSV (`limit` and `cursor` do not apply)."""
+    return _csv(_filters(query))
 
 
 def _filters(query: dict[str, Any]) -> dict[str, Any]:
@@ -126,6 +146,7 @@ def _csv(filters: dict[str, Any]) -> Response:
 
 
 @blp.route("/v1/overrides/summary", methods=["GET"])
+@blp.doc(operationId="summarizeOverrides")
 @requires(Scope.AUDIT_READ)
 @blp.arguments(SummaryQuery, location="query")
 @blp.response(200, SummaryOut)
@@ -151,6 +172,7 @@ def summary(query: dict[str, Any]) -> Response:
 
 
 @blp.route("/v1/overrides/<string:override_id>", methods=["GET"])
+@blp.doc(operationId="getOverride")
 @requires(Scope.AUDIT_READ)
 @blp.response(200, OverrideOut)
 @problems(blp, 404, 503)
@@ -164,6 +186,7 @@ def get(override_id: str) -> Response:
 
 
 @blp.route("/v1/overrides/<string:override_id>/acknowledge", methods=["POST"])
+@blp.doc(operationId="acknowledgeOverride")
 @requires(Scope.REQUESTS)
 @blp.doc(requestBody=body(AcknowledgeIn, EXAMPLES["acknowledge"]), parameters=[IDEMPOTENCY_PARAM])
 @blp.response(200, OverrideOut)
@@ -182,6 +205,7 @@ def acknowledge(override_id: str) -> Response:
 
 
 @blp.route("/v1/overrides/<string:override_id>/reviews", methods=["POST"])
+@blp.doc(operationId="createOverrideReview")
 @requires(Scope.AUDIT_REVIEW)
 @blp.doc(requestBody=body(ReviewIn, EXAMPLES["review"]), parameters=[IDEMPOTENCY_PARAM])
 @blp.response(201, ReviewOut)

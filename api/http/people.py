@@ -32,6 +32,7 @@ def person_json(person: Person) -> dict[str, Any]:
 
 
 @blp.route("/v1/people/<string:person_id>", methods=["PUT"])
+@blp.doc(operationId="putPerson")
 @requires(Scope.PEOPLE)
 @blp.doc(requestBody=body(PersonIn, EXAMPLES["person"]))
 @blp.response(200, PersonOut)
@@ -51,6 +52,7 @@ def put(person_id: str) -> Response:
 
 
 @blp.route("/v1/people/<string:person_id>", methods=["GET"])
+@blp.doc(operationId="getPerson")
 @requires(Scope.PEOPLE)
 @blp.response(200, PersonOut)
 @problems(blp, 404, 503)
@@ -63,6 +65,7 @@ def get(person_id: str) -> Response:
 
 
 @blp.route("/v1/people", methods=["GET"])
+@blp.doc(operationId="listPeople")
 @requires(Scope.PEOPLE)
 @blp.arguments(PageQuery, location="query")
 @blp.response(200, PeoplePage)

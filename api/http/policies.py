@@ -54,6 +54,7 @@ def _listing(rt: Runtime) -> dict[str, Any]:
 
 
 @blp.route("/v1/policies", methods=["GET"])
+@blp.doc(operationId="listPolicies")
 @requires(Scope.POLICIES)
 @blp.response(200, PoliciesPage)
 @problems(blp, 503)
@@ -63,6 +64,7 @@ def index() -> Response:
 
 
 @blp.route("/v1/policies/reload", methods=["POST"])
+@blp.doc(operationId="reloadPolicies")
 @requires(Scope.ADMIN)
 @blp.response(200, PoliciesPage)
 @problems(blp, 422, 503)
@@ -74,6 +76,7 @@ def reload() -> Response:
 
 
 @blp.route("/v1/policies/simulate", methods=["POST"])
+@blp.doc(operationId="simulatePolicy")
 @requires(Scope.POLICIES)
 @blp.doc(requestBody=body(SimulateIn))
 @blp.response(200, SimulateOut)

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response, has_request_context, request
 from werkzeug.exceptions import HTTPException
 
 from api.errors import (
@@ -25,6 +25,7 @@ from api.errors import (
 log = logging.getLogger("dealdesk.http")
 
 PROBLEM_JSON = "application/problem+json"
+JSON = "application/json"
 RETRY_AFTER_S = "5"
 
 DOMAIN_STATUS: dict[type[DealdeskError], tuple[int, str]] = {
@@ -73,10 +74,21 @@ def problem(
     }
     if errors:
         body["errors"] = {k: list(v) for k, v in errors.items()}
-    response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
+    response = Response(json.dumps(body), status=status, mimetype=problem_media_type())
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response
+
+
+def problem_media_type() -> str:
+    """application/json for a client whose Accept names it and not problem+json (Salesforce
+    External Services, some CPQ tools); the body is the same problem document either way."""
+    if not has_request_context():
+        return PROBLEM_JSON
+    named = {kind for kind, quality in request.accept_mimetypes if quality > 0}
+    if JSON in named and PROBLEM_JSON not in named:
+        return JSON
+    return PROBLEM_JSON
 
 
 def register(app: Flask) -> None:
@@ -112,7 +124,9 @@ def _werkzeug(exc: HTTPException) -> Response:
         413: "The request body is larger than 1 MiB.",
         422: "The request parameters are not valid.",
     }.get(status, exc.description or _title(status))
-    return problem(status, _slug(status), detail, errors, headers)
+    # a bad query parameter is a validation error like a bad body field: one `type` for both
+    slug = "validation-error" if status == 422 else _slug(status)
+    return problem(status, slug, detail, errors, headers)
 
 
 def _unexpected(exc: Exception) -> Response:

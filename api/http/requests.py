@@ -15,6 +15,7 @@ from api.http.auth import Scope, current_key, has_scope, requires
 from api.http.body import json_body
 from api.http.context import runtime
 from api.http.deals import with_levers
+from api.http.openapi import response_headers
 from api.http.problems import HttpProblem
 from api.http.replies import decode_cursor, encode_cursor, reply, resource_id
 from api.http.schemas import (
@@ -41,6 +42,7 @@ ACTION_BODIES: dict[Action, Schema] = {
     Action.RETURN: CommentedActionIn(),
 }
 SUBMISSION_IN, REVISE_IN, WITHDRAW_IN = SubmissionIn(), ReviseIn(), WithdrawIn()
+ETAG = response_headers("ETag")
 ACTION_DOC = (
     'Returns the updated request with `ETag: "<version>"`; `If-Match` gives 412 when stale.'
 )
@@ -111,14 +113,13 @@ def _if_match() -> int | None:
 
 
 @blp.route("/v1/approval-requests", methods=["POST"])
+@blp.doc(operationId="submitApprovalRequest")
 @requires(Scope.REQUESTS)
 @blp.doc(
     requestBody=body(SubmissionIn, EXAMPLES["submission"]),
-    parameters=[
-        {"in": "header", "name": "Idempotency-Key", "schema": {"type": "string", "maxLength": 255}}
-    ],
+    parameters=[IDEMPOTENCY_PARAM],
 )
-@blp.response(201, ApprovalRequestOut)
+@blp.response(201, ApprovalRequestOut, headers=response_headers("ETag", "Location"))
 @problems(blp, 400, 409, 413, 415, 422, 503)
 @idempotent
 def submit() -> Response:
@@ -139,8 +140,9 @@ def submit() -> Response:
 
 
 @blp.route("/v1/approval-requests/<string:request_id>", methods=["GET"])
+@blp.doc(operationId="getApprovalRequest")
 @requires(Scope.REQUESTS)
-@blp.response(200, ApprovalRequestOut)
+@blp.response(200, ApprovalRequestOut, headers=ETAG)
 @problems(blp, 404, 503)
 def get(request_id: str) -> Response:
     with unit_of_work() as conn:
@@ -149,6 +151,7 @@ def get(request_id: str) -> Response:
 
 
 @blp.route("/v1/approval-requests", methods=["GET"])
+@blp.doc(operationId="listApprovalRequests")
 @requires(Scope.REQUESTS)
 @blp.arguments(RequestsQuery, location="query")
 @blp.response(200, RequestsPage)
@@ -194,13 +197,14 @@ ACTION_PARAMS = [
 
 
 @blp.route("/v1/approval-requests/<string:request_id>/approve", methods=["POST"])
+@blp.doc(operationId="approveApprovalRequest")
 @requires(Scope.APPROVALS)
 @blp.doc(
     requestBody=body(ApproveIn, EXAMPLES["approve"]),
     parameters=ACTION_PARAMS,
     description=ACTION_DOC,
 )
-@blp.response(200, ApprovalRequestOut)
+@blp.response(200, ApprovalRequestOut, headers=ETAG)
 @problems(blp, 400, 404, 409, 412, 413, 415, 422, 503)
 @idempotent
 def approve(request_id: str) -> Response:
@@ -209,13 +213,14 @@ def approve(request_id: str) -> Response:
 
 
 @blp.route("/v1/approval-requests/<string:request_id>/reject", methods=["POST"])
+@blp.doc(operationId="rejectApprovalRequest")
 @requires(Scope.APPROVALS)
 @blp.doc(
     requestBody=body(CommentedActionIn, EXAMPLES["comment"]),
     parameters=ACTION_PARAMS,
     description=ACTION_DOC,
 )
-@blp.response(200, ApprovalRequestOut)
+@blp.response(200, ApprovalRequestOut, headers=ETAG)
 @problems(blp, 400, 404, 409, 412, 413, 415, 422, 503)
 @idempotent
 def reject(request_id: str) -> Response:
@@ -224,13 +229,14 @@ def reject(request_id: str) -> Response:
 
 
 @blp.route("/v1/approval-requests/<string:request_id>/return", methods=["POST"])
+@blp.doc(operationId="returnApprovalRequest")
 @requires(Scope.APPROVALS)
 @blp.doc(
     requestBody=body(CommentedActionIn, EXAMPLES["comment"]),
     parameters=ACTION_PARAMS,
     description=ACTION_DOC,
 )
-@blp.response(200, ApprovalRequestOut)
+@blp.response(200, ApprovalRequestOut, headers=ETAG)
 @problems(blp, 400, 404, 409, 412, 413, 415, 422, 503)
 @idempotent
 def return_(request_id: str) -> Response:
@@ -239,11 +245,12 @@ def return_(request_id: str) -> Response:
 
 
 @blp.route("/v1/approval-requests/<string:request_id>/revise", methods=["POST"])
+@blp.doc(operationId="reviseApprovalRequest")
 @requires(Scope.REQUESTS)
 @blp.doc(
     requestBody=body(ReviseIn, EXAMPLES["revise"]), parameters=ACTION_PARAMS, description=ACTION_DOC
 )
-@blp.response(200, ApprovalRequestOut)
+@blp.response(200, ApprovalRequestOut, headers=ETAG)
 @problems(blp, 400, 404, 409, 412, 413, 415, 422, 503)
 @idempotent
 def revise(request_id: str) -> Response:
@@ -268,13 +275,14 @@ def revise(request_id: str) -> Response:
 
 
 @blp.route("/v1/approval-requests/<string:request_id>/withdraw", methods=["POST"])
+@blp.doc(operationId="withdrawApprovalRequest")
 @requires(Scope.REQUESTS)
 @blp.doc(
     requestBody=body(WithdrawIn, EXAMPLES["withdraw"]),
     parameters=ACTION_PARAMS,
     description=ACTION_DOC,
 )
-@blp.response(200, ApprovalRequestOut)
+@blp.response(200, ApprovalRequestOut, headers=ETAG)
 @problems(blp, 400, 404, 409, 412, 413, 415, 422, 503)
 @idempotent
 def withdraw(request_id: str) -> Response:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import http
+import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from flask import Response
 from flask_smorest import Api, Blueprint
 from flask_smorest.utils import prepare_response
 
+from api.http.openapi import refine
 from api.http.problems import PROBLEM_JSON
 from api.http.schemas import ProblemOut
 
@@ -17,7 +20,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 class DealdeskApi(Api):  # type: ignore[misc]
     ERROR_SCHEMA = ProblemOut
-    DEFAULT_ERROR_RESPONSE_NAME = None
+    DEFAULT_ERROR_RESPONSE_NAME = "DEFAULT_ERROR"
 
     def _register_responses(self) -> None:
         for status in http.HTTPStatus:
@@ -26,6 +29,19 @@ class DealdeskApi(Api):  # type: ignore[misc]
             response: dict[str, Any] = {"description": status.phrase, "schema": self.ERROR_SCHEMA}
             prepare_response(response, self.spec, PROBLEM_JSON)
             self.spec.components.response(status.name, response, lazy=True)
+        default: dict[str, Any] = {
+            "description": "Any other error (unknown path, 405, 500, 503): a problem document.",
+            "schema": self.ERROR_SCHEMA,
+        }
+        prepare_response(default, self.spec, PROBLEM_JSON)
+        self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, default, lazy=True)
+
+    def document(self) -> dict[str, Any]:
+        """The OpenAPI document as served and committed: apispec's, finished by refine()."""
+        return refine(self.spec.to_dict())
+
+    def _openapi_json(self) -> Response:
+        return Response(json.dumps(self.document(), indent=2), mimetype="application/json")
 
 
 def body(schema: Any, example: dict[str, Any] | None = None) -> dict[str, Any]:

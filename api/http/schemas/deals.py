@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import INCLUDE, Schema, fields, validate
 
-from api.http.fields import IsoDate, Number, StrictBoolean
+from api.http.fields import IsoDate, Number, StrictBoolean, decimal_out
 from api.http.schemas.common import ID, PartyOut, PeriodOut, PolicyRefOut, Strict
 
 
@@ -59,8 +59,8 @@ class EvaluationIn(Strict):
 
 class FindingOut(Schema):
     lever = fields.String(required=True)
-    value = fields.String(allow_none=True, required=True)
-    requester_ceiling = fields.String(required=True)
+    value = decimal_out(allow_none=True, required=True)
+    requester_ceiling = decimal_out(required=True)
     required_tier = fields.String(allow_none=True, required=True)
     status = fields.String(
         required=True,
@@ -68,7 +68,7 @@ class FindingOut(Schema):
             ["within", "needs_approval", "beyond_authority", "beyond_absolute_max", "not_requested"]
         ),
     )
-    headroom = fields.String(allow_none=True, required=True)
+    headroom = decimal_out(allow_none=True, required=True)
     reason = fields.String(required=True)
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from api.http.fields import IsoDate, Number
+from api.http.fields import IsoDate, Number, decimal_out
 from api.http.schemas.common import (
     COMMENT,
     ID,
@@ -46,9 +46,9 @@ class OverrideIn(Strict):
 
 class ExcessOut(Schema):
     lever = fields.String(required=True)
-    value = fields.String(required=True)
-    approvable_max = fields.String(required=True)
-    excess = fields.String(required=True)
+    value = decimal_out(required=True)
+    approvable_max = decimal_out(required=True)
+    excess = decimal_out(required=True)
 
 
 class ReviewOut(Schema):
@@ -68,13 +68,13 @@ class OverrideOut(Schema):
     executive = fields.Nested(PartyOut, required=True)
     categories = fields.List(fields.String(validate=validate.OneOf(CATEGORIES)), required=True)
     terms_before = fields.Dict(
-        keys=fields.String(), values=fields.String(allow_none=True), required=True
+        keys=fields.String(), values=decimal_out(allow_none=True), required=True
     )
     terms_after = fields.Dict(
-        keys=fields.String(), values=fields.String(allow_none=True), required=True
+        keys=fields.String(), values=decimal_out(allow_none=True), required=True
     )
     excess = fields.List(fields.Nested(ExcessOut), required=True)
-    excess_value = fields.String(required=True)
+    excess_value = decimal_out(required=True)
     currency = fields.String(required=True)
     reason_code = fields.String(required=True)
     justification = fields.String(required=True)
@@ -116,7 +116,7 @@ class SummaryRowOut(Schema):
     key = fields.String(required=True)
     count = fields.Integer(required=True)
     period_end_count = fields.Integer(required=True)
-    excess_value = fields.String(required=True)
+    excess_value = decimal_out(required=True)
     pending_review = fields.Integer(required=True)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from api.http.fields import IsoDate
+from api.http.fields import IsoDate, decimal_out
 from api.http.schemas.common import PolicyRefOut, Strict
 
 
@@ -30,7 +30,7 @@ class PoliciesPage(Schema):
 class AgreementOut(Schema):
     decisions = fields.Integer(required=True)
     agreed = fields.Integer(required=True)
-    rate = fields.String(allow_none=True, required=True)
+    rate = decimal_out(allow_none=True, required=True)
 
 
 class SimulateIn(Strict):

@@ -1,0 +1,154 @@
+"""The finishing pass over the generated OpenAPI document, for generated clients and CPQ tools.
+
+apispec renders the marshmallow schemas; this pure pass (dict in, dict out) adds what apispec
+cannot say on its own: named enum components shared by bodies, responses and query parameters,
+`format: int64` on integers, `minProperties` for object sizes, nullable nested objects as
+`allOf: [$ref]` + `nullable: true` (OpenAPI 3.0), response schemas open to new fields, and the
+`Idempotent-Replayed` header on every operation that takes an `Idempotency-Key`."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+from api.http.schemas import CATEGORIES, REQUEST_STATES, REVIEW_STATUSES
+from api.workflow.overrides import REASON_CODES
+
+REF = "#/components/schemas/"
+
+# name -> values, in the order the schemas declare them; a schema whose enum equals one of
+# these becomes a $ref to it, so every generator makes one type per name
+ENUMS: dict[str, list[str]] = {
+    "ReasonCode": list(REASON_CODES),
+    "RequestState": list(REQUEST_STATES),
+    "StepState": ["pending", "approved", "rejected", "returned"],
+    "FindingStatus": [
+        "within",
+        "needs_approval",
+        "beyond_authority",
+        "beyond_absolute_max",
+        "not_requested",
+    ],
+    "Outcome": ["approved", "needs_approval", "denied"],
+    "OverrideCategory": list(CATEGORIES),
+    "ReviewStatus": list(REVIEW_STATUSES),
+    "ReviewVerdict": list(REVIEW_STATUSES[1:]),
+    "PolicyStatus": ["active", "shadow"],
+    "SummaryGroupBy": ["executive", "owner", "fiscal_quarter"],
+}
+ENUM_NOTE = " Enumerations may gain values in later versions: treat an unknown value as `other`."
+
+HEADERS: dict[str, dict[str, Any]] = {
+    "ETag": {
+        "description": 'The request\'s version, as `"<version>"`: send it back as `If-Match`.',
+        "schema": {"type": "string"},
+    },
+    "Location": {
+        "description": "The path of the resource just created.",
+        "schema": {"type": "string"},
+    },
+    "IdempotentReplayed": {
+        "description": "`true` when this is the stored first response to the same "
+        "`Idempotency-Key`.",
+        "schema": {"type": "string", "enum": ["true"]},
+    },
+}
+HEADER_NAMES = {"ETag": "ETag", "Location": "Location", "IdempotentReplayed": "Idempotent-Replayed"}
+
+
+def refine(document: dict[str, Any]) -> dict[str, Any]:
+    """The document generated clients and CPQ platforms import (a new dict; input untouched)."""
+    doc = copy.deepcopy(document)
+    components = doc.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    for name, schema in schemas.items():
+        if not name.endswith("In") and schema.get("additionalProperties") is False:
+            del schema["additionalProperties"]  # a field added later must not break clients
+    _walk(doc, _finish_schema)
+    for name, values in ENUMS.items():
+        schemas[name] = {"type": "string", "enum": list(values)}
+    headers = components.setdefault("headers", {})
+    for name, header in HEADERS.items():
+        headers[name] = copy.deepcopy(header)
+    for operation in operations(doc):
+        _declare_replay(operation)
+    info = doc.setdefault("info", {})
+    info["description"] = info.get("description", "") + ENUM_NOTE
+    return doc
+
+
+def operations(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every operation object of the document, in path order."""
+    methods = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+    return [op for item in doc.get("paths", {}).values() for m, op in item.items() if m in methods]
+
+
+def header_ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/headers/{name}"}
+
+
+def response_headers(*names: str) -> dict[str, dict[str, str]]:
+    """`headers` for a view's response documentation, e.g. response_headers("ETag")."""
+    return {HEADER_NAMES[n]: header_ref(n) for n in names}
+
+
+def _declare_replay(operation: dict[str, Any]) -> None:
+    params = operation.get("parameters", [])
+    if not any(p.get("name") == "Idempotency-Key" for p in params):
+        return
+    for status, response in operation.get("responses", {}).items():
+        if str(status).startswith("2") and "$ref" not in response:
+            response.setdefault("headers", {})["Idempotent-Replayed"] = header_ref(
+                "IdempotentReplayed"
+            )
+
+
+def _walk(node: Any, visit: Callable[[dict[str, Any]], None]) -> None:
+    if isinstance(node, dict):
+        visit(node)
+        for value in node.values():
+            _walk(value, visit)
+    elif isinstance(node, list):
+        for value in node:
+            _walk(value, visit)
+
+
+def _finish_schema(node: dict[str, Any]) -> None:
+    """One schema (or any dict: only schema-shaped ones change)."""
+    if node.get("type") == "integer" and "format" not in node:
+        node["format"] = "int64"
+    if node.get("type") == "object":
+        for word in ("min", "max"):
+            if f"{word}Length" in node:
+                node[f"{word}Properties"] = node.pop(f"{word}Length")
+    _nullable_ref(node)
+    _enum_ref(node)
+
+
+def _nullable_ref(node: dict[str, Any]) -> None:
+    """apispec's `anyOf: [{type: object, nullable: true}, {$ref}]` -> `allOf: [$ref]`."""
+    branches = node.get("anyOf")
+    if not isinstance(branches, list) or len(branches) != 2:
+        return
+    refs = [b for b in branches if "$ref" in b]
+    nulls = [b for b in branches if b.get("nullable") is True and "$ref" not in b]
+    if len(refs) == 1 and len(nulls) == 1:
+        del node["anyOf"]
+        node["allOf"] = refs
+        node["nullable"] = True
+
+
+def _enum_ref(node: dict[str, Any]) -> None:
+    values = node.get("enum")
+    if node.get("type") != "string" or not isinstance(values, list):
+        return
+    name = next((n for n, v in ENUMS.items() if v == values), None)
+    if name is None:
+        return
+    extras = {k: v for k, v in node.items() if k not in ("type", "enum")}
+    node.clear()
+    if extras:  # siblings of a $ref are ignored in 3.0: keep them beside an allOf
+        node.update(allOf=[{"$ref": REF + name}], **extras)
+    else:
+        node["$ref"] = REF + name
