@@ -15,6 +15,7 @@ from api.http import (
     evaluations,
     health,
     logs,
+    metrics,
     overrides,
     people,
     policies,
@@ -23,6 +24,7 @@ from api.http import (
 )
 from api.http.auth import authenticate, confirm_snapshot_key
 from api.http.spec import DealdeskApi
+from api.metrics import shared as shared_metrics
 from api.policy.loader import PolicySet, load_policy_dir
 from api.runtime import PolicyHolder, Runtime
 from api.storage.database import open_pool, start_embedded
@@ -30,7 +32,7 @@ from api.storage.preview_log import PreviewLog
 from api.storage.registry import RegistrySnapshot
 
 MAX_BODY = 1024 * 1024
-BLUEPRINTS = (health, evaluations, people, requests, overrides, audit, policies)
+BLUEPRINTS = (health, evaluations, people, requests, overrides, audit, policies, metrics)
 
 
 def create_app(
@@ -69,6 +71,8 @@ def create_app(
         api.register_blueprint(module.blp)
     problems.register(app)
     logs.install(app)
+    if settings.metrics:
+        metrics.install(app, shared_metrics())
     app.before_request(authenticate)
     app.after_request(confirm_snapshot_key)
     app.add_url_rule("/openapi.yaml", "openapi_yaml", lambda: _openapi_yaml(api))

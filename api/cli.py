@@ -15,7 +15,7 @@ from api.config import ConfigError, Settings
 from api.errors import DealdeskError, InvalidPolicy
 
 ALL_SCOPES_HELP = (
-    "evaluate,requests,approvals,overrides,audit:read,audit:review,people,policies,admin"
+    "evaluate,requests,approvals,overrides,audit:read,audit:review,people,policies,metrics,admin"
 )
 
 

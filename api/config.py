@@ -26,6 +26,8 @@ class Settings:
     connect_timeout_s: int = 3
     worker_timeout_s: int = 30
     """gunicorn kills a worker silent this long; long streams heartbeat, so only a hang is."""
+    metrics: bool = True
+    """DEALDESK_METRICS=0 switches the request hooks and /metrics off (bench compares)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -38,6 +40,7 @@ class Settings:
             pool_max=_int(env, "DEALDESK_POOL_MAX", 8),
             statement_timeout_ms=_int(env, "DEALDESK_STATEMENT_TIMEOUT_MS", 5000),
             worker_timeout_s=_int(env, "DEALDESK_WORKER_TIMEOUT", 30),
+            metrics=_flag(env, "DEALDESK_METRICS", True),
         )
 
 
@@ -62,3 +65,14 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
     if value <= 0:
         raise ConfigError(f"{name} must be positive")
     return value
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    text = env.get(name, "").strip().lower()
+    if not text:
+        return default
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}={text!r} is not 1 or 0")

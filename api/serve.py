@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -20,6 +23,7 @@ from api.policy.loader import PolicySet, load_policy_dir
 from api.storage.database import init_database
 
 MASTER_PID_ENV = "DEALDESK_MASTER_PID"
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # read by prometheus-client: set before it loads
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
@@ -69,6 +73,23 @@ def serve(
     demo: bool,
 ) -> int:
     """Refuse a bad policy before binding; apply the schema; then serve until stopped."""
+    made = _metrics_dir() if settings.metrics else None
+    try:
+        return _serve(settings, resolve_url, host, port, workers, threads, demo)
+    finally:
+        if made is not None:
+            shutil.rmtree(made, ignore_errors=True)
+
+
+def _serve(
+    settings: Settings,
+    resolve_url: Callable[[Settings], str],
+    host: str,
+    port: int,
+    workers: int,
+    threads: int,
+    demo: bool,
+) -> int:
     policies = load_policy_dir(settings.policy_dir)
     url = resolve_url(settings)
     settings = dataclasses.replace(settings, database_url=url)
@@ -84,6 +105,7 @@ def serve(
         "worker_class": "gthread" if threads > 1 else "sync",
         "timeout": settings.worker_timeout_s,  # long streams heartbeat as they go
         "post_fork": _attach_progress,
+        "child_exit": _worker_exited,
         "graceful_timeout": 20,
         "accesslog": None,
         "errorlog": "-",
@@ -91,6 +113,27 @@ def serve(
     }
     _Gunicorn(settings, policies, options).run()
     return 0
+
+
+def _metrics_dir() -> str | None:
+    """Before any worker forks: the directory where every worker writes its series (an
+    operator's PROMETHEUS_MULTIPROC_DIR, emptied, or a new one removed at exit)."""
+    given = os.environ.get(MULTIPROC_ENV)
+    if given:
+        path = Path(given)
+        path.mkdir(parents=True, exist_ok=True)
+        for stale in path.glob("*.db"):  # a previous run's counts must not add to ours
+            stale.unlink()
+        return None
+    made = tempfile.mkdtemp(prefix="dealdesk-metrics-")
+    os.environ[MULTIPROC_ENV] = made
+    return made
+
+
+def _worker_exited(server: Any, worker: Any) -> None:
+    from api.metrics import mark_process_dead
+
+    mark_process_dead(worker.pid)
 
 
 def _attach_progress(server: Any, worker: Any) -> None:
@@ -111,7 +154,8 @@ def _record(
     """Store policy bytes (and, for `make run`, seed the demo) from the master, then let go."""
     from api.app import create_app
 
-    app = create_app(settings, policy_set=policies)
+    # no metrics in the master: it serves nothing, and must not make values before forking
+    app = create_app(dataclasses.replace(settings, metrics=False), policy_set=policies)
     runtime = app.extensions["dealdesk"]
     try:
         runtime.record_policies(actor)

@@ -26,6 +26,7 @@ class Scope(StrEnum):
     AUDIT_REVIEW = "audit:review"
     PEOPLE = "people"
     POLICIES = "policies"
+    METRICS = "metrics"
     ADMIN = "admin"
 
 
@@ -53,8 +54,8 @@ def current_key() -> ApiKey:
 
 
 def authenticate() -> None:
-    """before_request for /v1: find the key, then check the view's scope."""
-    if not request.path.startswith("/v1"):
+    """before_request for /v1 and /metrics: find the key, then check the view's scope."""
+    if not (request.path.startswith("/v1") or request.path == "/metrics"):
         return
     token = _token()
     runtime: Runtime = current_app.extensions["dealdesk"]

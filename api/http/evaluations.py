@@ -12,6 +12,7 @@ from api.http.auth import Scope, reauthenticate, requires
 from api.http.body import json_body
 from api.http.context import runtime
 from api.http.deals import with_levers
+from api.http.metrics import count_decision, outcome_of
 from api.http.replies import json_reply, reply
 from api.http.schemas import DecisionOut, EvaluationIn
 from api.http.spec import EXAMPLES, body, problems
@@ -38,20 +39,20 @@ def create_evaluation() -> Response:
     today = date.fromisoformat(data["as_of"]) if data.get("as_of") else rt.today()
     shadows = rt.policies.current.shadows
     try:
-        return json_reply(
-            preview_from_snapshot(
-                rt.registry,
-                rt.previews,
-                policy,
-                deal,
-                data["requested_by"],
-                generation=g.key_generation,
-                today=today,
-                now=rt.now(),
-                stored_input=data,
-                shadows=shadows,
-            )
+        decision = preview_from_snapshot(
+            rt.registry,
+            rt.previews,
+            policy,
+            deal,
+            data["requested_by"],
+            generation=g.key_generation,
+            today=today,
+            now=rt.now(),
+            stored_input=data,
+            shadows=shadows,
         )
+        count_decision(outcome_of(decision), "evaluation")
+        return json_reply(decision)
     except StaleRegistry:
         rt.registry.forget()
     except Invalid:
@@ -68,4 +69,5 @@ def create_evaluation() -> Response:
             stored_input=jsonable(data),
             shadows=shadows,
         )
+    count_decision(output["outcome"], "evaluation")
     return reply(output)

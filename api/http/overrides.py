@@ -13,6 +13,7 @@ from api.http.auth import Scope, requires
 from api.http.body import json_body
 from api.http.context import runtime
 from api.http.deals import with_levers
+from api.http.metrics import count_override
 from api.http.openapi import response_headers
 from api.http.progress import heartbeating
 from api.http.replies import decode_cursor, encode_cursor, reply, resource_id
@@ -72,6 +73,7 @@ def create() -> Response:
     )
     with unit_of_work() as conn:
         record = service.create(conn, ctx, payload)
+    count_override(record.categories)
     return reply(reports.override_json(record, []), 201, {"Location": f"/v1/overrides/{record.id}"})
 
 

@@ -15,6 +15,7 @@ from api.http.auth import Scope, current_key, has_scope, requires
 from api.http.body import json_body
 from api.http.context import runtime
 from api.http.deals import with_levers
+from api.http.metrics import count_decision
 from api.http.openapi import response_headers
 from api.http.problems import HttpProblem
 from api.http.replies import decode_cursor, encode_cursor, reply, resource_id
@@ -136,6 +137,7 @@ def submit() -> Response:
             data.get("reason_code"),
             data.get("justification"),
         )
+    count_decision(record.decision["outcome"], "submission")
     return _reply(record, 201)
 
 
@@ -271,6 +273,7 @@ def revise(request_id: str) -> Response:
             data.get("justification"),
             _if_match(),
         )
+    count_decision(record.decision["outcome"], "revision")
     return _reply(record)
 
 

@@ -17,6 +17,7 @@ SCOPES = (
     "audit:review",
     "people",
     "policies",
+    "metrics",
     "admin",
 )
 

@@ -1,0 +1,97 @@
+"""GET /metrics (scope `metrics`) and the request hooks that feed it."""
+
+from __future__ import annotations
+
+import time
+
+from flask import Flask, Response, current_app, g, request
+from flask_smorest import Blueprint
+
+from api import metrics
+from api.errors import NotFound
+from api.http.auth import Scope, requires
+from api.http.context import runtime
+from api.http.spec import problems
+from api.runtime import Runtime
+
+blp = Blueprint("metrics", __name__, description="Prometheus metrics for operators")
+EXPOSITION = "text/plain; version=0.0.4; charset=utf-8"
+TEXT_DOC = {"text/plain": {"schema": {"type": "string", "description": "Prometheus text format"}}}
+
+
+@blp.route("/metrics", methods=["GET"])
+@blp.doc(operationId="getMetrics")
+@requires(Scope.METRICS)
+@blp.doc(
+    responses={"200": {"description": "Every series, summed over the workers", "content": TEXT_DOC}}
+)
+@problems(blp, 404)
+def scrape() -> Response:
+    """Requests, decisions, overrides, webhook deliveries, the policy served and pool use."""
+    if runtime_metrics() is None:
+        raise NotFound("Metrics are switched off here (DEALDESK_METRICS=0).")
+    _sample_pools(runtime(), force=True)
+    return Response(metrics.exposition(), mimetype=EXPOSITION)
+
+
+def count_decision(outcome: str, source: str) -> None:
+    """Count a decision once the response is a 2xx (a 2xx means committed)."""
+    g.setdefault("metrics_pending", []).append((outcome, source, None))
+
+
+def count_override(categories: list[str]) -> None:
+    g.setdefault("metrics_pending", []).append((None, None, categories))
+
+
+def outcome_of(decision_json: bytes) -> str:
+    """The outcome in a Decision's compact JSON, without parsing it: `outcome` follows
+    `decision_id` (a UUID), so its first occurrence is the top-level one."""
+    start = decision_json.find(b'"outcome":"') + len(b'"outcome":"')
+    return decision_json[start : decision_json.find(b'"', start)].decode()
+
+
+def install(app: Flask, series: metrics.Metrics) -> None:
+    """Time every request and count it by route template (never by raw path)."""
+    app.extensions["dealdesk.metrics"] = series
+
+    def start() -> None:
+        g.metrics_started = time.perf_counter()
+
+    def finish(response: Response) -> Response:
+        started = g.get("metrics_started")
+        if started is not None:
+            rule = request.url_rule
+            route = rule.rule if rule is not None else "unmatched"
+            series.observe_request(
+                route, request.method, response.status_code, time.perf_counter() - started
+            )
+            rt: Runtime = app.extensions["dealdesk"]
+            policy, holder = rt.policies.active, rt.policies
+            series.set_policy(
+                policy.name, policy.version, policy.sha256, holder.loaded_at.timestamp()
+            )
+            _sample_pools(rt)
+            if response.status_code < 300:
+                for outcome, source, categories in g.pop("metrics_pending", ()):
+                    if categories is not None:
+                        series.record_override(categories)
+                    else:
+                        series.record_decision(outcome, source)
+        return response
+
+    app.before_request(start)
+    app.after_request(finish)
+
+
+def _sample_pools(rt: Runtime, *, force: bool = False) -> None:
+    series: metrics.Metrics | None = runtime_metrics()
+    if series is None or not (force or series.pool_due()):
+        return
+    series.set_pool("transactions", rt.pool.get_stats())
+    if rt.quick is not rt.pool:
+        series.set_pool("quick", rt.quick.get_stats())
+
+
+def runtime_metrics() -> metrics.Metrics | None:
+    found: metrics.Metrics | None = current_app.extensions.get("dealdesk.metrics")
+    return found

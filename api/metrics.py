@@ -1,0 +1,182 @@
+"""Prometheus series for operators; no Flask here, so the webhook dispatcher can record too.
+
+Under `dealdesk serve` every process writes its values to files in PROMETHEUS_MULTIPROC_DIR
+(set by the master before any worker forks) and `/metrics` sums them over every worker, live
+or exited: counters and histograms keep what exited workers counted, gauges count live
+workers only. Without that variable (tests, one process) the values live in this process.
+
+The series (all prefixed `dealdesk_`):
+- `http_requests_total{route,method,status}` and `http_request_duration_seconds{route,method}`
+- `decisions_total{outcome,source}`: source is evaluation, submission or revision
+- `overrides_total{category}`: one per category of each override made
+- `webhook_deliveries_total{result}`, `webhook_delivery_lag_seconds`: see record_delivery
+- `policy_info{name,version,sha256}` (1 for the active policy of a live worker),
+  `policy_loaded_timestamp_seconds` (the oldest over live workers), and
+  `policy_generation` once set_policy_generation is called
+- `pool_connections{pool,state}`: size, available and waiting, per pool, over live workers
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterable, Mapping
+
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+LAG_BUCKETS = (0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0, 14400.0, 86400.0)
+POOL_EVERY_S = 1.0
+
+
+class Metrics:
+    """The series of one process, registered once (prometheus-client's registry is global)."""
+
+    def __init__(self) -> None:
+        self.requests = Counter(
+            "dealdesk_http_requests",
+            "HTTP requests answered, by route template, method and status.",
+            ["route", "method", "status"],
+        )
+        self.latency = Histogram(
+            "dealdesk_http_request_duration_seconds",
+            "Time from the request's arrival to its response (streams: to the first byte).",
+            ["route", "method"],
+            buckets=LATENCY_BUCKETS,
+        )
+        self.decisions = Counter(
+            "dealdesk_decisions", "Decisions made, by outcome and source.", ["outcome", "source"]
+        )
+        self.overrides = Counter(
+            "dealdesk_overrides", "Overrides made, once per category each carries.", ["category"]
+        )
+        self.deliveries = Counter(
+            "dealdesk_webhook_deliveries", "Webhook delivery attempts, by result.", ["result"]
+        )
+        self.delivery_lag = Histogram(
+            "dealdesk_webhook_delivery_lag_seconds",
+            "Time from an event's commit to its delivery attempt.",
+            buckets=LAG_BUCKETS,
+        )
+        self.policy_info = Gauge(
+            "dealdesk_policy_info",
+            "1 for the active policy a live worker serves.",
+            ["name", "version", "sha256"],
+            multiprocess_mode="livemax",
+        )
+        self.pool = Gauge(
+            "dealdesk_pool_connections",
+            "Database connections by pool and state, summed over live workers.",
+            ["pool", "state"],
+            multiprocess_mode="livesum",
+        )
+        # made on first use: an unset gauge would count as 0 in livemin for a process (the
+        # gunicorn master, the dispatcher) that never serves a policy
+        self._policy_loaded: Gauge | None = None
+        self._policy_generation: Gauge | None = None
+        self._policy_seen: tuple[str, str, str] | None = None
+        self._pool_at = 0.0
+        self._lock = threading.Lock()
+
+    def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
+        self.requests.labels(route, method, str(status)).inc()
+        self.latency.labels(route, method).observe(seconds)
+
+    def record_decision(self, outcome: str, source: str) -> None:
+        self.decisions.labels(outcome, source).inc()
+
+    def record_override(self, categories: Iterable[str]) -> None:
+        for category in categories:
+            self.overrides.labels(category).inc()
+
+    def record_delivery(self, result: str, lag_seconds: float) -> None:
+        self.deliveries.labels(result).inc()
+        self.delivery_lag.observe(lag_seconds)
+
+    def set_policy(self, name: str, version: str, sha256: str, loaded_at: float) -> None:
+        """The active policy; cheap to call on every request (it changes only on reload)."""
+        seen = (name, version, sha256)
+        if seen == self._policy_seen:
+            return
+        with self._lock:
+            if self._policy_seen is not None:
+                self.policy_info.labels(*self._policy_seen).set(0)
+            self.policy_info.labels(*seen).set(1)
+            if self._policy_loaded is None:
+                self._policy_loaded = Gauge(
+                    "dealdesk_policy_loaded_timestamp_seconds",
+                    "When the oldest live worker's active policy was loaded (Unix time).",
+                    multiprocess_mode="livemin",
+                )
+            self._policy_loaded.set(loaded_at)
+            self._policy_seen = seen
+
+    def set_policy_generation(self, generation: int) -> None:
+        """The policy generation this worker serves (issue 13 adds generations: call this
+        where a worker adopts one). The scrape shows the oldest over live workers."""
+        with self._lock:
+            if self._policy_generation is None:
+                self._policy_generation = Gauge(
+                    "dealdesk_policy_generation",
+                    "The oldest policy generation any live worker serves.",
+                    multiprocess_mode="livemin",
+                )
+        self._policy_generation.set(generation)
+
+    def pool_due(self) -> bool:
+        """True at most once a second per process: pool figures are sampled, not per request."""
+        now = time.monotonic()
+        if now - self._pool_at < POOL_EVERY_S:
+            return False
+        self._pool_at = now
+        return True
+
+    def set_pool(self, pool: str, stats: Mapping[str, int]) -> None:
+        self.pool.labels(pool, "size").set(stats.get("pool_size", 0))
+        self.pool.labels(pool, "available").set(stats.get("pool_available", 0))
+        self.pool.labels(pool, "waiting").set(stats.get("requests_waiting", 0))
+
+
+_shared: Metrics | None = None
+_shared_lock = threading.Lock()
+
+
+def shared() -> Metrics:
+    """This process's series, made on first use (not at import: the multiprocess directory
+    must be chosen before the first value exists)."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = Metrics()
+        return _shared
+
+
+def record_delivery(result: str, lag_seconds: float) -> None:
+    """For the webhook dispatcher: one delivery attempt (`result`: delivered, failed,
+    gave_up ...) and the seconds since its event was committed."""
+    shared().record_delivery(result, lag_seconds)
+
+
+def exposition() -> bytes:
+    """The text format, summed over every process when running multiprocess."""
+    if os.environ.get(MULTIPROC_ENV):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry)
+    return generate_latest(REGISTRY)
+
+
+def mark_process_dead(pid: int) -> None:
+    """For the gunicorn master when a worker exits: its live gauges stop counting."""
+    if os.environ.get(MULTIPROC_ENV):
+        multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
