@@ -38,6 +38,7 @@ ENDPOINTS = [
     ("GET", "/v1/policies", "policies"),
     ("POST", "/v1/policies/reload", "admin"),
     ("POST", "/v1/policies/simulate", "policies"),
+    ("GET", "/metrics", "metrics"),
 ]
 
 

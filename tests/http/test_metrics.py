@@ -1,0 +1,142 @@
+"""/metrics in one process: what each request adds, the scope, and the switch that turns it
+off. (tests/system/test_metrics.py scrapes four workers of a real server.)"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from flask.testing import FlaskClient
+from prometheus_client.parser import text_string_to_metric_families
+from psycopg_pool import ConnectionPool
+
+from api.app import create_app
+from api.config import ConfigError, Settings
+from api.policy.loader import PolicySet
+from tests.http.conftest import deal
+
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def scrape(client: FlaskClient, key: str) -> Samples:
+    response = client.get("/metrics", headers={"Authorization": f"Bearer {key}"})
+    assert response.status_code == 200, response.data
+    assert response.mimetype == "text/plain"
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(response.data.decode())
+        for s in family.samples
+    }
+
+
+def value(samples: Samples, series: str, **labels: str) -> float:
+    return samples.get((series, tuple(sorted(labels.items()))), 0.0)
+
+
+def test_each_request_adds_exactly_what_it_did(
+    client: FlaskClient, org: object, admin: dict[str, str], make_key: Callable[..., str]
+) -> None:
+    reader = make_key("metrics", name="prometheus")
+    before = scrape(client, reader)
+    bodies = [
+        {"deal": deal(deal_id="E-1", discount_pct="5"), "requested_by": "am.jones"},
+        {"deal": deal(deal_id="E-2", discount_pct="18"), "requested_by": "am.jones"},
+        {"deal": deal(deal_id="E-3", discount_pct="18"), "requested_by": "am.jones"},
+        {"deal": deal(currency="EUR"), "requested_by": "am.jones"},
+    ]
+    answers = [client.post("/v1/evaluations", json=b, headers=admin) for b in bodies]
+    assert [a.status_code for a in answers] == [200, 200, 200, 422]
+    outcomes = [a.json["outcome"] for a in answers[:3]]
+    submitted = client.post(
+        "/v1/approval-requests",
+        json={"deal": deal(deal_id="E-4", discount_pct="18"), "requested_by": "am.jones"},
+        headers=admin,
+    )
+    assert submitted.status_code == 201
+    override = client.post(
+        "/v1/overrides",
+        json={
+            "executive_id": "vp.garcia",
+            "deal": deal(deal_id="E-5", discount_pct="18"),
+            "terms": {"discount_pct": "35"},
+            "reason_code": "competitive_displacement",
+            "justification": "Competitor matched our price at quarter end.",
+        },
+        headers=admin,
+    )
+    assert override.status_code == 201
+    after = scrape(client, reader)
+
+    def delta(series: str, **labels: str) -> float:
+        return value(after, series, **labels) - value(before, series, **labels)
+
+    route = {"route": "/v1/evaluations", "method": "POST"}
+    assert delta("dealdesk_http_requests_total", **route, status="200") == 3
+    assert delta("dealdesk_http_requests_total", **route, status="422") == 1
+    assert delta("dealdesk_http_request_duration_seconds_count", **route) == 4
+    for outcome in set(outcomes):
+        assert delta("dealdesk_decisions_total", outcome=outcome, source="evaluation") == (
+            outcomes.count(outcome)
+        )
+    assert (
+        delta(
+            "dealdesk_decisions_total",
+            outcome=submitted.json["decision"]["outcome"],
+            source="submission",
+        )
+        == 1
+    )
+    for category in ("beyond_policy", "beyond_executive_authority", "bypassed_owner"):
+        expected = 1 if category in override.json["categories"] else 0
+        assert delta("dealdesk_overrides_total", category=category) == expected, category
+    assert delta("dealdesk_http_requests_total", route="/metrics", method="GET", status="200") == 1
+    policy = override.json["policy"]
+    info = {"name": policy["name"], "version": policy["version"], "sha256": policy["sha256"]}
+    assert value(after, "dealdesk_policy_info", **info) == 1
+
+
+def test_unknown_paths_count_under_one_route(
+    client: FlaskClient, make_key: Callable[..., str]
+) -> None:
+    reader = make_key("metrics", name="prometheus")
+    before = scrape(client, reader)
+    for path in ("/nope", "/v1/nothing/here", "/v1/x"):
+        assert client.get(path).status_code in (401, 404)
+    after = scrape(client, reader)
+    labels = [labels for (name, labels) in after if name == "dealdesk_http_requests_total"]
+    assert not any(dict(lab)["route"] in ("/nope", "/v1/x") for lab in labels)
+    unmatched = sum(
+        after[k] - before.get(k, 0.0)
+        for k in after
+        if k[0] == "dealdesk_http_requests_total" and dict(k[1])["route"] == "unmatched"
+    )
+    assert unmatched == 3
+
+
+def test_switched_off_there_are_no_hooks_and_no_endpoint(
+    settings: Settings, pool: ConnectionPool, shipped: PolicySet, make_key: Callable[..., str]
+) -> None:
+    off = create_app(
+        Settings(**{**_fields(settings), "metrics": False}), pool=pool, policy_set=shipped
+    )
+    assert "dealdesk.metrics" not in off.extensions
+    reader = make_key("metrics", name="prometheus")
+    response = off.test_client().get("/metrics", headers={"Authorization": f"Bearer {reader}"})
+    assert response.status_code == 404
+    assert response.json["detail"] == "Metrics are switched off here (DEALDESK_METRICS=0)."
+
+
+def _fields(settings: Settings) -> dict[str, object]:
+    return {name: getattr(settings, name) for name in settings.__slots__}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [("", True), ("1", True), ("on", True), ("0", False), ("false", False)]
+)
+def test_the_switch_reads_the_environment(text: str, expected: bool) -> None:
+    assert Settings.from_env({"DEALDESK_METRICS": text}).metrics is expected
+
+
+def test_a_bad_switch_is_a_configuration_error() -> None:
+    with pytest.raises(ConfigError, match="DEALDESK_METRICS='maybe' is not 1 or 0"):
+        Settings.from_env({"DEALDESK_METRICS": "maybe"})
