@@ -31,6 +31,7 @@ format: install
 
 openapi: install
 	$(BIN)/dealdesk openapi > openapi.yaml
+	$(BIN)/dealdesk openapi --profile salesforce > openapi-salesforce.yaml
 
 clean:
 	rm -rf $(VENV) .dealdesk

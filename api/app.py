@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import yaml
-from flask import Flask, Response
+from flask import Flask, Response, request
 from psycopg_pool import ConnectionPool
 
 from api.config import Settings
@@ -23,6 +23,8 @@ from api.http import (
     requests,
 )
 from api.http.auth import authenticate, confirm_snapshot_key
+from api.http.problems import HttpProblem
+from api.http.salesforce import salesforce_profile
 from api.http.spec import DealdeskApi
 from api.metrics import shared as shared_metrics
 from api.policy.loader import PolicySet, load_policy_dir
@@ -32,6 +34,7 @@ from api.storage.preview_log import PreviewLog
 from api.storage.registry import RegistrySnapshot
 
 MAX_BODY = 1024 * 1024
+PROFILES = ("salesforce",)
 BLUEPRINTS = (health, evaluations, people, requests, overrides, audit, policies, metrics)
 
 
@@ -75,7 +78,7 @@ def create_app(
         metrics.install(app, shared_metrics())
     app.before_request(authenticate)
     app.after_request(confirm_snapshot_key)
-    app.add_url_rule("/openapi.yaml", "openapi_yaml", lambda: _openapi_yaml(api))
+    app.add_url_rule("/openapi.yaml", "openapi_yaml", lambda: _openapi_yaml(app))
     return app
 
 
@@ -90,18 +93,30 @@ def _pool(settings: Settings, url: str, *, autocommit: bool) -> ConnectionPool:
     )
 
 
-def openapi_document(app: Flask) -> dict[str, Any]:
-    """The OpenAPI document the schemas generate (what openapi.yaml must equal)."""
+def openapi_document(app: Flask, profile: str | None = None) -> dict[str, Any]:
+    """The OpenAPI document the schemas generate (what openapi.yaml must equal), or with
+    profile="salesforce" its Salesforce profile under the active policy
+    (openapi-salesforce.yaml, for the shipped policy)."""
     api: DealdeskApi = app.extensions["flask-smorest"]["apis"][""]["ext_obj"]
-    return api.document()
+    if profile is None:
+        return api.document()
+    if profile not in PROFILES:
+        raise HttpProblem(
+            422,
+            "validation-error",
+            "The request parameters are not valid.",
+            {"profile": [f"Must be one of: {', '.join(PROFILES)}."]},
+        )
+    runtime: Runtime = app.extensions["dealdesk"]
+    return salesforce_profile(api.document(), runtime.policies.active)
 
 
-def openapi_yaml_text(app: Flask) -> str:
-    return yaml.safe_dump(openapi_document(app), sort_keys=False, allow_unicode=True)
+def openapi_yaml_text(app: Flask, profile: str | None = None) -> str:
+    return yaml.safe_dump(openapi_document(app, profile), sort_keys=False, allow_unicode=True)
 
 
-def _openapi_yaml(api: DealdeskApi) -> Response:
-    text = yaml.safe_dump(api.document(), sort_keys=False, allow_unicode=True)
+def _openapi_yaml(app: Flask) -> Response:
+    text = openapi_yaml_text(app, request.args.get("profile"))
     return Response(text, mimetype="application/yaml")
 
 

@@ -110,9 +110,11 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--to", dest="end", type=_iso_date)
     export.set_defaults(handler=_audit_export)
 
-    sub.add_parser("openapi", help="print the OpenAPI document (YAML)").set_defaults(
-        handler=_openapi
+    openapi = sub.add_parser("openapi", help="print the OpenAPI document (YAML)")
+    openapi.add_argument(
+        "--profile", choices=["salesforce"], help="the Salesforce External Services profile"
     )
+    openapi.set_defaults(handler=_openapi)
     return parser
 
 
@@ -292,7 +294,7 @@ def _openapi(args: argparse.Namespace, settings: Settings) -> int:
     pool = open_pool("postgresql://unused", min_size=0, max_size=1)
     try:
         app = create_app(settings, pool=pool, policy_set=load_policy_dir(settings.policy_dir))
-        sys.stdout.write(openapi_yaml_text(app))
+        sys.stdout.write(openapi_yaml_text(app, args.profile))
     finally:
         pool.close()
     return 0
