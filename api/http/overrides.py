@@ -22,6 +22,7 @@ from api.http.schemas import (
     AcknowledgeIn,
     OverrideIn,
     OverrideOut,
+    OverridesFilter,
     OverridesPage,
     OverridesQuery,
     ReviewIn,
@@ -104,11 +105,11 @@ def index(query: dict[str, Any]) -> Response:
 @blp.route("/v1/overrides/export", methods=["GET"])
 @blp.doc(operationId="exportOverrides")
 @requires(Scope.AUDIT_READ)
-@blp.arguments(OverridesQuery, location="query")
+@blp.arguments(OverridesFilter, location="query")
 @blp.doc(responses={"200": {"description": "Every match as CSV", "content": CSV_DOC}})
 @problems(blp, 422, 503)
 def export(query: dict[str, Any]) -> Response:
-    """Every override that matches the filters, as CSV (`limit` and `cursor` do not apply)."""
+    """Every override that matches the filters, as CSV (what `Accept: text/csv` gives)."""
     return _csv(_filters(query))
 
 

@@ -87,7 +87,9 @@ class OverrideOut(Schema):
     reviews = fields.List(fields.Nested(ReviewOut))
 
 
-class OverridesQuery(PageQuery):
+class OverridesFilter(Strict):
+    """The filters of the override list and of its CSV export."""
+
     from_ = IsoDate(data_key="from")
     to = IsoDate()
     fiscal_year = fields.Integer(validate=validate.Range(min=1900, max=9999))
@@ -97,6 +99,10 @@ class OverridesQuery(PageQuery):
     category = fields.String(validate=validate.OneOf(CATEGORIES))
     review_status = fields.String(validate=validate.OneOf(REVIEW_STATUSES))
     period_end = fields.Boolean()
+
+
+class OverridesQuery(OverridesFilter, PageQuery):
+    pass
 
 
 class OverridesPage(Schema):
