@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 from api.policy.cel_native import as_double
 from api.policy.conditions import ExpressionError, new_activation
-from api.policy.decimals import decimal_str, from_cel_number, to_decimal
+from api.policy.decimals import EXACT, decimal_str, from_cel_number, to_decimal
 from api.policy.decision import Decision, EvalError, Finding, Party
 from api.policy.loader import monotonic
 from api.policy.model import Lever, Outcome, Policy, Rule, Status, above_tail, within_tail
@@ -312,7 +312,7 @@ def _finding(
             reason = f"The deal does not set {name}."
         return Finding(name, None, own, None, Status.NOT_REQUESTED, None, reason), -1
     shown = decimal_str(value)
-    headroom = own - value
+    headroom = EXACT.subtract(own, value)
     if lever.absolute_max is not None and value > lever.absolute_max:
         reason = (
             f"{shown} is above the absolute maximum of {decimal_str(lever.absolute_max)}; "
