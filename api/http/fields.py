@@ -10,12 +10,27 @@ from marshmallow import ValidationError, fields
 
 from api.policy.decimals import decimal_str, to_decimal
 
-MAX_MAGNITUDE = Decimal("1e15")
-MAX_PLACES = 10
-# what Number accepts as a string, for generated clients: unsigned (every Number is >= 0),
-# below MAX_MAGNITUDE, at most MAX_PLACES places. The server also takes forms this refuses
-# ("1e3", "007"), so a client that checks the pattern never sends what the server refuses.
-DECIMAL_IN_PATTERN = r"^[0-9]{1,15}(\.[0-9]{1,10})?$"
+MAX_DIGITS = 28
+"""Significant digits a value may carry: every one of them is kept (DESIGN 4)."""
+MAX_MAGNITUDE = Decimal(10) ** MAX_DIGITS
+MAX_PLACES = MAX_DIGITS
+
+
+def _plain_decimal_pattern(digits: int) -> str:
+    """Unsigned plain decimals with at most `digits` significant digits: exactly the plain
+    strings Number(minimum=0) accepts. One branch per length of the integer part, since a
+    pattern cannot add two lengths (and lookaheads would break some generators' regex)."""
+    branches = [rf"0(?:\.[0-9]{{1,{digits}}})?"]
+    for whole in range(1, digits + 1):
+        head = "[1-9]" + (f"[0-9]{{{whole - 1}}}" if whole > 1 else "")
+        tail = rf"(?:\.[0-9]{{1,{digits - whole}}})?" if whole < digits else ""
+        branches.append(head + tail)
+    return "^(?:" + "|".join(branches) + ")$"
+
+
+# for generated clients: what Number accepts written plainly (the server also takes forms
+# such as "1e3" or "007", which a client that checks the pattern simply does not send)
+DECIMAL_IN_PATTERN = _plain_decimal_pattern(MAX_DIGITS)
 # what decimal_str returns: plain digits, a sign where negative, never an exponent
 DECIMAL_OUT_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
 DECIMAL_IN: dict[str, Any] = {"type": "string", "format": "decimal", "pattern": DECIMAL_IN_PATTERN}
@@ -48,9 +63,11 @@ class Number(fields.Field):  # type: ignore[type-arg]
             raise ValidationError(
                 "Must be a number or a numeric string (finite, not NaN or Infinity)."
             )
+        _sign, digits, exponent = number.as_tuple()
+        if len(digits) > MAX_DIGITS:
+            raise ValidationError(f"Must have at most {MAX_DIGITS} significant digits.")
         if abs(number) >= MAX_MAGNITUDE:
-            raise ValidationError("Must be less than 1e15 in magnitude.")
-        exponent = number.as_tuple().exponent
+            raise ValidationError(f"Must be less than 1e{MAX_DIGITS} in magnitude.")
         if isinstance(exponent, int) and exponent < -MAX_PLACES:
             raise ValidationError(f"Must have at most {MAX_PLACES} decimal places.")
         if self.minimum is not None and number < self.minimum:

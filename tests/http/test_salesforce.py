@@ -15,6 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from api.app import openapi_document
+from api.http.fields import DECIMAL_IN_PATTERN
 from api.http.salesforce import salesforce_profile
 from api.policy.loader import PolicySet
 from api.policy.model import Lever
@@ -64,7 +65,7 @@ def test_errors_are_json_and_decimals_are_strings(profile: dict[str, Any]) -> No
     assert deal["properties"]["list_amount"] == {
         "type": "string",
         "format": "decimal",
-        "pattern": r"^[0-9]{1,15}(\.[0-9]{1,10})?$",
+        "pattern": DECIMAL_IN_PATTERN,
     }
     assert "additionalProperties" not in deal
     export = profile["paths"]["/v1/overrides/export"]["get"]["responses"]["200"]["content"]
