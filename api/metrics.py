@@ -22,6 +22,7 @@ import os
 import threading
 import time
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from prometheus_client import (
     REGISTRY,
@@ -85,15 +86,29 @@ class Metrics:
         self._policy_loaded: Gauge | None = None
         self._policy_generation: Gauge | None = None
         self._policy_seen: tuple[str, str, str] | None = None
+        self._counted: dict[tuple[str, str, int], Any] = {}
+        self._timed: dict[tuple[str, str], Any] = {}
+        self._decided: dict[tuple[str, str], Any] = {}
         self._pool_at = 0.0
         self._lock = threading.Lock()
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
-        self.requests.labels(route, method, str(status)).inc()
-        self.latency.labels(route, method).observe(seconds)
+        # children are cached: labels() takes a lock and builds keys, about half the cost
+        key = (route, method, status)
+        counted = self._counted.get(key)
+        if counted is None:
+            counted = self._counted[key] = self.requests.labels(route, method, str(status))
+        timed = self._timed.get(key[:2])
+        if timed is None:
+            timed = self._timed[key[:2]] = self.latency.labels(route, method)
+        counted.inc()
+        timed.observe(seconds)
 
     def record_decision(self, outcome: str, source: str) -> None:
-        self.decisions.labels(outcome, source).inc()
+        decided = self._decided.get((outcome, source))
+        if decided is None:
+            decided = self._decided[outcome, source] = self.decisions.labels(outcome, source)
+        decided.inc()
 
     def record_override(self, categories: Iterable[str]) -> None:
         for category in categories:

@@ -15,6 +15,7 @@ from api.http.spec import problems
 from api.runtime import Runtime
 
 blp = Blueprint("metrics", __name__, description="Prometheus metrics for operators")
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 EXPOSITION = "text/plain; version=0.0.4; charset=utf-8"
 TEXT_DOC = {"text/plain": {"schema": {"type": "string", "description": "Prometheus text format"}}}
 
@@ -62,8 +63,9 @@ def install(app: Flask, series: metrics.Metrics) -> None:
         if started is not None:
             rule = request.url_rule
             route = rule.rule if rule is not None else "unmatched"
+            method = request.method if request.method in METHODS else "other"
             series.observe_request(
-                route, request.method, response.status_code, time.perf_counter() - started
+                route, method, response.status_code, time.perf_counter() - started
             )
             rt: Runtime = app.extensions["dealdesk"]
             policy, holder = rt.policies.active, rt.policies

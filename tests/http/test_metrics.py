@@ -102,6 +102,7 @@ def test_unknown_paths_count_under_one_route(
     before = scrape(client, reader)
     for path in ("/nope", "/v1/nothing/here", "/v1/x"):
         assert client.get(path).status_code in (401, 404)
+    assert client.open("/nope", method="BREW").status_code == 404
     after = scrape(client, reader)
     labels = [labels for (name, labels) in after if name == "dealdesk_http_requests_total"]
     assert not any(dict(lab)["route"] in ("/nope", "/v1/x") for lab in labels)
@@ -110,7 +111,11 @@ def test_unknown_paths_count_under_one_route(
         for k in after
         if k[0] == "dealdesk_http_requests_total" and dict(k[1])["route"] == "unmatched"
     )
-    assert unmatched == 3
+    assert unmatched == 4
+    methods = {
+        dict(labels)["method"] for (name, labels) in after if name.startswith("dealdesk_http")
+    }
+    assert "BREW" not in methods and "other" in methods
 
 
 def test_switched_off_there_are_no_hooks_and_no_endpoint(
