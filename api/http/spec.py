@@ -12,7 +12,7 @@ from flask_smorest import Api, Blueprint
 from flask_smorest.utils import prepare_response
 
 from api.http.openapi import refine
-from api.http.problems import PROBLEM_JSON
+from api.http.problems import JSON, PROBLEM_JSON
 from api.http.schemas import ProblemOut
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -26,15 +26,19 @@ class DealdeskApi(Api):  # type: ignore[misc]
         for status in http.HTTPStatus:
             if status < 400:
                 continue
-            response: dict[str, Any] = {"description": status.phrase, "schema": self.ERROR_SCHEMA}
-            prepare_response(response, self.spec, PROBLEM_JSON)
-            self.spec.components.response(status.name, response, lazy=True)
-        default: dict[str, Any] = {
-            "description": "Any other error (unknown path, 405, 500, 503): a problem document.",
-            "schema": self.ERROR_SCHEMA,
-        }
-        prepare_response(default, self.spec, PROBLEM_JSON)
-        self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, default, lazy=True)
+            self.spec.components.response(status.name, self._problem(status.phrase), lazy=True)
+        default = "Any other error (unknown path, 405, 500, 503): a problem document."
+        self.spec.components.response(
+            self.DEFAULT_ERROR_RESPONSE_NAME, self._problem(default), lazy=True
+        )
+
+    def _problem(self, description: str) -> dict[str, Any]:
+        """problem+json, or application/json to a client whose Accept names only that."""
+        response: dict[str, Any] = {"description": description}
+        for media in (PROBLEM_JSON, JSON):
+            response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, media)
+        return response
 
     def document(self) -> dict[str, Any]:
         """The OpenAPI document as served and committed: apispec's, finished by refine()."""

@@ -10,6 +10,7 @@ from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 from psycopg_pool import ConnectionPool
 
+from api import metrics
 from api.app import create_app
 from api.config import ConfigError, Settings
 from api.policy.loader import PolicySet
@@ -145,3 +146,24 @@ def test_the_switch_reads_the_environment(text: str, expected: bool) -> None:
 def test_a_bad_switch_is_a_configuration_error() -> None:
     with pytest.raises(ConfigError, match="DEALDESK_METRICS='maybe' is not 1 or 0"):
         Settings.from_env({"DEALDESK_METRICS": "maybe"})
+
+
+def test_webhook_deliveries_recorded_by_the_dispatcher_function_are_scraped(
+    client: FlaskClient, make_key: Callable[..., str]
+) -> None:
+    reader = make_key("metrics", name="prometheus")
+    before = scrape(client, reader)
+    metrics.record_delivery("delivered", 2.5)
+    metrics.record_delivery("delivered", 0.25)
+    metrics.record_delivery("failed", 30.0)
+    after = scrape(client, reader)
+
+    def delta(series: str, **labels: str) -> float:
+        return value(after, series, **labels) - value(before, series, **labels)
+
+    assert delta("dealdesk_webhook_deliveries_total", result="delivered") == 2
+    assert delta("dealdesk_webhook_deliveries_total", result="failed") == 1
+    assert delta("dealdesk_webhook_delivery_lag_seconds_count") == 3
+    assert delta("dealdesk_webhook_delivery_lag_seconds_sum") == 32.75
+    assert delta("dealdesk_webhook_delivery_lag_seconds_bucket", le="0.5") == 1
+    assert delta("dealdesk_webhook_delivery_lag_seconds_bucket", le="5.0") == 2
