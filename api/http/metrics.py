@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+import uuid
 
+import psycopg
 from flask import Flask, Response, current_app, g, request
 from flask_smorest import Blueprint
 
@@ -13,6 +15,7 @@ from api.http.auth import Scope, requires
 from api.http.context import runtime
 from api.http.spec import problems
 from api.runtime import Runtime
+from api.storage.overrides import categories_of_request
 
 blp = Blueprint("metrics", __name__, description="Prometheus metrics for operators")
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -42,6 +45,19 @@ def count_decision(outcome: str, source: str) -> None:
 
 def count_override(categories: list[str]) -> None:
     g.setdefault("metrics_pending", []).append((None, None, categories))
+
+
+def overrides_of(conn: psycopg.Connection, request_id: uuid.UUID) -> frozenset[uuid.UUID]:
+    return frozenset(categories_of_request(conn, request_id))
+
+
+def count_new_overrides(
+    conn: psycopg.Connection, request_id: uuid.UUID, earlier: frozenset[uuid.UUID] = frozenset()
+) -> None:
+    """Count the overrides a submission or revision around the owner wrote for its request."""
+    for override_id, categories in categories_of_request(conn, request_id).items():
+        if override_id not in earlier:
+            count_override(categories)
 
 
 def outcome_of(decision_json: bytes) -> str:

@@ -15,7 +15,7 @@ from api.http.auth import Scope, current_key, has_scope, requires
 from api.http.body import json_body
 from api.http.context import runtime
 from api.http.deals import with_levers
-from api.http.metrics import count_decision
+from api.http.metrics import count_decision, count_new_overrides, overrides_of
 from api.http.openapi import response_headers
 from api.http.problems import HttpProblem
 from api.http.replies import decode_cursor, encode_cursor, reply, resource_id
@@ -137,6 +137,8 @@ def submit() -> Response:
             data.get("reason_code"),
             data.get("justification"),
         )
+        if record.requested_by != record.owner_id:  # perhaps around the owner: an override
+            count_new_overrides(conn, record.id)
     count_decision(record.decision["outcome"], "submission")
     return _reply(record, 201)
 
@@ -263,6 +265,7 @@ def revise(request_id: str) -> Response:
         record = service.find(conn, rid, lock=True)
         data = json_body(REVISE_IN)
         deal = with_levers(data["deal"], ctx.policy)
+        earlier = overrides_of(conn, rid) if data["requested_by"] != record.owner_id else None
         record = service.revise(
             conn,
             ctx,
@@ -273,6 +276,8 @@ def revise(request_id: str) -> Response:
             data.get("justification"),
             _if_match(),
         )
+        if earlier is not None:
+            count_new_overrides(conn, rid, earlier)
     count_decision(record.decision["outcome"], "revision")
     return _reply(record)
 

@@ -276,3 +276,14 @@ def summary(
     ).format(key=key, where=_where(filters))
     with conn.cursor(row_factory=class_row(SummaryRow)) as cur:
         return cur.execute(query, filters).fetchall()
+
+
+CATEGORIES_OF_REQUEST = "SELECT id, categories FROM overrides WHERE request_id = %s"
+
+
+def categories_of_request(
+    conn: psycopg.Connection, request_id: uuid.UUID
+) -> dict[uuid.UUID, list[str]]:
+    """The overrides linked to a request (made around its owner), by id: their categories."""
+    rows = conn.execute(CATEGORIES_OF_REQUEST, (request_id,)).fetchall()
+    return {row[0]: list(row[1]) for row in rows}

@@ -167,3 +167,53 @@ def test_webhook_deliveries_recorded_by_the_dispatcher_function_are_scraped(
     assert delta("dealdesk_webhook_delivery_lag_seconds_sum") == 32.75
     assert delta("dealdesk_webhook_delivery_lag_seconds_bucket", le="0.5") == 1
     assert delta("dealdesk_webhook_delivery_lag_seconds_bucket", le="5.0") == 2
+
+
+def test_submissions_and_revisions_around_the_owner_count_their_overrides(
+    client: FlaskClient, org: object, admin: dict[str, str], make_key: Callable[..., str]
+) -> None:
+    reader = make_key("metrics", name="prometheus")
+    before = scrape(client, reader)
+    reason = {
+        "reason_code": "strategic_account",
+        "justification": "The owner is on leave; the customer signs today.",
+    }
+    by_owner = client.post(
+        "/v1/approval-requests",
+        json={"deal": deal(deal_id="B-0", discount_pct="18"), "requested_by": "am.jones"},
+        headers=admin,
+    )
+    around = client.post(
+        "/v1/approval-requests",
+        json={
+            "deal": deal(deal_id="B-1", discount_pct="18"),
+            "requested_by": "vp.garcia",
+            **reason,
+        },
+        headers=admin,
+    )
+    assert (by_owner.status_code, around.status_code) == (201, 201), around.json
+    revised = client.post(
+        f"/v1/approval-requests/{around.json['id']}/revise",
+        json={
+            "deal": deal(deal_id="B-1", discount_pct="19"),
+            "requested_by": "vp.garcia",
+            **reason,
+        },
+        headers=admin,
+    )
+    assert revised.status_code == 200, revised.json
+    after = scrape(client, reader)
+    made = client.get("/v1/overrides", headers=admin).json["items"]
+    assert len(made) == 2
+    for category in ("bypassed_owner", "beyond_policy", "out_of_chain"):
+        expected = sum(category in o["categories"] for o in made)
+        got = value(after, "dealdesk_overrides_total", category=category) - value(
+            before, "dealdesk_overrides_total", category=category
+        )
+        assert got == expected, category
+    assert (
+        value(after, "dealdesk_overrides_total", category="bypassed_owner")
+        - value(before, "dealdesk_overrides_total", category="bypassed_owner")
+        == 2
+    )
