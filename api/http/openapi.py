@@ -48,13 +48,22 @@ HEADERS: dict[str, dict[str, Any]] = {
         "description": "The path of the resource just created.",
         "schema": {"type": "string"},
     },
+    "RetryAfter": {
+        "description": "Seconds to wait before retrying while the database is unreachable.",
+        "schema": {"type": "integer", "format": "int64"},
+    },
     "IdempotentReplayed": {
         "description": "`true` when this is the stored first response to the same "
         "`Idempotency-Key`.",
         "schema": {"type": "string", "enum": ["true"]},
     },
 }
-HEADER_NAMES = {"ETag": "ETag", "Location": "Location", "IdempotentReplayed": "Idempotent-Replayed"}
+HEADER_NAMES = {
+    "ETag": "ETag",
+    "Location": "Location",
+    "IdempotentReplayed": "Idempotent-Replayed",
+    "RetryAfter": "Retry-After",
+}
 
 
 def refine(document: dict[str, Any]) -> dict[str, Any]:
@@ -65,6 +74,7 @@ def refine(document: dict[str, Any]) -> dict[str, Any]:
     for name, schema in schemas.items():
         if not name.endswith("In") and schema.get("additionalProperties") is False:
             del schema["additionalProperties"]  # a field added later must not break clients
+    schemas.pop("PaginationMetadata", None)  # flask-smorest's, for headers we do not send
     _walk(doc, _finish_schema)
     for name, values in ENUMS.items():
         schemas[name] = {"type": "string", "enum": list(values)}
@@ -73,6 +83,9 @@ def refine(document: dict[str, Any]) -> dict[str, Any]:
         headers[name] = copy.deepcopy(header)
     for operation in operations(doc):
         _declare_replay(operation)
+    unavailable = components.get("responses", {}).get("SERVICE_UNAVAILABLE")
+    if unavailable is not None:
+        unavailable["headers"] = response_headers("RetryAfter")
     info = doc.setdefault("info", {})
     info["description"] = info.get("description", "") + ENUM_NOTE
     return doc

@@ -247,7 +247,16 @@ def test_headers_default_response_and_csv_are_declared(doc: dict[str, Any]) -> N
     assert set(submitted) == {"ETag", "Location", "Idempotent-Replayed"}
     approved = paths["/v1/approval-requests/{request_id}/approve"]["post"]["responses"]["200"]
     assert set(approved["headers"]) == {"ETag", "Idempotent-Replayed"}
-    assert set(doc["components"]["headers"]) == {"ETag", "Location", "IdempotentReplayed"}
+    assert set(doc["components"]["headers"]) == {
+        "ETag",
+        "Location",
+        "IdempotentReplayed",
+        "RetryAfter",
+    }
+    assert doc["components"]["responses"]["SERVICE_UNAVAILABLE"]["headers"] == {
+        "Retry-After": {"$ref": "#/components/headers/RetryAfter"}
+    }
+    assert "PaginationMetadata" not in doc["components"]["schemas"]
     for method, path, op in operations(doc):
         assert op["responses"]["default"] == {"$ref": "#/components/responses/DEFAULT_ERROR"}, (
             method,

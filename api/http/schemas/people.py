@@ -25,8 +25,10 @@ class PersonIn(Strict):
 
 class DelegateOut(Schema):
     id = fields.String(required=True)
-    from_ = fields.String(data_key="from", allow_none=True, required=True)
-    to = fields.String(allow_none=True, required=True)
+    from_ = fields.String(
+        data_key="from", allow_none=True, required=True, metadata={"format": "date"}
+    )
+    to = fields.String(allow_none=True, required=True, metadata={"format": "date"})
 
 
 class PersonOut(Schema):
