@@ -50,18 +50,18 @@ CSV_DOC = {"text/csv": {"schema": {"type": "string"}}}
 @idempotent
 def create() -> Response:
     """An executive grants terms beyond policy, their own authority, or around the owner."""
-    ctx = context()
     data = json_body(OVERRIDE_IN)
-    deal = with_levers(data["deal"], ctx.policy) if "deal" in data else None
-    payload = service.OverrideInput(
-        data["executive_id"],
-        data.get("request_id"),
-        deal,
-        data["terms"],
-        data["reason_code"],
-        data["justification"],
-    )
     with unit_of_work() as conn:
+        ctx = context(conn)
+        deal = with_levers(data["deal"], ctx.policy) if "deal" in data else None
+        payload = service.OverrideInput(
+            data["executive_id"],
+            data.get("request_id"),
+            deal,
+            data["terms"],
+            data["reason_code"],
+            data["justification"],
+        )
         record = service.create(conn, ctx, payload)
     return reply(reports.override_json(record, []), 201, {"Location": f"/v1/overrides/{record.id}"})
 
@@ -171,9 +171,9 @@ def get(override_id: str) -> Response:
 @idempotent
 def acknowledge(override_id: str) -> Response:
     """The deal's owner has seen the override."""
-    ctx = context()
     oid = resource_id(override_id, "override")
     with unit_of_work() as conn:
+        ctx = context(conn)
         service.find(conn, oid)
         data = json_body(ACKNOWLEDGE_IN)
         record = service.acknowledge(conn, ctx, oid, data["owner_id"])
@@ -189,9 +189,9 @@ def acknowledge(override_id: str) -> Response:
 @idempotent
 def add_review(override_id: str) -> Response:
     """Finance reviews an override; the latest review sets its review_status."""
-    ctx = context()
     oid = resource_id(override_id, "override")
     with unit_of_work() as conn:
+        ctx = context(conn)
         service.find(conn, oid)
         data = json_body(REVIEW_IN)
         review = service.review(conn, ctx, oid, data["reviewer_id"], data["status"], data["note"])

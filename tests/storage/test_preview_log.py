@@ -32,6 +32,7 @@ def preview(generation: int, output: bytes = b'{"outcome": "approved"}') -> Prev
         "sha",
         b"[]",
         generation,
+        0,  # the policy set's generation: nothing published in these tests
     )
 
 
