@@ -293,11 +293,14 @@ def _audit_verify(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _audit_export(args: argparse.Namespace, settings: Settings) -> int:
+    import psycopg
+
     from api.service.reports import csv_lines
     from api.storage.overrides import export_rows
 
     filters = {"from": args.start, "to": args.end}
-    with _connect(settings) as conn:
+    reads = settings.database_read_url  # a replica, when there is one
+    with psycopg.connect(reads) if reads else _connect(settings) as conn:
         for chunk in csv_lines(export_rows(conn, filters)):
             sys.stdout.write(chunk)
     return 0
