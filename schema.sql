@@ -61,6 +61,20 @@ CREATE TABLE IF NOT EXISTS policy_versions (
     first_loaded_at timestamptz NOT NULL DEFAULT now()
 );
 
+-- The policy set in force for the whole deployment: one row, seeded at generation 0 (nothing
+-- published yet). Publishing replaces the set and bumps the generation in one transaction with
+-- its `policy.published` audit event; every worker compares the generation it holds with this
+-- row (folded into the statements it already runs) and reloads from policy_versions when stale.
+CREATE TABLE IF NOT EXISTS policy_set (
+    one            boolean PRIMARY KEY DEFAULT true CHECK (one),
+    generation     bigint NOT NULL,
+    active_sha256  text REFERENCES policy_versions (sha256),
+    shadow_sha256s text[] NOT NULL DEFAULT '{}',   -- each one is in policy_versions too
+    published_at   timestamptz,
+    published_by   text
+);
+INSERT INTO policy_set (one, generation) VALUES (true, 0) ON CONFLICT (one) DO NOTHING;
+
 -- The decision log: every evaluation (preview) with its input and output. Not chained.
 CREATE TABLE IF NOT EXISTS decisions (
     id            uuid PRIMARY KEY,

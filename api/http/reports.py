@@ -52,9 +52,10 @@ def csv_doc(schema: type) -> dict[str, Any]:
 def _answer(
     report: str, query: dict[str, Any], compute: Callable[[psycopg.Connection], patterns.Items]
 ) -> Response:
-    """Run one report in a read transaction and answer JSON or, when asked, CSV."""
+    """Run one report in a read transaction (on DATABASE_READ_URL when set) and answer JSON
+    or, when asked, CSV."""
     rt = runtime()
-    with transaction(rt.pool) as conn:
+    with transaction(rt.reads) as conn:
         items = compute(conn)
     if request.accept_mimetypes.best_match(["application/json", "text/csv"]) == "text/csv":
         return Response(
