@@ -11,8 +11,8 @@ The series (all prefixed `dealdesk_`):
 - `overrides_total{category}`: one per category of each override made
 - `webhook_deliveries_total{result}`, `webhook_delivery_lag_seconds`: see record_delivery
 - `policy_info{name,version,sha256}` (1 for the active policy of a live worker),
-  `policy_loaded_timestamp_seconds` (the oldest over live workers), and
-  `policy_generation` once set_policy_generation is called
+  `policy_generation` and `policy_loaded_timestamp_seconds`: the oldest over live workers,
+  so a worker still on an old generation shows (DESIGN 7: it should never last)
 - `pool_connections{pool,state}`: size, available and waiting, per pool, over live workers
 """
 
@@ -85,7 +85,7 @@ class Metrics:
         # gunicorn master, the dispatcher) that never serves a policy
         self._policy_loaded: Gauge | None = None
         self._policy_generation: Gauge | None = None
-        self._policy_seen: tuple[str, str, str] | None = None
+        self._policy_seen: tuple[tuple[str, str, str], int] | None = None
         self._counted: dict[tuple[str, str, int], Any] = {}
         self._timed: dict[tuple[str, str], Any] = {}
         self._decided: dict[tuple[str, str], Any] = {}
@@ -118,35 +118,30 @@ class Metrics:
         self.deliveries.labels(result).inc()
         self.delivery_lag.observe(lag_seconds)
 
-    def set_policy(self, name: str, version: str, sha256: str, loaded_at: float) -> None:
-        """The active policy; cheap to call on every request (it changes only on reload)."""
-        seen = (name, version, sha256)
+    def set_policy(self, policy: tuple[str, str, str], generation: int, loaded_at: float) -> None:
+        """The active policy (name, version, sha256) and the generation of the set in force;
+        cheap to call on every request: it writes only when they change."""
+        seen = (policy, generation)
         if seen == self._policy_seen:
             return
         with self._lock:
-            if self._policy_seen is not None:
-                self.policy_info.labels(*self._policy_seen).set(0)
-            self.policy_info.labels(*seen).set(1)
-            if self._policy_loaded is None:
+            if self._policy_seen is not None and self._policy_seen[0] != policy:
+                self.policy_info.labels(*self._policy_seen[0]).set(0)
+            self.policy_info.labels(*policy).set(1)
+            if self._policy_loaded is None or self._policy_generation is None:
                 self._policy_loaded = Gauge(
                     "dealdesk_policy_loaded_timestamp_seconds",
-                    "When the oldest live worker's active policy was loaded (Unix time).",
+                    "When the oldest live worker's policy set was loaded (Unix time).",
+                    multiprocess_mode="livemin",
+                )
+                self._policy_generation = Gauge(
+                    "dealdesk_policy_generation",
+                    "The oldest policy-set generation any live worker serves.",
                     multiprocess_mode="livemin",
                 )
             self._policy_loaded.set(loaded_at)
+            self._policy_generation.set(generation)
             self._policy_seen = seen
-
-    def set_policy_generation(self, generation: int) -> None:
-        """The policy generation this worker serves (issue 13 adds generations: call this
-        where a worker adopts one). The scrape shows the oldest over live workers."""
-        with self._lock:
-            if self._policy_generation is None:
-                self._policy_generation = Gauge(
-                    "dealdesk_policy_generation",
-                    "The oldest policy generation any live worker serves.",
-                    multiprocess_mode="livemin",
-                )
-        self._policy_generation.set(generation)
 
     def pool_due(self) -> bool:
         """True at most once a second per process: pool figures are sampled, not per request."""

@@ -22,6 +22,10 @@ from api.storage.database import init_database, open_pool, start_embedded
 ROOT = Path(__file__).resolve().parents[1]
 POLICIES = ROOT / "policies"
 TABLES = (
+    "ask_levers",
+    "asks",
+    "step_actions",
+    "withdrawals",
     "override_reviews",
     "overrides",
     "idempotency_keys",
@@ -29,6 +33,7 @@ TABLES = (
     "approval_requests",
     "audit_events",
     "decisions",
+    "policy_set",
     "policy_versions",
     "api_keys",
     "people",
@@ -75,6 +80,7 @@ def wipe(url: str) -> None:
             )
         )
         conn.execute("SELECT setval('audit_events_id_seq', 1, false)")
+        conn.execute("INSERT INTO policy_set (one, generation) VALUES (true, 0)")  # as seeded
         # the triggers that bump it were bypassed too; running apps must notice the change
         conn.execute("UPDATE registry_generation SET n = n + 1")
 

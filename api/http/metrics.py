@@ -84,9 +84,12 @@ def install(app: Flask, series: metrics.Metrics) -> None:
                 route, method, response.status_code, time.perf_counter() - started
             )
             rt: Runtime = app.extensions["dealdesk"]
-            policy, holder = rt.policies.active, rt.policies
+            held = rt.policies.held
+            policy = held.active
             series.set_policy(
-                policy.name, policy.version, policy.sha256, holder.loaded_at.timestamp()
+                (policy.name, policy.version, policy.sha256),
+                held.generation,
+                held.loaded_at.timestamp(),
             )
             _sample_pools(rt)
             if response.status_code < 300:

@@ -9,10 +9,13 @@ cannot say on its own: named enum components shared by bodies, responses and que
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable
 from typing import Any
 
 from api.http.schemas import CATEGORIES, REQUEST_STATES, REVIEW_STATUSES
+from api.reports.buckets import BUCKET_NAMES
+from api.workflow.customer_no import WITHDRAW_REASON_CODES
 from api.workflow.overrides import REASON_CODES
 
 REF = "#/components/schemas/"
@@ -36,6 +39,9 @@ ENUMS: dict[str, list[str]] = {
     "ReviewVerdict": list(REVIEW_STATUSES[1:]),
     "PolicyStatus": ["active", "shadow"],
     "SummaryGroupBy": ["executive", "owner", "fiscal_quarter"],
+    "WithdrawReason": list(WITHDRAW_REASON_CODES),
+    "PeriodEndBucket": list(BUCKET_NAMES),
+    "ProximityGroupBy": ["tier", "owner"],
 }
 ENUM_NOTE = " Enumerations may gain values in later versions: treat an unknown value as `other`."
 
@@ -75,6 +81,8 @@ def refine(document: dict[str, Any]) -> dict[str, Any]:
         if not name.endswith("In") and schema.get("additionalProperties") is False:
             del schema["additionalProperties"]  # a field added later must not break clients
     schemas.pop("PaginationMetadata", None)  # flask-smorest's, for headers we do not send
+    for schema in schemas.values():
+        _map_if_names_collide(schema)
     _walk(doc, _finish_schema)
     for name, values in ENUMS.items():
         schemas[name] = {"type": "string", "enum": list(values)}
@@ -165,3 +173,23 @@ def _enum_ref(node: dict[str, Any]) -> None:
         node.update(allOf=[{"$ref": REF + name}], **extras)
     else:
         node["$ref"] = REF + name
+
+
+def _map_if_names_collide(schema: dict[str, Any]) -> None:
+    """Properties such as "-5" and "5" become one identifier in a generated client, which then
+    drops the schema: describe such an object as a map of its value type, keys listed."""
+    props = schema.get("properties")
+    if not isinstance(props, dict) or not props:
+        return
+    idents = [re.sub(r"\W", "", name).lower() for name in props]
+    values = list(props.values())
+    if len(set(idents)) == len(idents) or any(v != values[0] for v in values):
+        return
+    keys = ", ".join(f"`{name}`" for name in props)
+    description = schema.get("description", "")
+    schema.clear()
+    schema.update(
+        type="object",
+        additionalProperties=values[0],
+        description=(description + " " if description else "") + f"Keys: {keys}.",
+    )

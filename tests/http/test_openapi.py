@@ -272,3 +272,15 @@ def test_headers_default_response_and_csv_are_declared(doc: dict[str, Any]) -> N
         if p["name"] == "Idempotency-Key"
     )
     assert (key["schema"]["minLength"], key["schema"]["maxLength"]) == (1, 255)
+
+
+def test_property_names_a_generator_would_merge_make_a_map(doc: dict[str, Any]) -> None:
+    """`"-5"` and `"5"` are one identifier to openapi-python-client, which then drops the
+    schema and the report operation with it; as a typed map with its keys listed it works."""
+    assert doc["components"]["schemas"]["BandCountsOut"] == {
+        "type": "object",
+        "additionalProperties": {"type": "integer", "format": "int64"},
+        "description": "Keys: `-5`, `-4`, `-3`, `-2`, `-1`, `1`, `2`, `3`, `4`, `5`.",
+    }
+    categories = doc["components"]["schemas"]["CategoryCountsOut"]["properties"]
+    assert "bypassed_owner" in categories, "names that stay distinct stay named properties"
