@@ -8,7 +8,7 @@ import csv
 import io
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -21,7 +21,11 @@ from api.reports.bands import BAND_KEYS, proximity
 from api.reports.buckets import BUCKET_NAMES, BUCKETS, quarter_key
 from api.reports.numbers import mean, nearest_rank, ratio_text, share
 from api.storage import reports as store
-from api.workflow.customer_no import WITHDRAW_REASON_CODES
+from api.workflow.customer_no import (
+    AFTER_CUSTOMER_NO,
+    DEEPER_AFTER_CUSTOMER_NO,
+    WITHDRAW_REASON_CODES,
+)
 from api.workflow.overrides import Category
 
 Items = list[dict[str, Any]]
@@ -57,6 +61,17 @@ COLUMNS: dict[str, list[str]] = {
 }
 
 
+def roll_up(conn: psycopg.Connection, budget_s: float | None = None) -> None:
+    """Sum every month that has ended into the reports' monthly rollups (within budget_s
+    seconds, when given: a later call goes on)."""
+    store.prepare(conn, datetime.now(UTC).date(), BOUNDS, budget_s)
+
+
+def _prepare(conn: psycopg.Connection) -> None:
+    """Months that have ended are read from monthly rollups: bring them up to date."""
+    roll_up(conn, store.ROLL_BUDGET_S)
+
+
 def check_lever(policy: Policy, lever: str) -> None:
     """422 naming `lever` unless the active policy has it (computed levers included)."""
     names = [x.name for x in policy.levers]
@@ -78,6 +93,7 @@ def threshold_proximity(
     """Threshold hugging: per requester tier or owner, every ask's offset from the
     requester's own ceiling in bands of `band`, with bunching and its flag."""
     check_lever(policy, lever)
+    _prepare(conn)
     groups: dict[str, list[tuple[Decimal, int]]] = defaultdict(list)
     for key, offset, count in store.offsets(conn, lever, group_by, start, end):
         groups[key].append((offset, count))
@@ -91,6 +107,7 @@ def period_end(
     """The mad dash: per fiscal quarter and bucket of days to quarter end at submission,
     requests, the mean and p90 of `lever` asked, overrides and their excess value."""
     check_lever(policy, lever)
+    _prepare(conn)
     requests: dict[tuple[int, int, int], int] = {}
     for year, quarter, bucket, n in store.submissions_by_bucket(conn, BOUNDS, start, end):
         requests[(year, quarter, bucket)] = n
@@ -124,6 +141,7 @@ def rescues(conn: psycopg.Connection, start: date | None, end: date | None) -> I
     """Per approver or executive: steps acted on, overrides by category, rescues (overrides
     that bypassed the owner) and coaching_share = returned / (approved + rejected + returned
     + rescues)."""
+    _prepare(conn)
     acted: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(_ACTIONS.values(), 0))
     for actor, action, n in store.actions(conn, start, end):
         acted[actor][_ACTIONS.get(action, action)] = n
@@ -153,17 +171,27 @@ def rescues(conn: psycopg.Connection, start: date | None, end: date | None) -> I
 def seller_timeline(
     conn: psycopg.Connection, flag: str, start: date | None, end: date | None
 ) -> Items:
-    """Per owner: requests submitted, those whose decision carried `flag`, and revisions
-    that moved close_date into a later fiscal quarter (slips)."""
+    """Per owner: requests submitted, those whose decision carried `flag` at submission,
+    and revisions that moved close_date into a later fiscal quarter (slips)."""
+    _prepare(conn)
+    owners: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for owner, kind, slipped, flags, n in store.ask_kinds(conn, start, end):
+        counts = owners[owner]
+        if kind == "submission":
+            counts[0] += n
+            counts[1] += n if flag in flags else 0
+        elif slipped:
+            counts[2] += n
     return [
-        {"key": owner, "requests": requests, "flagged": flagged, "slips": slips}
-        for owner, requests, flagged, slips in sorted(store.timeline(conn, flag, start, end))
+        {"key": owner, "requests": c[0], "flagged": c[1], "slips": c[2]}
+        for owner, c in sorted(owners.items())
     ]
 
 
 def customer_no(conn: psycopg.Connection, start: date | None, end: date | None) -> Items:
     """Per owner: withdrawals by reason code, submissions after a customer's no, and those
     of them that asked for more than the withdrawn request."""
+    _prepare(conn)
     withdrawn: dict[str, dict[str, int]] = defaultdict(
         lambda: dict.fromkeys(WITHDRAW_REASON_CODES, 0)
     )
@@ -171,13 +199,17 @@ def customer_no(conn: psycopg.Connection, start: date | None, end: date | None) 
         counts = withdrawn[owner]
         if code in counts:
             counts[code] += n
-    after = {owner: (n, deeper) for owner, n, deeper in store.after_no(conn, start, end)}
+    after: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for owner, kind, _, flags, n in store.ask_kinds(conn, start, end):
+        if kind == "submission" and AFTER_CUSTOMER_NO in flags:
+            after[owner][0] += n
+            after[owner][1] += n if DEEPER_AFTER_CUSTOMER_NO in flags else 0
     return [
         {
             "key": owner,
             "withdrawals": withdrawn.get(owner, dict.fromkeys(WITHDRAW_REASON_CODES, 0)),
-            "after_no": after.get(owner, (0, 0))[0],
-            "deeper_after_no": after.get(owner, (0, 0))[1],
+            "after_no": after[owner][0] if owner in after else 0,
+            "deeper_after_no": after[owner][1] if owner in after else 0,
         }
         for owner in sorted(set(withdrawn) | set(after))
     ]
