@@ -61,6 +61,20 @@ CREATE TABLE IF NOT EXISTS policy_versions (
     first_loaded_at timestamptz NOT NULL DEFAULT now()
 );
 
+-- The policy set in force for the whole deployment: one row, seeded at generation 0 (nothing
+-- published yet). Publishing replaces the set and bumps the generation in one transaction with
+-- its `policy.published` audit event; every worker compares the generation it holds with this
+-- row (folded into the statements it already runs) and reloads from policy_versions when stale.
+CREATE TABLE IF NOT EXISTS policy_set (
+    one            boolean PRIMARY KEY DEFAULT true CHECK (one),
+    generation     bigint NOT NULL,
+    active_sha256  text REFERENCES policy_versions (sha256),
+    shadow_sha256s text[] NOT NULL DEFAULT '{}',   -- each one is in policy_versions too
+    published_at   timestamptz,
+    published_by   text
+);
+INSERT INTO policy_set (one, generation) VALUES (true, 0) ON CONFLICT (one) DO NOTHING;
+
 -- The decision log: every evaluation (preview) with its input and output. Not chained.
 CREATE TABLE IF NOT EXISTS decisions (
     id            uuid PRIMARY KEY,
@@ -172,7 +186,7 @@ CREATE TABLE IF NOT EXISTS overrides (
     terms_before       jsonb NOT NULL,
     terms_after        jsonb NOT NULL,
     excess             jsonb NOT NULL,
-    excess_value       numeric(20, 2) NOT NULL,
+    excess_value       numeric NOT NULL,              -- cents; values carry up to 28 digits
     currency           text NOT NULL,
     reason_code        text NOT NULL,
     justification      text NOT NULL,
@@ -190,6 +204,15 @@ CREATE TABLE IF NOT EXISTS overrides (
     created_on         date NOT NULL,
     event_hash         text NOT NULL
 );
+-- Money of up to 28 significant digits: drop the old numeric(20, 2) bound (no rewrite).
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM information_schema.columns
+               WHERE table_schema = current_schema() AND table_name = 'overrides'
+                 AND column_name = 'excess_value' AND numeric_precision IS NOT NULL) THEN
+        ALTER TABLE overrides ALTER COLUMN excess_value TYPE numeric;
+    END IF;
+END $$;
 CREATE INDEX IF NOT EXISTS overrides_created_idx ON overrides (created_on, seq);
 CREATE INDEX IF NOT EXISTS overrides_fiscal_idx ON overrides (fiscal_year, fiscal_quarter, seq);
 CREATE INDEX IF NOT EXISTS overrides_fiscal_year_idx ON overrides (fiscal_year, seq);

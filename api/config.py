@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+POLICY_SOURCES = ("directory", "database")
+
 
 class ConfigError(Exception):
     """An environment variable holds something we cannot use."""
@@ -26,6 +28,13 @@ class Settings:
     connect_timeout_s: int = 3
     worker_timeout_s: int = 30
     """gunicorn kills a worker silent this long; long streams heartbeat, so only a hang is."""
+    database_read_url: str | None = None
+    """Finance reads that tolerate replica lag go here (DATABASE_READ_URL); else the primary."""
+    policy_source: str = "directory"
+    """`directory`: `serve` publishes DEALDESK_POLICY_DIR at start when it differs from the
+    set in force; `database`: it only follows the database (DEALDESK_POLICY_SOURCE)."""
+    policy_check: bool = True
+    """False only for the bench's side-by-side run: evaluations skip the generation guard."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -38,7 +47,17 @@ class Settings:
             pool_max=_int(env, "DEALDESK_POOL_MAX", 8),
             statement_timeout_ms=_int(env, "DEALDESK_STATEMENT_TIMEOUT_MS", 5000),
             worker_timeout_s=_int(env, "DEALDESK_WORKER_TIMEOUT", 30),
+            database_read_url=env.get("DATABASE_READ_URL") or None,
+            policy_source=_choice(env, "DEALDESK_POLICY_SOURCE", POLICY_SOURCES),
+            policy_check=env.get("DEALDESK_BENCH_SKIP_POLICY_CHECK") != "1",
         )
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    text = env.get(name) or choices[0]
+    if text not in choices:
+        raise ConfigError(f"{name}={text!r} must be one of: {', '.join(choices)}")
+    return text
 
 
 def _date(env: Mapping[str, str], name: str) -> date | None:

@@ -41,6 +41,7 @@ TABLES = (
     "approval_requests",
     "audit_events",
     "decisions",
+    "policy_set",
     "policy_versions",
     "api_keys",
     "people",
@@ -87,6 +88,7 @@ def wipe(url: str) -> None:
             )
         )
         conn.execute("SELECT setval('audit_events_id_seq', 1, false)")
+        conn.execute("INSERT INTO policy_set (one, generation) VALUES (true, 0)")  # as seeded
         # the triggers that bump it were bypassed too; running apps must notice the change
         conn.execute("UPDATE registry_generation SET n = n + 1")
 

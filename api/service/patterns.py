@@ -1,6 +1,7 @@
-"""The five reports of DESIGN section 9, one function each. Every function returns the items
-as plain data (strings for decimals): what the JSON answer, the CSV export and the console
-render alike. `columns(report)` names the CSV columns of those same items, flattened."""
+"""The five reports of DESIGN section 9, one function each. Every function returns the
+items as plain data (strings for decimals): what the JSON answer, the CSV export and the
+console render alike; `csv_text` writes those same items as CSV (COLUMNS, flattened).
+Call `roll_up` on the primary first: it keeps all-time reports fast."""
 
 from __future__ import annotations
 
@@ -63,13 +64,10 @@ COLUMNS: dict[str, list[str]] = {
 
 def roll_up(conn: psycopg.Connection, budget_s: float | None = None) -> None:
     """Sum every month that has ended into the reports' monthly rollups (within budget_s
-    seconds, when given: a later call goes on)."""
+    seconds, when given: a later call goes on). It writes, so `conn` is the primary's; call
+    it before a report (the report functions only read, from a replica too, and are exact
+    whether or not the rollups are up to date: they are only faster when they are)."""
     store.prepare(conn, datetime.now(UTC).date(), BOUNDS, budget_s)
-
-
-def _prepare(conn: psycopg.Connection) -> None:
-    """Months that have ended are read from monthly rollups: bring them up to date."""
-    roll_up(conn, store.ROLL_BUDGET_S)
 
 
 def check_lever(policy: Policy, lever: str) -> None:
@@ -93,7 +91,6 @@ def threshold_proximity(
     """Threshold hugging: per requester tier or owner, every ask's offset from the
     requester's own ceiling in bands of `band`, with bunching and its flag."""
     check_lever(policy, lever)
-    _prepare(conn)
     groups: dict[str, list[tuple[Decimal, int]]] = defaultdict(list)
     for key, offset, count in store.offsets(conn, lever, group_by, start, end):
         groups[key].append((offset, count))
@@ -107,7 +104,6 @@ def period_end(
     """The mad dash: per fiscal quarter and bucket of days to quarter end at submission,
     requests, the mean and p90 of `lever` asked, overrides and their excess value."""
     check_lever(policy, lever)
-    _prepare(conn)
     requests: dict[tuple[int, int, int], int] = {}
     for year, quarter, bucket, n in store.submissions_by_bucket(conn, BOUNDS, start, end):
         requests[(year, quarter, bucket)] = n
@@ -141,7 +137,6 @@ def rescues(conn: psycopg.Connection, start: date | None, end: date | None) -> I
     """Per approver or executive: steps acted on, overrides by category, rescues (overrides
     that bypassed the owner) and coaching_share = returned / (approved + rejected + returned
     + rescues)."""
-    _prepare(conn)
     acted: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(_ACTIONS.values(), 0))
     for actor, action, n in store.actions(conn, start, end):
         acted[actor][_ACTIONS.get(action, action)] = n
@@ -173,7 +168,6 @@ def seller_timeline(
 ) -> Items:
     """Per owner: requests submitted, those whose decision carried `flag` at submission,
     and revisions that moved close_date into a later fiscal quarter (slips)."""
-    _prepare(conn)
     owners: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     for owner, kind, slipped, flags, n in store.ask_kinds(conn, start, end):
         counts = owners[owner]
@@ -191,7 +185,6 @@ def seller_timeline(
 def customer_no(conn: psycopg.Connection, start: date | None, end: date | None) -> Items:
     """Per owner: withdrawals by reason code, submissions after a customer's no, and those
     of them that asked for more than the withdrawn request."""
-    _prepare(conn)
     withdrawn: dict[str, dict[str, int]] = defaultdict(
         lambda: dict.fromkeys(WITHDRAW_REASON_CODES, 0)
     )

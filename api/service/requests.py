@@ -73,7 +73,9 @@ def submit(
         in_database(conn), ctx.policy, deal["owner_id"], requested_by, ctx.today
     )
     if not parties.acting_for_owner:
-        overrides.check_bypass_allowed(ctx.may_override, reason_code, justification)
+        overrides.check_bypass_allowed(
+            ctx.policy, parties.requester_party(), ctx.may_override, reason_code, justification
+        )
     assessment, output, stored_deal = _decide(conn, ctx, deal, parties, "submission")
     decision = assessment.decision
     steps = _route(conn, ctx, decision, parties)
@@ -171,7 +173,9 @@ def revise(
         in_database(conn), ctx.policy, record.owner_id, requested_by, ctx.today
     )
     if not parties.acting_for_owner:
-        overrides.check_bypass_allowed(ctx.may_override, reason_code, justification)
+        overrides.check_bypass_allowed(
+            ctx.policy, parties.requester_party(), ctx.may_override, reason_code, justification
+        )
     before = record.request_state
     if before in FINAL_STATES:
         raise Conflict(f"The request is {before.value}; it can no longer be revised.")

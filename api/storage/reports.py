@@ -119,7 +119,7 @@ def ask_kinds(
     """(owner, submission | revision, slipped a quarter, the decision's flags as a tuple,
     asks)."""
     group = ("owner_id", "kind", "slipped", "flags")
-    return [tuple(r) for r in _read(conn, "asks", group, start, end)]
+    return [(r[0], r[1], r[2], tuple(r[3]), r[4]) for r in _read(conn, "asks", group, start, end)]
 
 
 def withdrawals(

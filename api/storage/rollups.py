@@ -196,36 +196,44 @@ def read(
                 pieces.append(("rows", start, first - timedelta(days=1)))
             if last < end:
                 pieces.append(("rows", last + timedelta(days=1), end))
-    totals: dict[tuple[Any, ...], list[Any]] = {}
-    for kind, low, high in pieces:
-        query = _query(rollup, kind, group, where)
-        values = {**params, **where, "from": low, "to": high}
-        for row in conn.execute(query, values).fetchall():
-            key = tuple(tuple(v) if isinstance(v, list) else v for v in row[: len(group)])
-            measures = row[len(group) :]
-            if key in totals:
-                totals[key] = [a + b for a, b in zip(totals[key], measures, strict=True)]
-            else:
-                totals[key] = list(measures)
-    return [(*key, *measures) for key, measures in totals.items()]
-
-
-def _query(rollup: Rollup, kind: str, group: Sequence[str], where: dict[str, Any]) -> sql.Composed:
+    values: dict[str, Any] = {**params, **where}
+    parts = []
+    for i, (kind, low, high) in enumerate(pieces):
+        parts.append(_query(rollup, kind, group, where, f"_{i}"))
+        values.update({f"from_{i}": low, f"to_{i}": high})
     columns = sql.SQL(", ").join(map(sql.Identifier, group))
-    sums = sql.SQL(", ").join(  # counts stay integers (a sum of bigint is numeric)
-        sql.SQL("sum({})::bigint" if m == "n" else "sum({})").format(sql.Identifier(m))
+    query = sql.SQL("SELECT {}, {} FROM ({}) AS pieces GROUP BY {}").format(
+        columns, _sums(rollup), sql.SQL(" UNION ALL ").join(parts), columns
+    )
+    return [tuple(row) for row in conn.execute(query, values).fetchall()]
+
+
+def _sums(rollup: Rollup) -> sql.Composable:
+    return sql.SQL(", ").join(  # counts stay integers (a sum of bigint is numeric)
+        sql.SQL("sum({0})::bigint AS {0}" if m == "n" else "sum({0}) AS {0}").format(
+            sql.Identifier(m)
+        )
         for m in rollup.measures
     )
+
+
+def _query(
+    rollup: Rollup, kind: str, group: Sequence[str], where: dict[str, Any], suffix: str
+) -> sql.Composed:
+    """One piece of a read: `group` and the summed measures over from/to`suffix`."""
+    columns = sql.SQL(", ").join(map(sql.Identifier, group))
     filters: list[sql.Composable] = [
         sql.SQL("{} = {}").format(sql.Identifier(column), sql.Placeholder(column))
         for column in where
     ]
+    span = (f"%(from{suffix})s", f"%(to{suffix})s")
     if kind == "rollup":
         source: sql.Composable = _table(rollup)
-        filters.append(sql.SQL("month BETWEEN %(from)s AND %(to)s"))
+        filters.append(sql.SQL(f"month BETWEEN {span[0]} AND {span[1]}"))
     else:
-        source = sql.SQL("({}) AS s").format(sql.SQL(rollup.source))
+        text = rollup.source.replace("%(from)s", span[0]).replace("%(to)s", span[1])
+        source = sql.SQL("({}) AS s").format(sql.SQL(text))
     clause = sql.SQL(" WHERE ") + sql.SQL(" AND ").join(filters) if filters else sql.SQL("")
-    return sql.SQL("SELECT {}, {} FROM {}{} GROUP BY {}").format(
-        columns, sums, source, clause, columns
+    return sql.SQL("(SELECT {}, {} FROM {}{} GROUP BY {})").format(
+        columns, _sums(rollup), source, clause, columns
     )
