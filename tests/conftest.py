@@ -22,6 +22,10 @@ from api.storage.database import init_database, open_pool, start_embedded
 ROOT = Path(__file__).resolve().parents[1]
 POLICIES = ROOT / "policies"
 TABLES = (
+    "ask_levers",
+    "asks",
+    "step_actions",
+    "withdrawals",
     "override_reviews",
     "overrides",
     "idempotency_keys",
