@@ -22,6 +22,14 @@ from api.storage.database import init_database, open_pool, start_embedded
 ROOT = Path(__file__).resolve().parents[1]
 POLICIES = ROOT / "policies"
 TABLES = (
+    "report_rollups",
+    "rollup_offsets",
+    "rollup_submissions",
+    "rollup_submitted_values",
+    "rollup_override_buckets",
+    "rollup_asks",
+    "rollup_actions",
+    "rollup_categories",
     "ask_levers",
     "asks",
     "step_actions",
