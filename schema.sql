@@ -28,6 +28,8 @@ CREATE TABLE IF NOT EXISTS api_keys (
 );
 -- A name is reused only after its key is revoked.
 CREATE UNIQUE INDEX IF NOT EXISTS api_keys_active_name_idx ON api_keys (name) WHERE revoked_at IS NULL;
+-- A people-bound key acts only as its person (DESIGN 10); NULL for CPQ systems' keys.
+ALTER TABLE api_keys ADD COLUMN IF NOT EXISTS person_id text REFERENCES people (id);
 
 -- The registry generation: one counter, bumped in the same transaction as any change to
 -- people or API keys. Processes keep keys and people in memory for the evaluation path and
@@ -209,3 +211,23 @@ CREATE TABLE IF NOT EXISTS override_reviews (
     created_at  timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS override_reviews_override_idx ON override_reviews (override_id, id);
+
+-- Finance console sign-ins. The cookie holds a signed random id; only its sha256 is kept here.
+-- A row without a key is a visitor's, holding only the CSRF token of the sign-in form.
+CREATE TABLE IF NOT EXISTS console_sessions (
+    id_hash      text PRIMARY KEY,
+    api_key_id   bigint REFERENCES api_keys (id),
+    data         jsonb NOT NULL DEFAULT '{}',
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    last_seen_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS console_sessions_key_idx ON console_sessions (api_key_id);
+CREATE INDEX IF NOT EXISTS console_sessions_seen_idx ON console_sessions (last_seen_at);
+
+-- The console's cookie-signing secret, made once so that every instance signs alike
+-- (DEALDESK_SECRET_KEY replaces it). Knowing it forges no session: ids are random and kept
+-- only as hashes.
+CREATE TABLE IF NOT EXISTS console_secret (
+    one    boolean PRIMARY KEY DEFAULT true CHECK (one),
+    secret text NOT NULL
+);

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -26,6 +26,8 @@ class Settings:
     connect_timeout_s: int = 3
     worker_timeout_s: int = 30
     """gunicorn kills a worker silent this long; long streams heartbeat, so only a hang is."""
+    secret_key: str | None = field(default=None, repr=False)
+    """Signs the console's cookie and CSRF tokens; unset, one is made once in the database."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -38,6 +40,7 @@ class Settings:
             pool_max=_int(env, "DEALDESK_POOL_MAX", 8),
             statement_timeout_ms=_int(env, "DEALDESK_STATEMENT_TIMEOUT_MS", 5000),
             worker_timeout_s=_int(env, "DEALDESK_WORKER_TIMEOUT", 30),
+            secret_key=env.get("DEALDESK_SECRET_KEY") or None,
         )
 
 

@@ -22,6 +22,7 @@ from api.storage.database import init_database, open_pool, start_embedded
 ROOT = Path(__file__).resolve().parents[1]
 POLICIES = ROOT / "policies"
 TABLES = (
+    "console_sessions",
     "override_reviews",
     "overrides",
     "idempotency_keys",

@@ -92,6 +92,7 @@ def context() -> service.Context:
         key.name,
         has_scope(key, Scope.OVERRIDES),
         rt.policies.current.shadows,
+        key.person_id,
     )
 
 
