@@ -174,7 +174,7 @@ CREATE TABLE IF NOT EXISTS overrides (
     terms_before       jsonb NOT NULL,
     terms_after        jsonb NOT NULL,
     excess             jsonb NOT NULL,
-    excess_value       numeric(20, 2) NOT NULL,
+    excess_value       numeric NOT NULL,              -- cents; values carry up to 28 digits
     currency           text NOT NULL,
     reason_code        text NOT NULL,
     justification      text NOT NULL,
@@ -192,6 +192,15 @@ CREATE TABLE IF NOT EXISTS overrides (
     created_on         date NOT NULL,
     event_hash         text NOT NULL
 );
+-- Money of up to 28 significant digits: drop the old numeric(20, 2) bound (no rewrite).
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM information_schema.columns
+               WHERE table_schema = current_schema() AND table_name = 'overrides'
+                 AND column_name = 'excess_value' AND numeric_precision IS NOT NULL) THEN
+        ALTER TABLE overrides ALTER COLUMN excess_value TYPE numeric;
+    END IF;
+END $$;
 CREATE INDEX IF NOT EXISTS overrides_created_idx ON overrides (created_on, seq);
 CREATE INDEX IF NOT EXISTS overrides_fiscal_idx ON overrides (fiscal_year, fiscal_quarter, seq);
 CREATE INDEX IF NOT EXISTS overrides_fiscal_year_idx ON overrides (fiscal_year, seq);

@@ -75,7 +75,9 @@ def submit(
         in_database(conn), ctx.policy, deal["owner_id"], requested_by, ctx.today
     )
     if not parties.acting_for_owner:
-        overrides.check_bypass_allowed(ctx.may_override, reason_code, justification)
+        overrides.check_bypass_allowed(
+            ctx.policy, parties.requester_party(), ctx.may_override, reason_code, justification
+        )
     check_acting_as(ctx.person_id, requested_by, "requested_by")
     assessment, output, stored_deal = _decide(conn, ctx, deal, parties, "submission")
     decision = assessment.decision
@@ -174,7 +176,9 @@ def revise(
         in_database(conn), ctx.policy, record.owner_id, requested_by, ctx.today
     )
     if not parties.acting_for_owner:
-        overrides.check_bypass_allowed(ctx.may_override, reason_code, justification)
+        overrides.check_bypass_allowed(
+            ctx.policy, parties.requester_party(), ctx.may_override, reason_code, justification
+        )
     check_acting_as(ctx.person_id, requested_by, "requested_by")
     before = record.request_state
     if before in FINAL_STATES:
