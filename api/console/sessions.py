@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import Flask, Request, Response, current_app, request
+from flask import Flask, Request, Response, current_app, g, request
 from flask.sessions import SessionInterface, SessionMixin
 from itsdangerous import BadSignature, Signer
 from werkzeug.datastructures import CallbackDict
@@ -68,6 +68,8 @@ class ConsoleSession(CallbackDict[str, Any], SessionMixin):
     def begin(self, user: SignedIn) -> None:
         """Sign in: the saved session gets a fresh id (no fixation), bound to `user`."""
         self.sign_in_as = user
+        self.clear()
+        g.pop("csrf_token", None)
         self.modified = True
 
     def end(self) -> None:
@@ -86,6 +88,7 @@ class ConsoleSessions(SessionInterface):
             return None  # Flask's null session: the cookie is not even read
         rt = _runtime(app)
         _ensure_secret(app, rt)
+        g.pop("csrf_token", None)  # Flask-WTF's per-context cache: the token is this session's
         session_id = self._unsign(app, req.cookies.get(_cookie_name(req)))
         if session_id is None:
             return ConsoleSession()

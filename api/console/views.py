@@ -34,7 +34,6 @@ def sign_in() -> Response | tuple[str, int] | str:
     if not signed.has(SIGN_IN_SCOPE):
         return _refuse(target, 403, f"That API key lacks the `{SIGN_IN_SCOPE}` scope.")
     assert isinstance(session, ConsoleSession)
-    session.clear()
     session.begin(signed)
     return redirect(target)  # type: ignore[return-value]
 

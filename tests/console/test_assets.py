@@ -49,7 +49,9 @@ def test_vendored_file_matches_manifest(
 def test_no_unlisted_vendored_file(folder: Path) -> None:
     listed = {row[0] for row in manifest(folder)}
     present = {
-        str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and p.name != "MANIFEST"
+        str(p.relative_to(folder))
+        for p in folder.rglob("*")
+        if p.is_file() and p.name != "MANIFEST"
     }
     assert present == listed
 
