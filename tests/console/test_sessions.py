@@ -53,7 +53,7 @@ def test_sign_in_sets_a_signed_random_id_and_a_server_side_row(
     assert [r[0] for r in signed_in] == [hashlib.sha256(session_id.encode()).hexdigest()]
     assert signed_in[0][2] == {}  # sign-in starts afresh: the visitor's token is dropped
     client.get("/console/")
-    data = [r[2] for r in session_rows(db) if r[1] is not None][0]
+    data = next(r[2] for r in session_rows(db) if r[1] is not None)
     assert set(data) == {"csrf_token"}  # the row holds the CSRF token, never the key
 
 
