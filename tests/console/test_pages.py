@@ -159,7 +159,8 @@ def test_an_override_page_shows_what_the_api_holds(
     assert f'<code class="hash" id="event-hash">{api["event_hash"]}</code>' in html
     assert '<dd id="excess-value">10000.00 USD</dd>' in html
     terms = re.findall(
-        r'<tr><th scope="row">(\w+)</th><td class="num">([^<]+)</td><td class="num">([^<]+)</td></tr>',
+        r'<tr><th scope="row">(\w+)</th><td class="num">([^<]+)</td>'
+        r'<td class="num">([^<]+)</td></tr>',
         html,
     )
     expected = [
