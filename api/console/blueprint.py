@@ -71,6 +71,13 @@ def page(template: str, partial: str | None = None, **context: Any) -> str:
     return render_template(template, **context)
 
 
+@bp.app_template_filter("utc")
+def utc(text: str) -> str:
+    """An ISO UTC time as people read it: '2026-12-01 20:34:28' (the datetime attribute keeps
+    the exact value, microseconds and all)."""
+    return text.replace("T", " ").removesuffix("Z").split(".")[0]
+
+
 @bp.context_processor
 def shared() -> dict[str, Any]:
     """What the layout needs on every page: who is signed in, which pages exist."""

@@ -16,7 +16,8 @@ from tests.console.conftest import csrf_of, sign_in
 
 HX = {"HX-Request": "true"}
 ROW = re.compile(
-    r"<tr>\s*<td>([^<]+)</td>\s*<th scope=\"row\"><a href=\"/console/overrides/([^\"]+)\">"
+    r'<tr>\s*<td><time datetime="([^"]+)">[^<]+</time></td>\s*'
+    r'<th scope="row"><a href="/console/overrides/([^"]+)">'
 )
 CELL = re.compile(r"<td class=\"num\">([^<]+)</td>")
 
@@ -49,7 +50,7 @@ def test_overview_numbers_are_the_summary_api(
     assert "Fiscal FY2027-Q2, as of 2026-06-10; 51 days to the quarter's end." in html
     assert re.search(r'id="tile-count">3</dd>', html)
     assert re.search(r'id="tile-excess">30000.00 USD</dd>', html)
-    assert "0.0% of overrides, 0.0% of excess" in html
+    assert 'id="tile-period-end">0.0%<span class="sub"> of overrides (0), 0.0% of excess' in html
     assert re.search(r'id="tile-pending"><a [^>]+>3</a><span class="sub"> in all, 3 this', html)
     verify = client.get("/v1/audit/verify", headers=admin).json
     assert f'<code class="hash">{verify["head_hash"]}</code>' in html
