@@ -13,6 +13,7 @@ from flask import Flask
 from playwright.sync_api import Browser, Page, sync_playwright
 from werkzeug.serving import make_server
 
+from tests.conftest import ROOT, chromium_path
 from tests.console.conftest import (
     ORG,
     admin,
@@ -23,7 +24,6 @@ from tests.console.conftest import (
     org,
     overrides,
 )
-from tests.conftest import ROOT, chromium_path
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"

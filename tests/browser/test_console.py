@@ -12,9 +12,9 @@ from flask.testing import FlaskClient
 from playwright.sync_api import Page, expect
 from psycopg_pool import ConnectionPool
 
+from api.policy.model import Policy
 from api.service.keys import withdraw_key
 from api.storage.database import transaction
-from api.policy.model import Policy
 from tests.browser.conftest import axe_serious, csp_violations, screenshot, sign_in_with
 from tests.console.test_policies import stored
 
@@ -141,7 +141,7 @@ def visit_every_page(page: Page, oid: str) -> list[tuple[str, Callable[[], None]
                 page.goto("/console/"),
                 expect(page.locator("#chain-status")).to_contain_text("chain holds"),
             )[0],
-        ),  # noqa: E501
+        ),
         ("register", lambda: page.goto("/console/overrides")),
         ("override", lambda: page.goto(f"/console/overrides/{oid}")),
         ("audit", verify),
