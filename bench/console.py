@@ -40,7 +40,9 @@ def pages(override_id: str) -> dict[str, str]:
         "overview": "/console/",
         "register, first page": "/console/overrides",
         "register, deep page (row 900k)": f"/console/overrides?cursor={deep}",
-        "register, executive + period end": "/console/overrides?executive_id=exec.7&period_end=true",
+        "register, executive + period end": (
+            "/console/overrides?executive_id=exec.7&period_end=true"
+        ),
         "register, quarter + review status": (
             "/console/overrides?fiscal_year=2026&fiscal_quarter=3&review_status=pending"
         ),
