@@ -240,3 +240,85 @@ CREATE TABLE IF NOT EXISTS console_secret (
     one    boolean PRIMARY KEY DEFAULT true CHECK (one),
     secret text NOT NULL
 );
+
+-- Report history (DESIGN section 9), written when it happens and never rewritten.
+-- One row per submission and per revision: who asked, when (business date and real time),
+-- the fiscal period at that moment and the close date's fiscal quarter.
+CREATE TABLE IF NOT EXISTS asks (
+    id                  bigserial PRIMARY KEY,
+    request_id          uuid NOT NULL REFERENCES approval_requests (id),
+    deal_id             text NOT NULL,
+    kind                text NOT NULL,          -- submission | revision
+    owner_id            text NOT NULL,
+    requester_id        text NOT NULL,
+    requester_tier      text NOT NULL,
+    business_date       date NOT NULL,
+    created_at          timestamptz NOT NULL,
+    created_on          date NOT NULL,          -- UTC date of created_at: what from/to filter
+    close_date          date,
+    close_fiscal_year   integer,
+    close_fiscal_quarter integer,
+    slipped             boolean NOT NULL DEFAULT false,  -- a revision moving close_date to a later quarter
+    fiscal_year         integer NOT NULL,
+    fiscal_quarter      integer NOT NULL,
+    days_to_quarter_end integer NOT NULL,
+    flags               text[] NOT NULL
+);
+CREATE INDEX IF NOT EXISTS asks_created_idx ON asks (created_on)
+    INCLUDE (kind, owner_id, slipped, flags, fiscal_year, fiscal_quarter, days_to_quarter_end);
+CREATE INDEX IF NOT EXISTS asks_request_idx ON asks (request_id);
+
+-- Each lever's value at an ask beside the requester's own ceiling under the rules that
+-- matched, with the ask's grouping columns copied so a report reads one covering index.
+CREATE TABLE IF NOT EXISTS ask_levers (
+    ask_id              bigint NOT NULL REFERENCES asks (id),
+    lever               text NOT NULL,
+    value               numeric NOT NULL,
+    ceiling             numeric NOT NULL,
+    kind                text NOT NULL,
+    created_on          date NOT NULL,
+    owner_id            text NOT NULL,
+    requester_tier      text NOT NULL,
+    fiscal_year         integer NOT NULL,
+    fiscal_quarter      integer NOT NULL,
+    days_to_quarter_end integer NOT NULL,
+    PRIMARY KEY (ask_id, lever)
+);
+CREATE INDEX IF NOT EXISTS ask_levers_report_idx ON ask_levers (lever, created_on)
+    INCLUDE (kind, owner_id, requester_tier, value, ceiling, fiscal_year, fiscal_quarter,
+             days_to_quarter_end);
+
+-- Every approve, reject and return as it happened (a revision may replace the steps).
+CREATE TABLE IF NOT EXISTS step_actions (
+    id         bigserial PRIMARY KEY,
+    request_id uuid NOT NULL REFERENCES approval_requests (id),
+    seq        integer NOT NULL,
+    tier       text NOT NULL,
+    actor_id   text NOT NULL,
+    action     text NOT NULL,                   -- approve | reject | return
+    acted_at   timestamptz NOT NULL,
+    acted_on   date NOT NULL
+);
+CREATE INDEX IF NOT EXISTS step_actions_acted_idx ON step_actions (acted_on) INCLUDE (actor_id, action);
+
+-- Withdrawals with their reason code, and what the withdrawn request asked, lever by lever.
+CREATE TABLE IF NOT EXISTS withdrawals (
+    request_id    uuid PRIMARY KEY REFERENCES approval_requests (id),
+    deal_id       text NOT NULL,
+    owner_id      text NOT NULL,
+    reason_code   text,
+    business_date date NOT NULL,
+    withdrawn_at  timestamptz NOT NULL,
+    withdrawn_on  date NOT NULL,
+    asked         jsonb NOT NULL
+);
+CREATE INDEX IF NOT EXISTS withdrawals_declined_idx ON withdrawals (deal_id, business_date)
+    WHERE reason_code = 'customer_declined';
+CREATE INDEX IF NOT EXISTS withdrawals_on_idx ON withdrawals (withdrawn_on) INCLUDE (owner_id, reason_code);
+
+-- Overrides as the reports read them: days to quarter end as a column, one covering index.
+ALTER TABLE overrides ADD COLUMN IF NOT EXISTS days_to_quarter_end integer
+    GENERATED ALWAYS AS ((period ->> 'days_to_quarter_end')::integer) STORED;
+CREATE INDEX IF NOT EXISTS overrides_report_idx ON overrides (created_on)
+    INCLUDE (executive_id, categories, fiscal_year, fiscal_quarter, days_to_quarter_end,
+             excess_value);

@@ -20,6 +20,7 @@ from api.http import (
     people,
     policies,
     problems,
+    reports,
     requests,
 )
 from api.http.auth import authenticate, confirm_snapshot_key
@@ -31,7 +32,7 @@ from api.storage.preview_log import PreviewLog
 from api.storage.registry import RegistrySnapshot
 
 MAX_BODY = 1024 * 1024
-BLUEPRINTS = (health, evaluations, people, requests, overrides, audit, policies)
+BLUEPRINTS = (health, evaluations, people, requests, overrides, audit, policies, reports)
 
 
 def create_app(

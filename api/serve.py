@@ -124,6 +124,7 @@ def _record(
 
 def _demo(runtime: Any, host: str, port: int) -> None:
     from api.service.demo import seed_demo
+    from api.service.demo_history import seed_history
     from api.service.keys import issue_key, withdraw_key
     from api.storage.database import transaction
     from api.storage.keys import list_keys
@@ -131,6 +132,7 @@ def _demo(runtime: Any, host: str, port: int) -> None:
     policy = runtime.policies.active
     with transaction(runtime.pool) as conn:
         seeded = seed_demo(conn, policy)
+        history = seed_history(conn, policy, runtime.today()) if seeded else 0
         if any(k.name == "local-admin" and k.revoked_at is None for k in list_keys(conn)):
             withdraw_key(conn, "local-admin", "system:demo")
         key, _ = issue_key(conn, "local-admin", ["admin"], "system:demo")
@@ -141,6 +143,14 @@ def _demo(runtime: Any, host: str, port: int) -> None:
             [
                 "",
                 "dealdesk is starting" + (" (demo org seeded)" if seeded else ""),
+                *(
+                    [
+                        f"  demo history: {history} deals over the last few quarters; see",
+                        "  /v1/reports/rescues, period-end, threshold-proximity, ...",
+                    ]
+                    if history
+                    else []
+                ),
                 f"  admin key (shown once; a new one is made on each `make run`): {key}",
                 "  try:",
                 f"  curl -s -X POST http://{host}:{port}/v1/evaluations \\",

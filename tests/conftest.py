@@ -25,6 +25,10 @@ ROOT = Path(__file__).resolve().parents[1]
 POLICIES = ROOT / "policies"
 TABLES = (
     "console_sessions",
+    "ask_levers",
+    "asks",
+    "step_actions",
+    "withdrawals",
     "override_reviews",
     "overrides",
     "idempotency_keys",

@@ -286,6 +286,12 @@ def withdraw(request_id: str) -> Response:
         record = service.find(conn, rid, lock=True)
         data = json_body(WITHDRAW_IN)
         record = service.withdraw(
-            conn, ctx, record, data["requested_by"], data["reason"], _if_match()
+            conn,
+            ctx,
+            record,
+            data["requested_by"],
+            data["reason"],
+            _if_match(),
+            data.get("reason_code"),
         )
     return _reply(record)

@@ -29,6 +29,7 @@ def lint(policy: Policy) -> list[PolicyProblem]:
     _flat_levers(policy, warnings)
     _cel_types(policy, warnings)
     _unknown_fields(policy, warnings)
+    _customer_no_window(policy, warnings)
     return warnings.found
 
 
@@ -176,3 +177,19 @@ def _unknown_fields(policy: Policy, warnings: _Warnings) -> None:
                 f"deal.{name} is not a field of the deal schema; custom fields go under "
                 f"deal.attributes (deal.attributes.{name})",
             )
+
+
+def _customer_no_window(policy: Policy, warnings: _Warnings) -> None:
+    days = policy.customer_no_days
+    if days == 0:
+        warnings.add(
+            "spec.customer_no_days",
+            "customer_no_days is 0: a deal pushed again after the customer said no is "
+            "flagged (after_customer_no) only on the same day",
+        )
+    elif days > 366:
+        warnings.add(
+            "spec.customer_no_days",
+            f"customer_no_days is {days}: more than a year, so a deal the customer declined "
+            "is flagged as pushed after their no for longer than a fiscal year",
+        )

@@ -36,6 +36,7 @@ SPEC_KEYS = {
     "currency",
     "fiscal_year_start",
     "period_end_days",
+    "customer_no_days",
     "tiers",
     "approval",
     "routing",
@@ -224,6 +225,9 @@ class _Builder:
         period_end_days = self.whole_number(
             spec.get("period_end_days", Decimal(14)), "spec.period_end_days"
         )
+        customer_no_days = self.whole_number(
+            spec.get("customer_no_days", Decimal(90)), "spec.customer_no_days"
+        )
         routing = self.routing(spec.get("routing"))
         min_tier = self.override_min_tier(spec.get("overrides"))
         return Policy(
@@ -251,6 +255,7 @@ class _Builder:
             levers=levers,
             rules=rules,
             ranks={tier: rank for rank, tier in enumerate(self.tiers)},
+            customer_no_days=customer_no_days,
         )
 
     def tier_list(self, value: Any) -> tuple[str, ...]:

@@ -157,6 +157,8 @@ class Policy:
     rules: tuple[Rule, ...]
     owner: str | None = None
     ranks: Mapping[str, int] = field(default_factory=dict)
+    customer_no_days: int = 90
+    """How long after a customer's no a resubmission of the deal is flagged (DESIGN 9)."""
 
     def rank(self, tier: str) -> int:
         """0-based position of a tier; KeyError for a tier the policy does not know."""
