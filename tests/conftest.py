@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 POLICIES = ROOT / "policies"
 TABLES = (
     "console_sessions",
+    "override_totals",
     "ask_levers",
     "asks",
     "step_actions",
