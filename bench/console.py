@@ -31,7 +31,6 @@ from api.service.keys import issue_key  # noqa: E402
 from api.storage.database import init_database, open_pool, transaction  # noqa: E402
 from bench.overrides import fill, percentile, scratch_url  # noqa: E402
 
-
 REPEAT = int(os.environ.get("BENCH_REPEAT", "60"))
 TODAY = date(2025, 8, 15)  # FY2026-Q3 under the shipped policy: a quarter the fill populates
 TARGET_MS = 300.0
