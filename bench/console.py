@@ -54,6 +54,12 @@ def pages(override_id: str) -> dict[str, str]:
         "audit, first events": "/console/audit",
         "audit, events after 900k": "/console/audit?after=900000",
         "policies": "/console/policies",
+        "reports index": "/console/reports",
+        "report: threshold proximity": "/console/reports/threshold-proximity",
+        "report: period end": "/console/reports/period-end",
+        "report: rescues": "/console/reports/rescues",
+        "report: seller timeline": "/console/reports/seller-timeline",
+        "report: customer's no": "/console/reports/customer-no",
     }
 
 

@@ -265,3 +265,19 @@ def test_store_agrees_with_the_table(
     html = text(client.get("/console/overrides?executive_id=vp.garcia"))
     assert [oid for _, oid in ROW.findall(html)] == [str(r.id) for r in rows]
     assert csrf_of(html)
+
+
+def test_a_long_chain_is_checked_on_request_not_on_every_visit(
+    client: FlaskClient,
+    overrides: list[dict[str, Any]],
+    auditor: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from api.console import views
+
+    small = client.get("/console/").get_data(as_text=True)
+    assert 'hx-trigger="load"' in small
+    monkeypatch.setattr(views, "AUTO_VERIFY", 5)
+    big = client.get("/console/").get_data(as_text=True)
+    assert 'hx-trigger="load"' not in big
+    assert '<button type="submit">Verify the whole chain</button>' in big
