@@ -17,6 +17,11 @@ from api.service.keys import withdraw_key
 from api.storage.database import transaction
 from tests.browser.conftest import axe_serious, csp_violations, screenshot, sign_in_with
 from tests.console.test_policies import stored
+from tests.console.test_reports import history
+
+REPORT_NAMES = ["threshold-proximity", "period-end", "rescues", "seller-timeline", "customer-no"]
+
+REPORT_NAMES = ["threshold-proximity", "period-end", "rescues", "seller-timeline", "customer-no"]
 
 NOTE = "Checked the competitor's quote: the discount holds up."
 
@@ -134,14 +139,32 @@ def visit_every_page(page: Page, oid: str) -> list[tuple[str, Callable[[], None]
         page.goto("/docs")
         expect(page.locator(".swagger-ui .info .title")).to_contain_text("dealdesk")
 
+    def overview() -> None:
+        page.goto("/console/")
+        expect(page.locator("#chain-status")).to_contain_text("chain holds")
+
+    def report(name: str) -> Callable[[], None]:
+        def visit() -> None:
+            page.goto(f"/console/reports/{name}")
+            page.wait_for_function("window.Chart && Chart.getChart('chart')")
+            drawn = page.evaluate(
+                "(() => { const d = Chart.getChart('chart').data;"
+                " return {labels: d.labels, datasets: d.datasets.map("
+                "s => ({label: s.label, data: s.data}))}; })()"
+            )
+            island = page.evaluate("JSON.parse(document.getElementById('chart-data').textContent)")
+            assert drawn["labels"] == island["labels"]
+            assert [(d["label"], d["data"]) for d in drawn["datasets"]] == [
+                (d["label"], d["data"]) for d in island["datasets"]
+            ]
+            assert page.locator("#report-table tbody tr").count() >= 1
+
+        return visit
+
     return [
-        (
-            "overview",
-            lambda: (
-                page.goto("/console/"),
-                expect(page.locator("#chain-status")).to_contain_text("chain holds"),
-            )[0],
-        ),
+        ("reports", lambda: page.goto("/console/reports")),
+        *((f"report-{n}", report(n)) for n in REPORT_NAMES),
+        ("overview", overview),
         ("register", lambda: page.goto("/console/overrides")),
         ("override", lambda: page.goto(f"/console/overrides/{oid}")),
         ("audit", verify),
@@ -155,6 +178,7 @@ def test_every_page_no_csp_violation_no_serious_axe_finding_and_a_screenshot(
     page: Page,
     overrides: list[dict[str, Any]],
     stored: tuple[Policy, Policy],
+    history: None,
     bound_key: Callable[..., str],
     make_key: Callable[..., str],
     width: int,

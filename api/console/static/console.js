@@ -43,8 +43,11 @@
           responsive: true,
           maintainAspectRatio: false,
           indexAxis: spec.indexAxis || "x",
-          plugins: { legend: { display: spec.datasets.length > 1 } },
-          scales: { y: { beginAtZero: true, stacked: !!spec.stacked }, x: { stacked: !!spec.stacked } }
+          plugins: { legend: { display: true } },
+          scales: {
+            y: { beginAtZero: true, stacked: !!spec.stacked, ticks: { precision: 0 } },
+            x: { stacked: !!spec.stacked }
+          }
         }
       });
     });
