@@ -54,6 +54,13 @@ def test_sign_in_filter_page_open_review_and_see_the_review(
     expect(page.locator("#register tbody th a")).to_have_text(["Q-3"])
     expect(page).to_have_url(re.compile(r"cursor="))
 
+    page.go_back()  # history is never cached: htmx keeps no copy of finance data locally
+    expect(page.locator("#register tbody th a")).to_have_text(["Q-1", "Q-2"])
+    assert page.evaluate("localStorage.getItem('htmx-history-cache')") is None
+    assert page.evaluate("localStorage.length") == 0
+    page.get_by_role("link", name="Next page").click()
+    expect(page.locator("#register tbody th a")).to_have_text(["Q-3"])
+
     page.get_by_role("link", name="Q-3").click()
     expect(page.locator("h1")).to_have_text("Override of Q-3")
     page.get_by_label("Status").select_option("clawback")
