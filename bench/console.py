@@ -1,8 +1,9 @@
 """Every finance-console page at 1,000,000 overrides: p50/p95 through the full Flask stack
 (session lookup, routing, SQL, Jinja), signed in as a real session. Target: p95 <= 300 ms.
 
-Uses the kept fills of bench/overrides.py and bench/reports.py (the `dealdesk_bench`
-database: 1M overrides, 1M approval requests with their report history). The chain
+Uses the kept 1M-override fill of bench/overrides.py (the `dealdesk_bench` database). The
+report pages are thin over issue 15's service functions: the same reports through /v1 are
+timed beside them in the same run, so the console's own share shows. The chain
 check on the overview loads beside the page (htmx) because it walks every event; its time is
 printed on its own line, as is the CSV export's.
 """
@@ -30,8 +31,7 @@ from api.http.replies import encode_cursor  # noqa: E402
 from api.policy.loader import load_policy_dir  # noqa: E402
 from api.service.keys import issue_key  # noqa: E402
 from api.storage.database import init_database, open_pool, transaction  # noqa: E402
-from bench.overrides import percentile, scratch_url  # noqa: E402
-from bench.reports import fill  # noqa: E402
+from bench.overrides import fill, percentile, scratch_url  # noqa: E402
 
 REPEAT = int(os.environ.get("BENCH_REPEAT", "60"))
 TODAY = date(2025, 8, 15)  # FY2026-Q3 under the shipped policy: a quarter the fill populates
@@ -74,9 +74,9 @@ def main() -> int:
         rows = conn.execute("SELECT count(*) FROM overrides").fetchone()
         if totals != rows:
             conn.execute("TRUNCATE override_totals")
-            conn.commit()
-            conn.autocommit = True
-            conn.execute("VACUUM ANALYZE overrides")
+        conn.commit()
+        conn.autocommit = True
+        conn.execute("VACUUM ANALYZE overrides")  # as autovacuum would have, after the fill
     init_database(url)  # schema.sql fills an empty override_totals from the overrides
     pool = open_pool(url, max_size=4)
     pool.wait()
@@ -110,6 +110,18 @@ def main() -> int:
             times.append((time.perf_counter() - started) * 1000)
             assert response.status_code == 200, (path, response.status_code)
         results[name] = {"p50_ms": statistics.median(times), "p95_ms": percentile(times, 95)}
+    bearer = {"Authorization": f"Bearer {key}"}
+    for report in ("period-end", "rescues", "threshold-proximity"):
+        times = []
+        for _ in range(REPEAT):
+            started = time.perf_counter()
+            response = client.get(f"/v1/reports/{report}", headers=bearer)
+            times.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200, response.text
+        results[f"API /v1/reports/{report}"] = {
+            "p50_ms": statistics.median(times),
+            "p95_ms": percentile(times, 95),
+        }
     started = time.perf_counter()
     verified = client.get("/console/audit/verify", headers={"HX-Request": "true"})
     verify_s = time.perf_counter() - started
@@ -127,6 +139,7 @@ def main() -> int:
     print(f"{'page':40} {'p50 ms':>8} {'p95 ms':>8}  target p95 <= {TARGET_MS:.0f} ms")
     for name, r in results.items():
         mark = "met" if r["p95_ms"] <= TARGET_MS else "NOT MET"
+        mark = "(API, for comparison)" if name.startswith("API") else mark
         print(f"{name:40} {r['p50_ms']:8.1f} {r['p95_ms']:8.1f}  {mark}")
     print(f"chain check beside the overview (walks every event): {verify_s:.2f} s")
     print(f"CSV of one executive ({csv_rows:,} rows): {csv_s:.2f} s")
@@ -140,7 +153,8 @@ def main() -> int:
         "csv_one_executive_s": csv_s,
     }
     out.write_text(json.dumps(existing, indent=2) + "\n")
-    return 0 if all(r["p95_ms"] <= TARGET_MS for r in results.values()) else 1
+    pages_ok = all(r["p95_ms"] <= TARGET_MS for n, r in results.items() if not n.startswith("API"))
+    return 0 if pages_ok else 1
 
 
 if __name__ == "__main__":
