@@ -63,6 +63,20 @@ CREATE TABLE IF NOT EXISTS policy_versions (
     first_loaded_at timestamptz NOT NULL DEFAULT now()
 );
 
+-- The policy set in force for the whole deployment: one row, seeded at generation 0 (nothing
+-- published yet). Publishing replaces the set and bumps the generation in one transaction with
+-- its `policy.published` audit event; every worker compares the generation it holds with this
+-- row (folded into the statements it already runs) and reloads from policy_versions when stale.
+CREATE TABLE IF NOT EXISTS policy_set (
+    one            boolean PRIMARY KEY DEFAULT true CHECK (one),
+    generation     bigint NOT NULL,
+    active_sha256  text REFERENCES policy_versions (sha256),
+    shadow_sha256s text[] NOT NULL DEFAULT '{}',   -- each one is in policy_versions too
+    published_at   timestamptz,
+    published_by   text
+);
+INSERT INTO policy_set (one, generation) VALUES (true, 0) ON CONFLICT (one) DO NOTHING;
+
 -- The decision log: every evaluation (preview) with its input and output. Not chained.
 CREATE TABLE IF NOT EXISTS decisions (
     id            uuid PRIMARY KEY,
@@ -284,6 +298,7 @@ CREATE TABLE IF NOT EXISTS ask_levers (
     days_to_quarter_end integer NOT NULL,
     PRIMARY KEY (ask_id, lever)
 );
+CREATE INDEX IF NOT EXISTS ask_levers_created_idx ON ask_levers (created_on);
 CREATE INDEX IF NOT EXISTS ask_levers_report_idx ON ask_levers (lever, created_on)
     INCLUDE (kind, owner_id, requester_tier, value, ceiling, fiscal_year, fiscal_quarter,
              days_to_quarter_end);
@@ -377,3 +392,44 @@ SELECT fiscal_year, fiscal_quarter, count(*), sum(excess_value),
 FROM overrides
 WHERE NOT EXISTS (SELECT 1 FROM override_totals)
 GROUP BY fiscal_year, fiscal_quarter;
+
+-- Monthly rollups of the report queries (api/storage/rollups.py): whole months that ended
+-- days ago never change, so they are summed once; `report_rollups` says how far.
+CREATE TABLE IF NOT EXISTS report_rollups (
+    name    text PRIMARY KEY,
+    through date NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rollup_offsets (
+    month date NOT NULL, lever text NOT NULL, requester_tier text NOT NULL,
+    owner_id text NOT NULL, "offset" numeric NOT NULL, n bigint NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rollup_offsets_idx ON rollup_offsets (lever, month);
+CREATE TABLE IF NOT EXISTS rollup_submissions (
+    month date NOT NULL, fiscal_year integer NOT NULL, fiscal_quarter integer NOT NULL,
+    bucket integer NOT NULL, n bigint NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rollup_submissions_idx ON rollup_submissions (month);
+CREATE TABLE IF NOT EXISTS rollup_submitted_values (
+    month date NOT NULL, lever text NOT NULL, fiscal_year integer NOT NULL,
+    fiscal_quarter integer NOT NULL, bucket integer NOT NULL, value numeric NOT NULL,
+    n bigint NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rollup_submitted_values_idx ON rollup_submitted_values (lever, month);
+CREATE TABLE IF NOT EXISTS rollup_override_buckets (
+    month date NOT NULL, fiscal_year integer NOT NULL, fiscal_quarter integer NOT NULL,
+    bucket integer NOT NULL, n bigint NOT NULL, excess numeric NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rollup_override_buckets_idx ON rollup_override_buckets (month);
+CREATE TABLE IF NOT EXISTS rollup_asks (
+    month date NOT NULL, owner_id text NOT NULL, kind text NOT NULL, slipped boolean NOT NULL,
+    flags text[] NOT NULL, n bigint NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rollup_asks_idx ON rollup_asks (month);
+CREATE TABLE IF NOT EXISTS rollup_actions (
+    month date NOT NULL, actor_id text NOT NULL, action text NOT NULL, n bigint NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rollup_actions_idx ON rollup_actions (month);
+CREATE TABLE IF NOT EXISTS rollup_categories (
+    month date NOT NULL, executive_id text NOT NULL, category text NOT NULL, n bigint NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rollup_categories_idx ON rollup_categories (month);

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+POLICY_SOURCES = ("directory", "database")
+
 
 class ConfigError(Exception):
     """An environment variable holds something we cannot use."""
@@ -28,6 +30,13 @@ class Settings:
     """gunicorn kills a worker silent this long; long streams heartbeat, so only a hang is."""
     secret_key: str | None = field(default=None, repr=False)
     """Signs the console's cookie and CSRF tokens; unset, one is made once in the database."""
+    database_read_url: str | None = None
+    """Finance reads that tolerate replica lag go here (DATABASE_READ_URL); else the primary."""
+    policy_source: str = "directory"
+    """`directory`: `serve` publishes DEALDESK_POLICY_DIR at start when it differs from the
+    set in force; `database`: it only follows the database (DEALDESK_POLICY_SOURCE)."""
+    policy_check: bool = True
+    """False only for the bench's side-by-side run: evaluations skip the generation guard."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -41,7 +50,17 @@ class Settings:
             statement_timeout_ms=_int(env, "DEALDESK_STATEMENT_TIMEOUT_MS", 5000),
             worker_timeout_s=_int(env, "DEALDESK_WORKER_TIMEOUT", 30),
             secret_key=env.get("DEALDESK_SECRET_KEY") or None,
+            database_read_url=env.get("DATABASE_READ_URL") or None,
+            policy_source=_choice(env, "DEALDESK_POLICY_SOURCE", POLICY_SOURCES),
+            policy_check=env.get("DEALDESK_BENCH_SKIP_POLICY_CHECK") != "1",
         )
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    text = env.get(name) or choices[0]
+    if text not in choices:
+        raise ConfigError(f"{name}={text!r} must be one of: {', '.join(choices)}")
+    return text
 
 
 def _date(env: Mapping[str, str], name: str) -> date | None:

@@ -26,6 +26,14 @@ POLICIES = ROOT / "policies"
 TABLES = (
     "console_sessions",
     "override_totals",
+    "report_rollups",
+    "rollup_offsets",
+    "rollup_submissions",
+    "rollup_submitted_values",
+    "rollup_override_buckets",
+    "rollup_asks",
+    "rollup_actions",
+    "rollup_categories",
     "ask_levers",
     "asks",
     "step_actions",
@@ -37,6 +45,7 @@ TABLES = (
     "approval_requests",
     "audit_events",
     "decisions",
+    "policy_set",
     "policy_versions",
     "api_keys",
     "people",
@@ -112,6 +121,7 @@ def wipe(url: str) -> None:
             )
         )
         conn.execute("SELECT setval('audit_events_id_seq', 1, false)")
+        conn.execute("INSERT INTO policy_set (one, generation) VALUES (true, 0)")  # as seeded
         # the triggers that bump it were bypassed too; running apps must notice the change
         conn.execute("UPDATE registry_generation SET n = n + 1")
 

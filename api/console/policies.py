@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+import psycopg
 from flask import request
 
 from api.console.blueprint import bp, page, user
@@ -17,24 +18,32 @@ from api.policy.loader import parse_policy
 from api.policy.model import Policy
 from api.service.replay import replay
 from api.storage import console_reads as reads
+from api.storage import policy_sets as sets
 from api.storage.database import transaction
+from api.storage.policy_sets import set_in_force
 
 MAX_CANDIDATE = 256 * 1024
 REPLAY_SCOPE = "policies"
 
 
-def _in_force() -> list[dict[str, Any]]:
-    rt = runtime()
-    loaded_at = iso_utc(rt.policies.loaded_at)
-    return [
-        {
-            "name": p.name,
-            "version": p.version,
-            "sha256": p.sha256,
-            "status": p.status.value,
-            "loaded_at": loaded_at,
-        }
-        for p in rt.policies.current.all
+def _in_force(conn: psycopg.Connection) -> tuple[int, list[dict[str, Any]]]:
+    """(generation, policies) of the set in force as the database says (as GET /v1/policies
+    answers), or what this process decides under when nothing is published yet."""
+    in_force = set_in_force(conn)
+    if in_force.sha256s:
+        rows = [
+            (v.name, v.version, v.sha256, v.status)
+            for v in sets.stored_versions(conn, in_force.sha256s)
+        ]
+        loaded_at = in_force.published_at
+    else:
+        held = runtime().policies.held
+        rows = [(p.name, p.version, p.sha256, p.status.value) for p in held.policies.all]
+        loaded_at = held.loaded_at
+    when = iso_utc(loaded_at) if loaded_at else None
+    return in_force.generation, [
+        {"name": n, "version": v, "sha256": sha, "status": st, "loaded_at": when}
+        for n, v, sha, st in rows
     ]
 
 
@@ -42,11 +51,13 @@ def _in_force() -> list[dict[str, Any]]:
 def policies() -> str:
     with transaction(runtime().pool) as conn:
         versions = reads.stored_versions(conn)
+        generation, in_force = _in_force(conn)
     return page(
         "console/policies.html",
         title="Policies",
         me=user(),
-        in_force=_in_force(),
+        in_force=in_force,
+        generation=generation,
         versions=versions,
         may_replay=user().has(REPLAY_SCOPE),
     )

@@ -77,7 +77,7 @@ def register() -> str | tuple[str, int]:
     next_url = None
     if not errors:
         limit = filters.pop("limit")
-        with transaction(runtime().pool) as conn:
+        with transaction(runtime().reads) as conn:  # replica lag is fine here, as on /v1
             found = store.list_overrides(conn, filters, limit + 1)
         rows = found[:limit]
         if len(found) > limit:
@@ -116,7 +116,7 @@ def register_csv() -> Response | tuple[str, int]:
     filters.pop("after", None)
 
     def generate() -> Iterator[str]:
-        with transaction(runtime().pool) as conn:
+        with transaction(runtime().reads) as conn:
             yield from heartbeating(reports.csv_lines(store.export_rows(conn, filters)), every=1)
 
     chunks = generate()
@@ -190,15 +190,9 @@ def review(override_id: str) -> Response | str | tuple[str, int]:
         errors = messages_of(exc)
         return _detail(override_id, form=form, form_errors=errors), 422
     rt = runtime()
-    ctx = Context(
-        rt.policies.active,
-        rt.today(),
-        rt.now(),
-        me.key_name,
-        False,
-        person_id=me.person_id,
-    )
     with transaction(rt.pool) as conn:
+        held = rt.policies.follow(conn)  # the set in force, as every action takes it
+        ctx = Context(held.active, rt.today(), rt.now(), me.key_name, False, person_id=me.person_id)
         service.find(conn, oid)
         service.review(conn, ctx, oid, me.person_id, data["status"], data["note"])
     if request.headers.get("HX-Request") == "true":

@@ -124,7 +124,7 @@ def _run(report: Report) -> tuple[patterns.Items, dict[str, Any], dict[str, str]
         raise Invalid("The report's filter is not valid.", messages_of(exc)) from None
     policy = runtime().policies.active
     query["lever_name"] = _lever(policy, query)
-    with transaction(runtime().pool) as conn:
+    with transaction(runtime().reads) as conn:  # as GET /v1/reports reads
         items = report.compute(conn, policy, query)
     return items, query, sent
 

@@ -66,7 +66,7 @@ def overview() -> str:
     policy = rt.policies.active
     month, day = policy.fiscal_year_start
     period = fiscal_period(rt.today(), month, day, policy.period_end_days)
-    with transaction(rt.pool) as conn:
+    with transaction(rt.reads) as conn:
         totals = reads.quarter_totals(conn, period.fiscal_year, period.fiscal_quarter)
         pending = reads.pending_reviews(conn)
         head = reads.chain_head(conn)

@@ -12,6 +12,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from api.policy.loader import load_policy_dir
+from api.service.policy_sets import publish
+from api.storage.database import transaction
 from tests.http.conftest import deal
 from tests.http.reporting import act, items, on, override, revise, submit, withdraw
 
@@ -185,7 +187,9 @@ def test_the_window_is_the_policys(
         text.replace("  period_end_days: 14", "  period_end_days: 14\n  customer_no_days: 10")
     )
     runtime = app.extensions["dealdesk"]
-    runtime.policies.swap(load_policy_dir(tmp_path), runtime.now())
+    with transaction(runtime.pool) as conn:  # in force for every worker, as a publish is
+        published = publish(conn, load_policy_dir(tmp_path), "test")
+    runtime.policies.adopt(published)
     assert _after_no(app, client, admin, "N-10", "2026-06-20", SAME) == ["after_customer_no"]
     assert _after_no(app, client, admin, "N-11", "2026-06-21", SAME) == []
 
