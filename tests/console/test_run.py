@@ -6,14 +6,14 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from api.serve import _demo
+from api.serve import _seed
 from tests.console.conftest import sign_in
 
 
 def test_make_run_prints_the_console_and_its_key_signs_in(
     app: Flask, client: FlaskClient, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _demo(app.extensions["dealdesk"], "127.0.0.1", 8080)
+    _seed(app.extensions["dealdesk"], "127.0.0.1", 8080)
     out = capsys.readouterr().out
     assert (
         "  finance console: http://127.0.0.1:8080/console/ (sign in with the admin key above)"
