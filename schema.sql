@@ -28,6 +28,8 @@ CREATE TABLE IF NOT EXISTS api_keys (
 );
 -- A name is reused only after its key is revoked.
 CREATE UNIQUE INDEX IF NOT EXISTS api_keys_active_name_idx ON api_keys (name) WHERE revoked_at IS NULL;
+-- A people-bound key acts only as its person (DESIGN 10); NULL for CPQ systems' keys.
+ALTER TABLE api_keys ADD COLUMN IF NOT EXISTS person_id text REFERENCES people (id);
 
 -- The registry generation: one counter, bumped in the same transaction as any change to
 -- people or API keys. Processes keep keys and people in memory for the evaluation path and
@@ -233,6 +235,26 @@ CREATE TABLE IF NOT EXISTS override_reviews (
 );
 CREATE INDEX IF NOT EXISTS override_reviews_override_idx ON override_reviews (override_id, id);
 
+-- Finance console sign-ins. The cookie holds a signed random id; only its sha256 is kept here.
+-- A row without a key is a visitor's, holding only the CSRF token of the sign-in form.
+CREATE TABLE IF NOT EXISTS console_sessions (
+    id_hash      text PRIMARY KEY,
+    api_key_id   bigint REFERENCES api_keys (id),
+    data         jsonb NOT NULL DEFAULT '{}',
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    last_seen_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS console_sessions_key_idx ON console_sessions (api_key_id);
+CREATE INDEX IF NOT EXISTS console_sessions_seen_idx ON console_sessions (last_seen_at);
+
+-- The console's cookie-signing secret, made once so that every instance signs alike
+-- (DEALDESK_SECRET_KEY replaces it). Knowing it forges no session: ids are random and kept
+-- only as hashes.
+CREATE TABLE IF NOT EXISTS console_secret (
+    one    boolean PRIMARY KEY DEFAULT true CHECK (one),
+    secret text NOT NULL
+);
+
 -- Report history (DESIGN section 9), written when it happens and never rewritten.
 -- One row per submission and per revision: who asked, when (business date and real time),
 -- the fiscal period at that moment and the close date's fiscal quarter.
@@ -315,6 +337,61 @@ ALTER TABLE overrides ADD COLUMN IF NOT EXISTS days_to_quarter_end integer
 CREATE INDEX IF NOT EXISTS overrides_report_idx ON overrides (created_on)
     INCLUDE (executive_id, categories, fiscal_year, fiscal_quarter, days_to_quarter_end,
              excess_value);
+
+-- Each fiscal quarter's override totals for the console's overview, kept by a trigger in the
+-- same transaction as the override or its review, so the overview reads a few rows instead of
+-- aggregating a million (overrides already append one after another under the audit lock, so
+-- the upsert adds no contention). Filled once from `overrides` when the table is new.
+CREATE TABLE IF NOT EXISTS override_totals (
+    fiscal_year       integer NOT NULL,
+    fiscal_quarter    integer NOT NULL,
+    count             bigint NOT NULL,
+    excess_value      numeric NOT NULL,
+    period_end_count  bigint NOT NULL,
+    period_end_excess numeric NOT NULL,
+    pending_review    bigint NOT NULL,
+    PRIMARY KEY (fiscal_year, fiscal_quarter)
+);
+CREATE OR REPLACE FUNCTION override_totals_track() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        UPDATE override_totals SET
+            count = count - 1,
+            excess_value = excess_value - OLD.excess_value,
+            period_end_count = period_end_count - (CASE WHEN OLD.period_end THEN 1 ELSE 0 END),
+            period_end_excess = period_end_excess
+                - (CASE WHEN OLD.period_end THEN OLD.excess_value ELSE 0 END),
+            pending_review = pending_review
+                - (CASE WHEN OLD.review_status = 'pending' THEN 1 ELSE 0 END)
+        WHERE fiscal_year = OLD.fiscal_year AND fiscal_quarter = OLD.fiscal_quarter;
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        INSERT INTO override_totals AS t VALUES (
+            NEW.fiscal_year, NEW.fiscal_quarter, 1, NEW.excess_value,
+            CASE WHEN NEW.period_end THEN 1 ELSE 0 END,
+            CASE WHEN NEW.period_end THEN NEW.excess_value ELSE 0 END,
+            CASE WHEN NEW.review_status = 'pending' THEN 1 ELSE 0 END)
+        ON CONFLICT (fiscal_year, fiscal_quarter) DO UPDATE SET
+            count = t.count + 1,
+            excess_value = t.excess_value + EXCLUDED.excess_value,
+            period_end_count = t.period_end_count + EXCLUDED.period_end_count,
+            period_end_excess = t.period_end_excess + EXCLUDED.period_end_excess,
+            pending_review = t.pending_review + EXCLUDED.pending_review;
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE OR REPLACE TRIGGER overrides_totals
+    AFTER INSERT OR DELETE OR UPDATE OF review_status, period_end, excess_value, fiscal_year,
+        fiscal_quarter ON overrides
+    FOR EACH ROW EXECUTE FUNCTION override_totals_track();
+INSERT INTO override_totals
+SELECT fiscal_year, fiscal_quarter, count(*), sum(excess_value),
+       count(*) FILTER (WHERE period_end), coalesce(sum(excess_value) FILTER (WHERE period_end), 0),
+       count(*) FILTER (WHERE review_status = 'pending')
+FROM overrides
+WHERE NOT EXISTS (SELECT 1 FROM override_totals)
+GROUP BY fiscal_year, fiscal_quarter;
 
 -- Monthly rollups of the report queries (api/storage/rollups.py): whole months that ended
 -- days ago never change, so they are summed once; `report_rollups` says how far.

@@ -9,6 +9,7 @@ import yaml
 from flask import Flask, Response, request
 from psycopg_pool import ConnectionPool
 
+from api import console
 from api.config import Settings
 from api.http import (
     audit,
@@ -98,6 +99,7 @@ def create_app(
     app.before_request(authenticate)
     app.after_request(confirm_snapshot_key)
     app.add_url_rule("/openapi.yaml", "openapi_yaml", lambda: _openapi_yaml(app))
+    console.install(app)
     return app
 
 
@@ -146,8 +148,6 @@ def _openapi_config() -> dict[str, Any]:
         "OPENAPI_VERSION": "3.0.3",
         "OPENAPI_URL_PREFIX": "/",
         "OPENAPI_JSON_PATH": "openapi.json",
-        "OPENAPI_SWAGGER_UI_PATH": "docs",
-        "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
         "API_SPEC_OPTIONS": {
             "info": {
                 "description": "Policy-as-code deal approvals that keep authority with "

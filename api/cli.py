@@ -69,6 +69,9 @@ def _parser() -> argparse.ArgumentParser:
     create = keys.add_parser("create", help="create a key; prints it once, on the last line")
     create.add_argument("--name", required=True)
     create.add_argument("--scopes", required=True, help=f"comma-separated: {ALL_SCOPES_HELP}")
+    create.add_argument(
+        "--person", metavar="ID", help="bind the key to this person: it may act as no one else"
+    )
     create.set_defaults(handler=_keys_create)
     keys.add_parser("list", help="list keys (never the keys themselves)").set_defaults(
         handler=_keys_list
@@ -165,8 +168,12 @@ def _keys_create(args: argparse.Namespace, settings: Settings) -> int:
 
     scopes = [s.strip() for s in args.scopes.split(",") if s.strip()]
     with _connect(settings) as conn:
-        key, row = issue_key(conn, args.name, scopes, "cli")
-    print(f"created key {row.name!r} with scopes {','.join(row.scopes)}; it is shown only once:")
+        key, row = issue_key(conn, args.name, scopes, "cli", args.person)
+    bound = f", bound to {row.person_id}" if row.person_id else ""
+    print(
+        f"created key {row.name!r} with scopes {','.join(row.scopes)}{bound}; "
+        "it is shown only once:"
+    )
     print(key)
     return 0
 
@@ -177,7 +184,10 @@ def _keys_list(args: argparse.Namespace, settings: Settings) -> int:
     with _connect(settings) as conn:
         for key in list_keys(conn):
             state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
-            print(f"{key.name}\t{','.join(key.scopes)}\t{key.created_at:%Y-%m-%d}\t{state}")
+            person = key.person_id or "-"
+            print(
+                f"{key.name}\t{','.join(key.scopes)}\t{person}\t{key.created_at:%Y-%m-%d}\t{state}"
+            )
     return 0
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -30,6 +30,8 @@ class Settings:
     """gunicorn kills a worker silent this long; long streams heartbeat, so only a hang is."""
     metrics: bool = True
     """DEALDESK_METRICS=0 switches the request hooks and /metrics off (bench compares)."""
+    secret_key: str | None = field(default=None, repr=False)
+    """Signs the console's cookie and CSRF tokens; unset, one is made once in the database."""
     database_read_url: str | None = None
     """Finance reads that tolerate replica lag go here (DATABASE_READ_URL); else the primary."""
     policy_source: str = "directory"
@@ -50,6 +52,7 @@ class Settings:
             statement_timeout_ms=_int(env, "DEALDESK_STATEMENT_TIMEOUT_MS", 5000),
             worker_timeout_s=_int(env, "DEALDESK_WORKER_TIMEOUT", 30),
             metrics=_flag(env, "DEALDESK_METRICS", True),
+            secret_key=env.get("DEALDESK_SECRET_KEY") or None,
             database_read_url=env.get("DATABASE_READ_URL") or None,
             policy_source=_choice(env, "DEALDESK_POLICY_SOURCE", POLICY_SOURCES),
             policy_check=env.get("DEALDESK_BENCH_SKIP_POLICY_CHECK") != "1",

@@ -222,6 +222,8 @@ def _seed(runtime: Any, host: str, port: int) -> None:
                 f'    -d \'{{"requested_by": "{am}", "deal": {{"deal_id": "Q-1", '
                 f'"owner_id": "{am}", "currency": "{policy.currency}", '
                 f'"list_amount": "250000.00", "{lever}": "18"}}}}\'',
+                f"  finance console: http://{host}:{port}/console/ "
+                "(sign in with the admin key above)",
                 f"  docs: http://{host}:{port}/docs",
                 "",
             ]

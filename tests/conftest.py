@@ -4,10 +4,12 @@ per test session, and a clean slate per test."""
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -22,6 +24,8 @@ from api.storage.database import init_database, open_pool, start_embedded
 ROOT = Path(__file__).resolve().parents[1]
 POLICIES = ROOT / "policies"
 TABLES = (
+    "console_sessions",
+    "override_totals",
     "report_rollups",
     "rollup_offsets",
     "rollup_submissions",
@@ -46,6 +50,35 @@ TABLES = (
     "api_keys",
     "people",
 )
+
+
+INSTALL_CHROMIUM = "apt-get update && apt-get install -y chromium"
+
+
+def chromium_path() -> str | None:
+    """Debian's chromium (or DEALDESK_CHROMIUM): the browser tests drive it, never a download."""
+    chosen = os.environ.get("DEALDESK_CHROMIUM") or shutil.which("chromium")
+    return chosen if chosen and os.access(chosen, os.X_OK) else None
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Without a Chromium the browser tests are not collected (rather than skipped); the
+    summary at the end says so and how to install one."""
+    if "browser" in collection_path.parts and chromium_path() is None:
+        return True
+    return None
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    artifacts = ROOT / "tests" / "artifacts"
+    if chromium_path() is None:
+        terminalreporter.write_sep("=", "browser tests NOT run", yellow=True, bold=True)
+        terminalreporter.write_line(
+            "No Chromium was found, so the console's browser tests (tests/browser) did not run."
+        )
+        terminalreporter.write_line(f"Install one with:  {INSTALL_CHROMIUM}")
+    elif artifacts.is_dir() and any(artifacts.glob("*.png")):
+        terminalreporter.write_line(f"console screenshots: {artifacts}")
 
 
 @pytest.fixture(scope="session")

@@ -50,4 +50,4 @@ def test_http_is_the_only_flask_user() -> None:
         for p in API.rglob("*.py")
         if any(n.split(".")[0] in ("flask", "marshmallow", "flask_smorest") for n in imports(p))
     }
-    assert users <= {"http", "app.py"}
+    assert users <= {"http", "console", "app.py"}

@@ -88,6 +88,7 @@ def confirm_snapshot_key(response: Response) -> Response:
     could prove the key current, so confirm it before refusing for another reason."""
     if (
         "key_generation" not in g
+        or not request.path.startswith("/v1")
         or response.status_code < 400
         or response.status_code in (401, 503)
     ):

@@ -99,6 +99,7 @@ def context(conn: psycopg.Connection) -> service.Context:
         key.name,
         has_scope(key, Scope.OVERRIDES),
         held.policies.shadows,
+        key.person_id,
     )
 
 

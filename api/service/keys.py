@@ -6,7 +6,9 @@ import psycopg
 
 from api.errors import Invalid
 from api.storage import audit
+from api.storage.console import end_key_sessions
 from api.storage.keys import ApiKey, create_key, revoke_key
+from api.storage.people import get_person
 
 SCOPES = (
     "evaluate",
@@ -23,8 +25,13 @@ SCOPES = (
 
 
 def issue_key(
-    conn: psycopg.Connection, name: str, scopes: list[str], actor: str
+    conn: psycopg.Connection,
+    name: str,
+    scopes: list[str],
+    actor: str,
+    person_id: str | None = None,
 ) -> tuple[str, ApiKey]:
+    """A new key; with `person_id` it is bound to that person and may act as no one else."""
     unknown = [s for s in scopes if s not in SCOPES]
     if unknown or not scopes:
         raise Invalid(
@@ -38,14 +45,18 @@ def issue_key(
         )
     if not name.strip():
         raise Invalid("A key needs a name.", {"name": ["Must not be empty."]})
-    key, row = create_key(conn, name, sorted(set(scopes)))
-    audit.append_event(
-        conn, "key.created", actor, f"key:{name}", {"name": name, "scopes": row.scopes}
-    )
+    if person_id is not None and get_person(conn, person_id) is None:
+        raise Invalid("Unknown person.", {"person": [f"No person {person_id!r} in the registry."]})
+    key, row = create_key(conn, name, sorted(set(scopes)), person_id)
+    payload: dict[str, object] = {"name": name, "scopes": row.scopes}
+    if person_id is not None:
+        payload["person_id"] = person_id
+    audit.append_event(conn, "key.created", actor, f"key:{name}", payload)
     return key, row
 
 
 def withdraw_key(conn: psycopg.Connection, name: str, actor: str) -> ApiKey:
     row = revoke_key(conn, name)
+    end_key_sessions(conn, row.id)  # the join on api_keys already stops them; this tidies up
     audit.append_event(conn, "key.revoked", actor, f"key:{name}", {"name": name})
     return row

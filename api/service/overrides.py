@@ -17,7 +17,7 @@ from api.policy.decision import Party
 from api.policy.engine import REQUESTER_NOT_OWNER, Assessment, assess
 from api.policy.model import Policy, Status
 from api.service.evaluations import check_currency
-from api.service.parties import in_database, resolve_parties
+from api.service.parties import check_acting_as, in_database, resolve_parties
 from api.storage import audit
 from api.storage import overrides as store
 from api.storage.people import get_person, manager_chain
@@ -77,6 +77,7 @@ def create(conn: psycopg.Connection, ctx: Context, body: OverrideInput) -> store
         owner_delegate_id=parties.owner_delegate_id,
     )
     _refuse_absolute_max(policy, assessment)
+    check_acting_as(ctx.person_id, executive.id, "executive_id")
     _check_min_tier(policy, executive.id, executive.tier)
     if request is not None and request.request_state is RequestState.WITHDRAWN:
         raise Conflict("The request was withdrawn (the customer said no); it cannot be overridden.")
@@ -182,6 +183,7 @@ def acknowledge(
     conn: psycopg.Connection, ctx: Context, override_id: uuid.UUID, owner_id: str
 ) -> store.OverrideRecord:
     record = find(conn, override_id)
+    check_acting_as(ctx.person_id, owner_id, "owner_id")
     if owner_id != record.owner_id:
         raise Forbidden("Only the deal's owner acknowledges an override of their deal.")
     if store.acknowledge(conn, override_id, ctx.now):
@@ -208,6 +210,7 @@ def review(
         raise Invalid(
             "Unknown reviewer.", {"reviewer_id": [f"No person {reviewer_id!r} in the registry."]}
         )
+    check_acting_as(ctx.person_id, reviewer_id, "reviewer_id")
     if reviewer_id == record.executive_id:
         raise Forbidden("The executive who made an override can never review it.")
     result = store.add_review(conn, override_id, reviewer_id, status, note, ctx.now)

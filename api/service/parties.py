@@ -8,7 +8,7 @@ from datetime import date
 
 import psycopg
 
-from api.errors import Invalid
+from api.errors import Forbidden, Invalid
 from api.policy.decision import Party
 from api.policy.model import Policy
 from api.storage.people import Person, get_people
@@ -70,3 +70,12 @@ def resolve_parties(
         if delegate is None or not delegate.active:
             delegate_id = None
     return Parties(owner, people[requester_id], delegate_id)
+
+
+def check_acting_as(bound_to: str | None, person_id: str, field: str) -> None:
+    """A people-bound key acts only as its person (403); an unbound key acts for anyone."""
+    if bound_to is not None and person_id != bound_to:
+        raise Forbidden(
+            f"This API key is bound to {bound_to!r}; it cannot act as {person_id!r}.",
+            {field: [f"Must be {bound_to!r}, the person this API key is bound to."]},
+        )

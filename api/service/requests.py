@@ -23,7 +23,7 @@ from api.policy.engine import Assessment, assess
 from api.policy.model import Policy, Routing
 from api.service import history, overrides
 from api.service.evaluations import check_currency
-from api.service.parties import Parties, in_database, resolve_parties
+from api.service.parties import Parties, check_acting_as, in_database, resolve_parties
 from api.service.shadow import shadow_results
 from api.storage import audit
 from api.storage.decisions import log_decision
@@ -51,6 +51,8 @@ class Context:
     actor_key: str
     may_override: bool
     shadows: tuple[Policy, ...] = ()
+    person_id: str | None = None
+    """The person a people-bound key acts as; None for an unbound key (CPQ systems)."""
 
 
 def find(conn: psycopg.Connection, request_id: uuid.UUID, *, lock: bool = False) -> RequestRecord:
@@ -76,6 +78,7 @@ def submit(
         overrides.check_bypass_allowed(
             ctx.policy, parties.requester_party(), ctx.may_override, reason_code, justification
         )
+    check_acting_as(ctx.person_id, requested_by, "requested_by")
     assessment, output, stored_deal = _decide(conn, ctx, deal, parties, "submission")
     decision = assessment.decision
     steps = _route(conn, ctx, decision, parties)
@@ -136,6 +139,8 @@ def act_on(
     _check_version(record, if_match)
     approvers = _approvers(conn, ctx, record.steps)
     before = record.request_state
+    if current_step(before, record.steps) is not None:  # no pending step: 409, whoever asks
+        check_acting_as(ctx.person_id, approver_id, "approver_id")
     state, steps, index = act(
         ctx.policy,
         before,
@@ -176,6 +181,7 @@ def revise(
         overrides.check_bypass_allowed(
             ctx.policy, parties.requester_party(), ctx.may_override, reason_code, justification
         )
+    check_acting_as(ctx.person_id, requested_by, "requested_by")
     before = record.request_state
     if before in FINAL_STATES:
         raise Conflict(f"The request is {before.value}; it can no longer be revised.")
@@ -212,6 +218,7 @@ def withdraw(
     _check_version(record, if_match)
     people = get_people(conn, [record.owner_id])
     owner = people[record.owner_id]
+    check_acting_as(ctx.person_id, requested_by, "requested_by")
     if requested_by not in (owner.id, _active_delegate(conn, owner, ctx.today)):
         raise Forbidden("Only the deal's owner (or their active delegate) may withdraw it.")
     before = record.request_state

@@ -15,18 +15,20 @@ from api.errors import Conflict, NotFound
 PREFIX = "ddk_"
 
 INSERT = """
-INSERT INTO api_keys (name, key_hash, scopes) VALUES (%s, %s, %s)
+INSERT INTO api_keys (name, key_hash, scopes, person_id) VALUES (%s, %s, %s, %s)
 ON CONFLICT (name) WHERE revoked_at IS NULL DO NOTHING
-RETURNING id, name, scopes, created_at, revoked_at
+RETURNING id, name, scopes, created_at, revoked_at, person_id
 """
 BY_HASH = """
-SELECT id, name, scopes, created_at, revoked_at FROM api_keys
+SELECT id, name, scopes, created_at, revoked_at, person_id FROM api_keys
 WHERE key_hash = %s AND revoked_at IS NULL
 """
-LIST = "SELECT id, name, scopes, created_at, revoked_at FROM api_keys ORDER BY name, id"
+LIST = """
+SELECT id, name, scopes, created_at, revoked_at, person_id FROM api_keys ORDER BY name, id
+"""
 REVOKE = """
 UPDATE api_keys SET revoked_at = now() WHERE name = %s AND revoked_at IS NULL
-RETURNING id, name, scopes, created_at, revoked_at
+RETURNING id, name, scopes, created_at, revoked_at, person_id
 """
 
 
@@ -37,6 +39,8 @@ class ApiKey:
     scopes: list[str]
     created_at: datetime
     revoked_at: datetime | None
+    person_id: str | None = None
+    """The person a people-bound key acts as (it may act as no one else); None if unbound."""
 
 
 def hash_key(key: str) -> str:
@@ -44,10 +48,12 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def create_key(conn: psycopg.Connection, name: str, scopes: list[str]) -> tuple[str, ApiKey]:
+def create_key(
+    conn: psycopg.Connection, name: str, scopes: list[str], person_id: str | None = None
+) -> tuple[str, ApiKey]:
     key = PREFIX + secrets.token_urlsafe(32)
     with conn.cursor(row_factory=class_row(ApiKey)) as cur:
-        row = cur.execute(INSERT, (name, hash_key(key), scopes)).fetchone()
+        row = cur.execute(INSERT, (name, hash_key(key), scopes, person_id)).fetchone()
     if row is None:
         raise Conflict(f"A key named {name!r} already exists.")
     return key, row

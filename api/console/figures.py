@@ -1,0 +1,234 @@
+"""Each report of DESIGN 9 as a figure: one table and one chart built from the same items.
+
+The chart's every point is a cell of the table (the table holds more columns than the chart
+draws), so the numbers beside a chart are always the chart's numbers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from api.reports.bands import BAND_KEYS
+from api.reports.buckets import BUCKET_NAMES
+from api.workflow.customer_no import WITHDRAW_REASON_CODES
+from api.workflow.overrides import Category
+
+Items = list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    caption: str
+    columns: list[str]
+    rows: list[list[str]]
+    """Table cells as text; the first cell of a row is its header."""
+    chart: dict[str, Any]
+    summary: str
+    """The chart's text alternative: what it shows and what stands out."""
+    notes: list[str] = field(default_factory=list)
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def _series(label: str, values: Sequence[Any]) -> dict[str, Any]:
+    return {"label": label, "data": [float(v) if v is not None else None for v in values]}
+
+
+def threshold_proximity(items: Items, lever: str, band: str, group_by: str) -> Figure:
+    columns = [group_by, *(f"band {k}" for k in BAND_KEYS), "asks", "bunching", "flagged"]
+    rows = [
+        [
+            i["key"],
+            *(_text(i["bands"][k]) for k in BAND_KEYS),
+            _text(i["asks"]),
+            _text(i["bunching"]),
+            _text(i["flagged"]),
+        ]
+        for i in items
+    ]
+    flagged = [f"{i['key']} (bunching {i['bunching']})" for i in items if i["flagged"]]
+    chart = {
+        "type": "bar",
+        "labels": [f"band {k}" for k in BAND_KEYS],
+        "datasets": [_series(i["key"], [i["bands"][k] for k in BAND_KEYS]) for i in items],
+    }
+    return Figure(
+        caption=f"Asks by offset from the requester's own {lever} ceiling, bands of {band}",
+        columns=columns,
+        rows=rows,
+        chart=chart,
+        summary=(
+            f"Bar chart: for each {group_by}, how many asks fell in each band below (negative) "
+            f"and above their own {lever} ceiling. "
+            + (
+                f"Flagged for bunching just under the ceiling: {', '.join(flagged)}."
+                if flagged
+                else "No group is flagged for bunching."
+            )
+        ),
+    )
+
+
+def period_end(items: Items, lever: str) -> Figure:
+    columns = [
+        "quarter",
+        "days to quarter end",
+        "requests",
+        f"mean {lever}",
+        f"p90 {lever}",
+        "overrides",
+        "excess value",
+    ]
+    rows = [
+        [
+            i["key"],
+            i["bucket"],
+            _text(i["requests"]),
+            _text(i["mean"]),
+            _text(i["p90"]),
+            _text(i["overrides"]),
+            _text(i["excess_value"]),
+        ]
+        for i in items
+    ]
+    quarters = sorted({i["key"] for i in items})
+    cell = {(i["key"], i["bucket"]): i["requests"] for i in items}
+    chart = {
+        "type": "bar",
+        "labels": list(BUCKET_NAMES),
+        "datasets": [_series(q, [cell.get((q, b), 0) for b in BUCKET_NAMES]) for q in quarters],
+    }
+    busiest = max(items, key=lambda i: i["requests"], default=None)
+    return Figure(
+        caption=f"Requests, {lever} asked, overrides and excess by days to quarter end",
+        columns=columns,
+        rows=rows,
+        chart=chart,
+        summary=(
+            "Bar chart: requests submitted per bucket of days to quarter end, one bar per "
+            "fiscal quarter. "
+            + (
+                f"Busiest: {busiest['key']}, {busiest['bucket']} days, {busiest['requests']} "
+                "requests."
+                if busiest
+                else "No requests in this window."
+            )
+        ),
+        notes=["Buckets with no request count 0 in the chart and have no table row."],
+    )
+
+
+def rescues(items: Items) -> Figure:
+    categories = [c.value for c in Category]
+    columns = [
+        "person",
+        "approved",
+        "rejected",
+        "returned",
+        *(f"overrides: {c}" for c in categories),
+        "rescues",
+        "coaching share",
+    ]
+    rows = [
+        [
+            i["key"],
+            _text(i["approved"]),
+            _text(i["rejected"]),
+            _text(i["returned"]),
+            *(_text(i["overrides"][c]) for c in categories),
+            _text(i["rescues"]),
+            _text(i["coaching_share"]),
+        ]
+        for i in items
+    ]
+    fields = ("approved", "rejected", "returned", "rescues")
+    chart = {
+        "type": "bar",
+        "stacked": True,
+        "labels": [i["key"] for i in items],
+        "datasets": [_series(f, [i[f] for i in items]) for f in fields],
+    }
+    most = max(items, key=lambda i: i["rescues"], default=None)
+    return Figure(
+        caption="Steps acted on, overrides and rescues per approver or executive",
+        columns=columns,
+        rows=rows,
+        chart=chart,
+        summary=(
+            "Stacked bar chart per person: steps approved, rejected and returned (coaching), "
+            "and rescues (overrides around the owner). "
+            + (
+                f"Most rescues: {most['key']} ({most['rescues']})."
+                if most and most["rescues"]
+                else "No rescues."
+            )
+        ),
+    )
+
+
+def seller_timeline(items: Items, flag: str) -> Figure:
+    columns = ["owner", "requests", f"flagged {flag}", "slips to a later quarter"]
+    rows = [[i["key"], _text(i["requests"]), _text(i["flagged"]), _text(i["slips"])] for i in items]
+    fields = ("requests", "flagged", "slips")
+    chart = {
+        "type": "bar",
+        "labels": [i["key"] for i in items],
+        "datasets": [_series(f, [i[f] for i in items]) for f in fields],
+    }
+    slips = sum(i["slips"] for i in items)
+    return Figure(
+        caption=f"Requests, those flagged {flag}, and close-date slips per owner",
+        columns=columns,
+        rows=rows,
+        chart=chart,
+        summary=(
+            f"Bar chart per owner: requests, requests flagged {flag}, and revisions that moved "
+            f"the close date into a later quarter ({slips} in all)."
+        ),
+    )
+
+
+def customer_no(items: Items) -> Figure:
+    codes = list(WITHDRAW_REASON_CODES)
+    columns = [
+        "owner",
+        *(f"withdrawn: {c}" for c in codes),
+        "pushed again after a no",
+        "asked deeper after a no",
+    ]
+    rows = [
+        [
+            i["key"],
+            *(_text(i["withdrawals"][c]) for c in codes),
+            _text(i["after_no"]),
+            _text(i["deeper_after_no"]),
+        ]
+        for i in items
+    ]
+    chart = {
+        "type": "bar",
+        "labels": [i["key"] for i in items],
+        "datasets": [
+            _series("customer_declined", [i["withdrawals"]["customer_declined"] for i in items]),
+            _series("after_no", [i["after_no"] for i in items]),
+            _series("deeper_after_no", [i["deeper_after_no"] for i in items]),
+        ],
+    }
+    deeper = sum(i["deeper_after_no"] for i in items)
+    return Figure(
+        caption="Withdrawals by reason, and deals pushed again after the customer's no",
+        columns=columns,
+        rows=rows,
+        chart=chart,
+        summary=(
+            "Bar chart per owner: withdrawals the customer declined, submissions after such a "
+            f"no, and those that asked for more ({deeper} in all)."
+        ),
+    )
