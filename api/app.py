@@ -20,6 +20,7 @@ from api.http import (
     policies,
     problems,
     requests,
+    webhooks,
 )
 from api.http.auth import authenticate, confirm_snapshot_key
 from api.http.spec import DealdeskApi
@@ -30,7 +31,7 @@ from api.storage.preview_log import PreviewLog
 from api.storage.registry import RegistrySnapshot
 
 MAX_BODY = 1024 * 1024
-BLUEPRINTS = (health, evaluations, people, requests, overrides, audit, policies)
+BLUEPRINTS = (health, evaluations, people, requests, overrides, audit, policies, webhooks)
 
 
 def create_app(

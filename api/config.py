@@ -26,6 +26,15 @@ class Settings:
     connect_timeout_s: int = 3
     worker_timeout_s: int = 30
     """gunicorn kills a worker silent this long; long streams heartbeat, so only a hang is."""
+    secret_key: str | None = None
+    """DEALDESK_SECRET_KEY: encrypts webhook secrets at rest; else a key file in `home`."""
+    webhook_allow_nets: tuple[str, ...] = ()
+    webhook_allow_http: bool = False
+    webhook_retry_schedule: tuple[float, ...] | None = None
+    webhook_lease_s: float = 60.0
+    webhook_connect_timeout_s: float = 5.0
+    webhook_timeout_s: float = 15.0
+    checkpoint_every: int = 1000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -38,6 +47,14 @@ class Settings:
             pool_max=_int(env, "DEALDESK_POOL_MAX", 8),
             statement_timeout_ms=_int(env, "DEALDESK_STATEMENT_TIMEOUT_MS", 5000),
             worker_timeout_s=_int(env, "DEALDESK_WORKER_TIMEOUT", 30),
+            secret_key=env.get("DEALDESK_SECRET_KEY") or None,
+            webhook_allow_nets=_list(env, "DEALDESK_WEBHOOK_ALLOW_NETS"),
+            webhook_allow_http=env.get("DEALDESK_WEBHOOK_ALLOW_HTTP") == "1",
+            webhook_retry_schedule=_schedule(env, "DEALDESK_WEBHOOK_RETRY_SCHEDULE"),
+            webhook_lease_s=_seconds(env, "DEALDESK_WEBHOOK_LEASE_S", 60.0),
+            webhook_connect_timeout_s=_seconds(env, "DEALDESK_WEBHOOK_CONNECT_TIMEOUT_S", 5.0),
+            webhook_timeout_s=_seconds(env, "DEALDESK_WEBHOOK_TIMEOUT_S", 15.0),
+            checkpoint_every=_int(env, "DEALDESK_CHECKPOINT_EVERY", 1000),
         )
 
 
@@ -62,3 +79,34 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
     if value <= 0:
         raise ConfigError(f"{name} must be positive")
     return value
+
+
+def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    return tuple(p.strip() for p in (env.get(name) or "").split(",") if p.strip())
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    text = env.get(name)
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(f"{name}={text!r} is not a number of seconds") from None
+    if not value > 0:
+        raise ConfigError(f"{name} must be positive")
+    return value
+
+
+def _schedule(env: Mapping[str, str], name: str) -> tuple[float, ...] | None:
+    """Comma-separated seconds between attempts, such as `1,1,2`."""
+    parts = _list(env, name)
+    if not parts:
+        return None
+    try:
+        values = tuple(float(p) for p in parts)
+    except ValueError:
+        raise ConfigError(f"{name} must be comma-separated seconds, such as 1,1,2") from None
+    if any(v < 0 for v in values):
+        raise ConfigError(f"{name} must not hold negative delays")
+    return values

@@ -11,9 +11,10 @@ from datetime import UTC, date, datetime
 from psycopg_pool import ConnectionPool
 
 from api.config import Settings
+from api.events.types import EventType
 from api.policy.loader import PolicySet, load_policy_dir
 from api.policy.model import Policy
-from api.storage import audit, decisions
+from api.storage import audit, decisions, outbox
 from api.storage.database import transaction
 from api.storage.preview_log import PreviewLog
 from api.storage.registry import RegistrySnapshot
@@ -64,7 +65,7 @@ class Runtime:
         with transaction(self.pool) as conn:
             new = [p for p in self.policies.current.all if decisions.store_policy_version(conn, p)]
             if new or force:
-                audit.append_event(
+                appended = audit.append_event(
                     conn,
                     event,
                     actor,
@@ -81,6 +82,7 @@ class Runtime:
                         ],
                     },
                 )
+                outbox.emit_for(conn, appended, EventType.POLICY_PUBLISHED, appended.payload)
 
     def reload(self, actor: str) -> PolicySet:
         """Re-read the policy directory; a bad file raises InvalidPolicy and changes nothing.

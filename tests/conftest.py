@@ -22,6 +22,11 @@ from api.storage.database import init_database, open_pool, start_embedded
 ROOT = Path(__file__).resolve().parents[1]
 POLICIES = ROOT / "policies"
 TABLES = (
+    "webhook_attempts",
+    "webhook_deliveries",
+    "webhook_events",
+    "webhook_subscriptions",
+    "audit_checkpoints",
     "override_reviews",
     "overrides",
     "idempotency_keys",

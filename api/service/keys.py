@@ -17,6 +17,8 @@ SCOPES = (
     "audit:review",
     "people",
     "policies",
+    "webhooks",
+    "metrics",
     "admin",
 )
 

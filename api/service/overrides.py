@@ -10,15 +10,20 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
+from api.audit.chain import Event
 from api.errors import Conflict, Forbidden, Invalid, NotFound, Refused
+from api.events.types import EventType
 from api.policy.deal import restore
 from api.policy.decimals import decimal_str, jsonable
 from api.policy.engine import REQUESTER_NOT_OWNER, Assessment, assess
 from api.policy.model import Policy, Status
+from api.service.announce import request_changed
 from api.service.evaluations import check_currency
 from api.service.parties import in_database, resolve_parties
+from api.service.reports import override_json, review_json
 from api.storage import audit
 from api.storage import overrides as store
+from api.storage.outbox import emit_for
 from api.storage.people import get_person, manager_chain
 from api.storage.requests import RequestRecord, get_request, update_request
 from api.workflow.overrides import Category, categorize, excess_value, excesses, lever_terms
@@ -102,7 +107,7 @@ def create(conn: psycopg.Connection, ctx: Context, body: OverrideInput) -> store
         )
     if request is not None:
         _mark_overridden(conn, ctx, request, granted)
-    return write(
+    record, event = _write(
         conn,
         ctx,
         assessment,
@@ -114,6 +119,11 @@ def create(conn: psycopg.Connection, ctx: Context, body: OverrideInput) -> store
         justification=body.justification,
         excess=found,
     )
+    if request is not None:
+        overridden = get_request(conn, request.id)
+        assert overridden is not None
+        request_changed(conn, event, overridden)
+    return record
 
 
 def write(
@@ -130,6 +140,34 @@ def write(
     excess: list[Any],
 ) -> store.OverrideRecord:
     """Append the audit event, then the override row carrying its hash (one transaction)."""
+    record, _ = _write(
+        conn,
+        ctx,
+        assessment,
+        request_id=request_id,
+        deal=deal,
+        categories=categories,
+        before=before,
+        reason_code=reason_code,
+        justification=justification,
+        excess=excess,
+    )
+    return record
+
+
+def _write(
+    conn: psycopg.Connection,
+    ctx: Context,
+    assessment: Assessment,
+    *,
+    request_id: uuid.UUID | None,
+    deal: Mapping[str, Any],
+    categories: list[Category],
+    before: Mapping[str, Decimal | None],
+    reason_code: str,
+    justification: str,
+    excess: list[Any],
+) -> tuple[store.OverrideRecord, Event]:
     policy = ctx.policy
     decision = assessment.decision
     override_id = uuid.uuid4()
@@ -171,7 +209,8 @@ def write(
     store.insert_override(conn, {**fields, "created_at": event.at, "event_hash": event.hash})
     record = store.get_override(conn, override_id)
     assert record is not None
-    return record
+    emit_for(conn, event, EventType.OVERRIDE_FILED, override_json(record, []))
+    return record, event
 
 
 def find(conn: psycopg.Connection, override_id: uuid.UUID) -> store.OverrideRecord:
@@ -188,13 +227,15 @@ def acknowledge(
     if owner_id != record.owner_id:
         raise Forbidden("Only the deal's owner acknowledges an override of their deal.")
     if store.acknowledge(conn, override_id, ctx.now):
-        audit.append_event(
+        event = audit.append_event(
             conn,
             "override.acknowledged",
             owner_id,
             f"override:{override_id}",
             {"override_id": str(override_id), "via_key": ctx.actor_key},
         )
+        data = override_json(find(conn, override_id), store.reviews(conn, override_id))
+        emit_for(conn, event, EventType.OVERRIDE_ACKNOWLEDGED, data)
     return find(conn, override_id)
 
 
@@ -214,7 +255,7 @@ def review(
     if reviewer_id == record.executive_id:
         raise Forbidden("The executive who made an override can never review it.")
     result = store.add_review(conn, override_id, reviewer_id, status, note, ctx.now)
-    audit.append_event(
+    event = audit.append_event(
         conn,
         "override.reviewed",
         reviewer_id,
@@ -228,6 +269,7 @@ def review(
             "via_key": ctx.actor_key,
         },
     )
+    emit_for(conn, event, EventType.OVERRIDE_REVIEWED, review_json(result))
     return result
 
 

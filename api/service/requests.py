@@ -15,6 +15,7 @@ from typing import Any
 
 import psycopg
 
+from api.audit.chain import Event
 from api.errors import Conflict, Forbidden, Invalid, NotFound, PreconditionFailed
 from api.policy.deal import restore
 from api.policy.decimals import jsonable
@@ -22,6 +23,7 @@ from api.policy.decision import Decision
 from api.policy.engine import Assessment, assess
 from api.policy.model import Policy, Routing
 from api.service import overrides
+from api.service.announce import request_changed
 from api.service.evaluations import check_currency
 from api.service.parties import Parties, in_database, resolve_parties
 from api.service.shadow import shadow_results
@@ -112,7 +114,8 @@ def submit(
         updated_at=ctx.now,
         steps=list(steps),
     )
-    _event(conn, ctx, "request.submitted", parties.requester.id, record, None, None)
+    event = _event(conn, ctx, "request.submitted", parties.requester.id, record, None, None)
+    request_changed(conn, event, record, submitted=True)
     if not parties.acting_for_owner:
         nothing = {lever.name: None for lever in ctx.policy.deal_levers}
         overrides.bypass(
@@ -148,7 +151,10 @@ def act_on(
     updated = _save(
         conn, ctx, record, state, steps, record.deal, record.decision, None, changed=index
     )
-    _event(conn, ctx, f"request.{action.value}", approver_id, updated, before, index, comment)
+    event = _event(
+        conn, ctx, f"request.{action.value}", approver_id, updated, before, index, comment
+    )
+    request_changed(conn, event, updated)
     return updated
 
 
@@ -184,7 +190,10 @@ def revise(
     steps = carry_over(record.steps, fresh, keep_approvals=keep)
     state, stuck_reason = settle(decision.outcome, steps)
     updated = _save(conn, ctx, record, state, steps, stored_deal, output, stuck_reason)
-    _event(conn, ctx, "request.revised", requested_by, updated, before, None, None, kept=keep)
+    event = _event(
+        conn, ctx, "request.revised", requested_by, updated, before, None, None, kept=keep
+    )
+    request_changed(conn, event, updated)
     if not parties.acting_for_owner:
         asked = lever_terms(ctx.policy, restore(record.deal, ctx.policy.lever_names))
         overrides.bypass(
@@ -212,7 +221,8 @@ def withdraw(
     updated = _save(
         conn, ctx, record, RequestState.WITHDRAWN, record.steps, record.deal, record.decision, None
     )
-    _event(conn, ctx, "request.withdrawn", requested_by, updated, before, None, reason)
+    event = _event(conn, ctx, "request.withdrawn", requested_by, updated, before, None, reason)
+    request_changed(conn, event, updated)
     return updated
 
 
@@ -383,7 +393,7 @@ def _event(
     step_index: int | None,
     comment: str | None = None,
     **extra: Any,
-) -> None:
+) -> Event:
     step = record.steps[step_index] if step_index is not None else None
     payload: dict[str, Any] = {
         "request_id": str(record.id),
@@ -398,4 +408,4 @@ def _event(
         payload["step"] = {"seq": step_index, "tier": step.tier, "approver_id": step.approver_id}
     if comment is not None:
         payload["comment"] = comment
-    audit.append_event(conn, type_, actor, f"request:{record.id}", payload)
+    return audit.append_event(conn, type_, actor, f"request:{record.id}", payload)
