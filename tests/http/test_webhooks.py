@@ -70,7 +70,7 @@ def settled(client: FlaskClient, admin: dict[str, str], status: str) -> dict[str
     deadline = time.monotonic() + 10
     while True:
         items = client.get("/v1/webhook-deliveries", headers=admin).json["items"]
-        if items and items[0]["status"] == status or time.monotonic() > deadline:
+        if (items and items[0]["status"] == status) or time.monotonic() > deadline:
             break
         time.sleep(0.05)
     assert len(items) == 1 and items[0]["status"] == status, items

@@ -56,7 +56,7 @@ class Receiver:
             raise AssertionError(f"got {len(self.received)} deliveries, wanted {count}")
 
     def handle(self, headers: dict[str, str], body: bytes) -> tuple[int, float, dict[str, str]]:
-        msg_id = headers.get("webhook-id", "")
+        msg_id = headers.get("webhook-id", "") + " " + headers.get("x-path", "")
         with self.lock:
             self.in_flight[msg_id] = self.in_flight.get(msg_id, 0) + 1
             if self.in_flight[msg_id] > 1:
@@ -67,7 +67,7 @@ class Receiver:
     def done(self, headers: dict[str, str], body: bytes, status: int, delay: float) -> None:
         seen = Received(headers, body, time.time())
         with self.lock:
-            self.in_flight[headers.get("webhook-id", "")] -= 1
+            self.in_flight[headers.get("webhook-id", "") + " " + headers.get("x-path", "")] -= 1
             self.requests.append((seen, status, delay))
             if status < 300 and delay < 0.5:
                 self.received.append(seen)
@@ -86,6 +86,7 @@ def running(receiver: Receiver) -> Iterator[Receiver]:
             length = int(self.headers.get("Content-Length", "0"))
             body = self.rfile.read(length)
             headers = {k.lower(): v for k, v in self.headers.items()}
+            headers["x-path"] = self.path
             status, delay, extra = receiver.handle(headers, body)
             try:
                 if delay:
