@@ -285,3 +285,78 @@ def test_rotation_signs_with_both_secrets_during_the_overlap(
     assert verified(got, new)["type"] == "webhook.test"
     assert verified(got, sub["secret"])["type"] == "webhook.test"
     assert "secret" not in client.get(f"/v1/webhook-subscriptions/{sub['id']}", headers=admin).json
+
+
+def test_a_redirect_is_not_followed_and_retry_after_is_honoured(
+    client: FlaskClient, admin: dict[str, str], org: Any, receiver: Receiver, dispatcher: Any
+) -> None:
+    sub = subscribe(client, admin, receiver.url, ["webhook.test"])
+    receiver.answers = [
+        (302, 0, {"Location": "http://127.0.0.1:9/elsewhere"}),
+        (503, 0, {"Retry-After": "2"}),
+    ]
+    client.post(f"/v1/webhook-subscriptions/{sub['id']}/test", headers=admin)
+    receiver.wait_for(1, timeout=20)
+    one = settled(client, admin, "delivered")
+    assert [a["status_code"] for a in one["attempts"]] == [302, 503, 200]
+    times = [seen.at for seen, _, _ in receiver.requests]
+    assert times[2] - times[1] >= 1.9
+    assert [seen.headers["x-path"] for seen, _, _ in receiver.requests] == ["/hooks"] * 3
+
+
+def test_no_success_for_5_days_disables_the_subscription(
+    client: FlaskClient,
+    admin: dict[str, str],
+    org: Any,
+    receiver: Receiver,
+    dispatcher: Any,
+    db: str,
+) -> None:
+    sub = subscribe(client, admin, receiver.url, ["webhook.test"])
+    with psycopg.connect(db) as conn:
+        conn.execute(
+            "UPDATE webhook_subscriptions SET failing_since = now() - interval '5 days 1 minute'"
+        )
+    receiver.answers = [(500, 0, {})]
+    client.post(f"/v1/webhook-subscriptions/{sub['id']}/test", headers=admin)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        shown = client.get(f"/v1/webhook-subscriptions/{sub['id']}", headers=admin).json
+        if not shown["enabled"]:
+            break
+        time.sleep(0.05)
+    assert (shown["enabled"], shown["disabled_reason"]) == (
+        False,
+        "no successful delivery in 5 days",
+    )
+    time.sleep(0.5)
+    assert receiver.received == []
+    assert rows(
+        db,
+        "SELECT payload->>'reason' FROM audit_events WHERE type = %s",
+        "webhook.subscription_disabled",
+    ) == [("no successful delivery in 5 days",)]
+
+
+def test_the_address_is_checked_again_when_sending(
+    client: FlaskClient, admin: dict[str, str], receiver: Receiver, settings: Settings, db: str
+) -> None:
+    """Saved while loopback was allowed; a dispatcher without the allow-list refuses to send."""
+    sub = subscribe(client, admin, receiver.url, ["webhook.test"])
+    strict = dataclasses.replace(settings, webhook_allow_nets=())
+    worker = Dispatcher(strict, db, threads=1)
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    try:
+        client.post(f"/v1/webhook-subscriptions/{sub['id']}/test", headers=admin)
+        one = settled(client, admin, "failed")
+    finally:
+        worker.stop.set()
+        thread.join(timeout=10)
+    assert [(a["status_code"], a["error"]) for a in one["attempts"]] == [
+        (
+            None,
+            "blocked: The host '127.0.0.1' resolves to 127.0.0.1, which is not a public address.",
+        )
+    ]
+    assert receiver.requests == []
