@@ -33,13 +33,20 @@ class Outcome:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
+def _open(ip: IPAddress, port: int, timeout: float | None) -> socket.socket:
+    """TCP to the checked address; no Nagle delay (headers and body go in separate sends)."""
+    sock = socket.create_connection((str(ip), port), timeout)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
 class _PinnedHTTP(http.client.HTTPConnection):
     def __init__(self, host: str, port: int, ip: IPAddress, timeout: float) -> None:
         super().__init__(host, port, timeout=timeout)
         self._ip = ip
 
     def connect(self) -> None:
-        self.sock = socket.create_connection((str(self._ip), self.port), self.timeout)
+        self.sock = _open(self._ip, self.port, self.timeout)
 
 
 class _PinnedHTTPS(http.client.HTTPSConnection):
@@ -48,8 +55,21 @@ class _PinnedHTTPS(http.client.HTTPSConnection):
         self._ip = ip
 
     def connect(self) -> None:
-        raw = socket.create_connection((str(self._ip), self.port), self.timeout)
+        raw = _open(self._ip, self.port, self.timeout)
         self.sock = self._context.wrap_socket(raw, server_hostname=self.host)  # type: ignore[attr-defined]
+
+
+class KeptAlive:
+    """Open connections of one sender thread, by URL origin, reused while the receiver keeps
+    them open. Each was opened to an address checked at the time, so reuse needs no lookup."""
+
+    def __init__(self) -> None:
+        self.open: dict[tuple[str, str, int], http.client.HTTPConnection] = {}
+
+    def close(self) -> None:
+        for conn in self.open.values():
+            conn.close()
+        self.open.clear()
 
 
 def post(
@@ -60,6 +80,7 @@ def post(
     *,
     connect_timeout_s: float = 5.0,
     total_timeout_s: float = 15.0,
+    kept: KeptAlive | None = None,
 ) -> Outcome:
     started = time.monotonic()
     deadline = started + total_timeout_s
@@ -71,6 +92,18 @@ def post(
         target = resolve(url, egress)
     except Blocked as exc:
         return Outcome(None, f"blocked: {exc}", took(), blocked=True)
+    origin = (target.scheme, target.host, target.port)
+    reused = kept.open.pop(origin, None) if kept is not None else None
+    if reused is not None:
+        try:
+            status, retry_after, again = _exchange(reused, target.path, headers, body, deadline)
+            _keep(kept, origin, reused, again)
+            return Outcome(status, None, took(), retry_after)
+        except (http.client.RemoteDisconnected, ConnectionError):
+            reused.close()  # the receiver closed it while idle: a fresh connection follows
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            reused.close()
+            return Outcome(None, _describe(exc), took())
     error = "no address answered"
     for ip in target.addresses:
         kind = _PinnedHTTPS if target.scheme == "https" else _PinnedHTTP
@@ -85,13 +118,25 @@ def post(
             conn.close()
             continue
         try:
-            status, retry_after = _exchange(conn, target.path, headers, body, deadline)
+            status, retry_after, again = _exchange(conn, target.path, headers, body, deadline)
+            _keep(kept, origin, conn, again)
             return Outcome(status, None, took(), retry_after)
         except (OSError, http.client.HTTPException, ValueError) as exc:
-            return Outcome(None, _describe(exc), took())
-        finally:
             conn.close()
+            return Outcome(None, _describe(exc), took())
     return Outcome(None, error, took())
+
+
+def _keep(
+    kept: KeptAlive | None,
+    origin: tuple[str, str, int],
+    conn: http.client.HTTPConnection,
+    reusable: bool,
+) -> None:
+    if kept is not None and reusable:
+        kept.open[origin] = conn
+    else:
+        conn.close()
 
 
 def _exchange(
@@ -100,8 +145,9 @@ def _exchange(
     headers: Mapping[str, str],
     body: bytes,
     deadline: float,
-) -> tuple[int, float | None]:
-    """Send, then read the status and at most READ_CAP bytes, all before the deadline."""
+) -> tuple[int, float | None, bool]:
+    """Send, then read the status and at most READ_CAP bytes, all before the deadline;
+    also whether the connection may be used again (the whole answer was read, not closed)."""
     assert conn.sock is not None
     conn.sock.settimeout(_left(deadline))
     conn.request(
@@ -120,7 +166,8 @@ def _exchange(
         if not chunk:
             break
         read += len(chunk)
-    return response.status, _retry_after(response.getheader("Retry-After"))
+    reusable = response.isclosed() and not response.will_close
+    return response.status, _retry_after(response.getheader("Retry-After")), reusable
 
 
 def _left(deadline: float) -> float:

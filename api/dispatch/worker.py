@@ -24,7 +24,7 @@ from psycopg_pool import ConnectionPool
 
 from api.config import Settings
 from api.dispatch import checkpoints
-from api.dispatch.client import Outcome, post
+from api.dispatch.client import KeptAlive, Outcome, post
 from api.dispatch.egress import Egress
 from api.dispatch.schedule import NO_SUCCESS_DISABLES_AFTER_S, SCHEDULE, next_delay
 from api.errors import DealdeskError
@@ -40,6 +40,9 @@ log = logging.getLogger("dealdesk.webhooks")
 ACTOR = "system:dispatcher"
 POLL_S = 1.0
 CHECKPOINT_EVERY_S = 5.0
+COALESCE_S = 0.01
+SETTLE_BATCH = 25
+SETTLE_EVERY_S = 0.1
 
 
 @dataclass
@@ -47,7 +50,7 @@ class Dispatcher:
     settings: Settings
     url: str
     threads: int = 8
-    batch: int = 100
+    batch: int = 64
     parent_pid: int | None = None
     stop: threading.Event = field(default_factory=threading.Event)
     _wake: threading.Event = field(default_factory=threading.Event)
@@ -62,7 +65,7 @@ class Dispatcher:
 
     def run(self) -> None:
         """Until `stop` is set (or the parent process is gone)."""
-        pool = open_pool(self.url, max_size=self.threads + 2, timeout_s=5.0)
+        pool = open_pool(self.url, max_size=self.threads + 2, timeout_s=5.0, lazy_commit=True)
         listener = threading.Thread(target=self._listen, name="webhooks-listen", daemon=True)
         listener.start()
         executor = ThreadPoolExecutor(self.threads, thread_name_prefix="webhooks-send")
@@ -80,6 +83,7 @@ class Dispatcher:
                     continue
                 if not full:
                     self._wake.wait(POLL_S)
+                    self.stop.wait(COALESCE_S)  # one claim for a burst of notifications
                     self._wake.clear()
         finally:
             self.stop.set()
@@ -126,24 +130,43 @@ class Dispatcher:
         return done
 
     def _send_group(self, pool: ConnectionPool, token: uuid.UUID, rows: list[Claimed]) -> None:
-        """In order; after a failure (or near the lease's end) the rest are let go."""
-        margin = timedelta(seconds=self.settings.webhook_timeout_s + 2)
-        for index, row in enumerate(rows):
-            now = datetime.now(UTC)
-            if self.stop.is_set() or row.lease_until - now < margin:
-                with transaction(pool) as conn:
-                    deliveries.release(conn, [r.id for r in rows[index:]], token)
-                return
-            outcome = self._send(row, now)
-            self._settle(pool, token, row, outcome)
-            if not outcome.ok:
-                rest = [r.id for r in rows[index + 1 :]]
-                if rest:
-                    with transaction(pool) as conn:
-                        deliveries.release(conn, rest, token)
-                return
+        """In order; after a failure (or near the lease's end) the rest are let go.
 
-    def _send(self, row: Claimed, now: datetime) -> Outcome:
+        Outcomes are saved in batches (one commit per SETTLE_BATCH sends or SETTLE_EVERY_S),
+        and at once after a failure: a crash before the save only means a resend."""
+        margin = timedelta(seconds=self.settings.webhook_timeout_s + 2)
+        done: list[tuple[Claimed, Outcome, datetime]] = []
+        first_unsaved = 0.0
+        kept = KeptAlive()
+        try:
+            for index, row in enumerate(rows):
+                now = datetime.now(UTC)
+                if self.stop.is_set() or row.lease_until - now < margin:
+                    self._release(pool, rows[index:], token)
+                    return
+                outcome = self._send(row, now, kept)
+                if not done:
+                    first_unsaved = time.monotonic()
+                done.append((row, outcome, datetime.now(UTC)))
+                if not outcome.ok:
+                    self._settle(pool, token, done)
+                    done = []
+                    self._release(pool, rows[index + 1 :], token)
+                    return
+                if len(done) >= SETTLE_BATCH or time.monotonic() - first_unsaved > SETTLE_EVERY_S:
+                    self._settle(pool, token, done)
+                    done = []
+        finally:
+            kept.close()
+            if done:
+                self._settle(pool, token, done)
+
+    def _release(self, pool: ConnectionPool, rows: list[Claimed], token: uuid.UUID) -> None:
+        if rows:
+            with transaction(pool) as conn:
+                deliveries.release(conn, [r.id for r in rows], token)
+
+    def _send(self, row: Claimed, now: datetime, kept: KeptAlive) -> Outcome:
         keys = [self.box.open(row.secret_enc)]
         if row.old_secret_enc is not None and row.old_secret_until and row.old_secret_until > now:
             keys.append(self.box.open(row.old_secret_enc))
@@ -156,42 +179,45 @@ class Dispatcher:
             self.egress,
             connect_timeout_s=self.settings.webhook_connect_timeout_s,
             total_timeout_s=self.settings.webhook_timeout_s,
+            kept=kept,
         )
 
     def _settle(
-        self, pool: ConnectionPool, token: uuid.UUID, row: Claimed, outcome: Outcome
+        self, pool: ConnectionPool, token: uuid.UUID, done: list[tuple[Claimed, Outcome, datetime]]
     ) -> None:
-        at = datetime.now(UTC)
-        gone = outcome.status_code == 410
-        delay = (
-            None
-            if (gone or outcome.blocked)
-            else next_delay(row.tries + 1, self.schedule, outcome.retry_after_s)
-        )
-        status = "delivered" if outcome.ok else ("pending" if delay is not None else "failed")
-        fields = {
-            "id": row.id,
-            "token": token,
-            "status": status,
-            "next_at": at + timedelta(seconds=delay)
-            if delay is not None and not outcome.ok
-            else None,
-            "status_code": outcome.status_code,
-            "error": outcome.error,
-            "duration_ms": outcome.duration_ms,
-            "at": at,
-        }
+        """Save outcomes (each only while our lease holds) and the subscription's health."""
         with transaction(pool) as conn:
-            deliveries.settle(conn, fields)
+            with conn.pipeline():
+                for row, outcome, at in done:
+                    deliveries.settle(conn, self._fields(token, row, outcome, at))
+            row, outcome, at = done[-1]
             if outcome.ok:
                 deliveries.note_success(conn, row.subscription_id, at)
-            elif gone:
+            elif outcome.status_code == 410:
                 self._disable(conn, row.subscription_id, "the receiver answered 410 Gone", at)
             else:
                 seen = deliveries.note_failure(conn, row.subscription_id, at)
                 limit = timedelta(seconds=NO_SUCCESS_DISABLES_AFTER_S)
                 if seen is not None and seen[1] and at - seen[0] >= limit:
                     self._disable(conn, row.subscription_id, "no successful delivery in 5 days", at)
+
+    def _fields(
+        self, token: uuid.UUID, row: Claimed, outcome: Outcome, at: datetime
+    ) -> dict[str, object]:
+        delay = None
+        if not (outcome.ok or outcome.blocked or outcome.status_code == 410):
+            delay = next_delay(row.tries + 1, self.schedule, outcome.retry_after_s)
+        status = "delivered" if outcome.ok else ("pending" if delay is not None else "failed")
+        return {
+            "id": row.id,
+            "token": token,
+            "status": status,
+            "next_at": at + timedelta(seconds=delay) if delay is not None else None,
+            "status_code": outcome.status_code,
+            "error": outcome.error,
+            "duration_ms": outcome.duration_ms,
+            "at": at,
+        }
 
     def _disable(self, conn: psycopg.Connection, sub_id: int, reason: str, at: datetime) -> None:
         if subscriptions.disable(conn, sub_id, reason, at):

@@ -131,14 +131,14 @@ def claim(
     return token, rows
 
 
-def settle(conn: psycopg.Connection, fields: dict[str, Any]) -> bool:
-    """Save an attempt's outcome while the lease is ours; False when it lapsed meanwhile."""
-    cur = conn.execute(SETTLE, fields)
+def settle(conn: psycopg.Connection, fields: dict[str, Any]) -> None:
+    """Save an attempt's outcome (the delivery only while the lease is ours; the attempt
+    always, since it was made). Pipeline-friendly: nothing is read back."""
+    conn.execute(SETTLE, fields)
     conn.execute(
         ATTEMPT,
         (fields["id"], fields["at"], fields["status_code"], fields["duration_ms"], fields["error"]),
     )
-    return cur.rowcount == 1
 
 
 def release(conn: psycopg.Connection, ids: list[int], token: uuid.UUID) -> None:
