@@ -61,6 +61,20 @@ CREATE TABLE IF NOT EXISTS policy_versions (
     first_loaded_at timestamptz NOT NULL DEFAULT now()
 );
 
+-- The policy set in force for the whole deployment: one row, seeded at generation 0 (nothing
+-- published yet). Publishing replaces the set and bumps the generation in one transaction with
+-- its `policy.published` audit event; every worker compares the generation it holds with this
+-- row (folded into the statements it already runs) and reloads from policy_versions when stale.
+CREATE TABLE IF NOT EXISTS policy_set (
+    one            boolean PRIMARY KEY DEFAULT true CHECK (one),
+    generation     bigint NOT NULL,
+    active_sha256  text REFERENCES policy_versions (sha256),
+    shadow_sha256s text[] NOT NULL DEFAULT '{}',   -- each one is in policy_versions too
+    published_at   timestamptz,
+    published_by   text
+);
+INSERT INTO policy_set (one, generation) VALUES (true, 0) ON CONFLICT (one) DO NOTHING;
+
 -- The decision log: every evaluation (preview) with its input and output. Not chained.
 CREATE TABLE IF NOT EXISTS decisions (
     id            uuid PRIMARY KEY,
@@ -172,7 +186,7 @@ CREATE TABLE IF NOT EXISTS overrides (
     terms_before       jsonb NOT NULL,
     terms_after        jsonb NOT NULL,
     excess             jsonb NOT NULL,
-    excess_value       numeric(20, 2) NOT NULL,
+    excess_value       numeric NOT NULL,              -- cents; values carry up to 28 digits
     currency           text NOT NULL,
     reason_code        text NOT NULL,
     justification      text NOT NULL,
@@ -190,6 +204,15 @@ CREATE TABLE IF NOT EXISTS overrides (
     created_on         date NOT NULL,
     event_hash         text NOT NULL
 );
+-- Money of up to 28 significant digits: drop the old numeric(20, 2) bound (no rewrite).
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM information_schema.columns
+               WHERE table_schema = current_schema() AND table_name = 'overrides'
+                 AND column_name = 'excess_value' AND numeric_precision IS NOT NULL) THEN
+        ALTER TABLE overrides ALTER COLUMN excess_value TYPE numeric;
+    END IF;
+END $$;
 CREATE INDEX IF NOT EXISTS overrides_created_idx ON overrides (created_on, seq);
 CREATE INDEX IF NOT EXISTS overrides_fiscal_idx ON overrides (fiscal_year, fiscal_quarter, seq);
 CREATE INDEX IF NOT EXISTS overrides_fiscal_year_idx ON overrides (fiscal_year, seq);
@@ -280,3 +303,85 @@ CREATE TABLE IF NOT EXISTS audit_checkpoints (
     events   bigint NOT NULL,
     at       timestamptz NOT NULL DEFAULT now()
 );
+
+-- Report history (DESIGN section 9), written when it happens and never rewritten.
+-- One row per submission and per revision: who asked, when (business date and real time),
+-- the fiscal period at that moment and the close date's fiscal quarter.
+CREATE TABLE IF NOT EXISTS asks (
+    id                  bigserial PRIMARY KEY,
+    request_id          uuid NOT NULL REFERENCES approval_requests (id),
+    deal_id             text NOT NULL,
+    kind                text NOT NULL,          -- submission | revision
+    owner_id            text NOT NULL,
+    requester_id        text NOT NULL,
+    requester_tier      text NOT NULL,
+    business_date       date NOT NULL,
+    created_at          timestamptz NOT NULL,
+    created_on          date NOT NULL,          -- UTC date of created_at: what from/to filter
+    close_date          date,
+    close_fiscal_year   integer,
+    close_fiscal_quarter integer,
+    slipped             boolean NOT NULL DEFAULT false,  -- a revision moving close_date to a later quarter
+    fiscal_year         integer NOT NULL,
+    fiscal_quarter      integer NOT NULL,
+    days_to_quarter_end integer NOT NULL,
+    flags               text[] NOT NULL
+);
+CREATE INDEX IF NOT EXISTS asks_created_idx ON asks (created_on)
+    INCLUDE (kind, owner_id, slipped, flags, fiscal_year, fiscal_quarter, days_to_quarter_end);
+CREATE INDEX IF NOT EXISTS asks_request_idx ON asks (request_id);
+
+-- Each lever's value at an ask beside the requester's own ceiling under the rules that
+-- matched, with the ask's grouping columns copied so a report reads one covering index.
+CREATE TABLE IF NOT EXISTS ask_levers (
+    ask_id              bigint NOT NULL REFERENCES asks (id),
+    lever               text NOT NULL,
+    value               numeric NOT NULL,
+    ceiling             numeric NOT NULL,
+    kind                text NOT NULL,
+    created_on          date NOT NULL,
+    owner_id            text NOT NULL,
+    requester_tier      text NOT NULL,
+    fiscal_year         integer NOT NULL,
+    fiscal_quarter      integer NOT NULL,
+    days_to_quarter_end integer NOT NULL,
+    PRIMARY KEY (ask_id, lever)
+);
+CREATE INDEX IF NOT EXISTS ask_levers_report_idx ON ask_levers (lever, created_on)
+    INCLUDE (kind, owner_id, requester_tier, value, ceiling, fiscal_year, fiscal_quarter,
+             days_to_quarter_end);
+
+-- Every approve, reject and return as it happened (a revision may replace the steps).
+CREATE TABLE IF NOT EXISTS step_actions (
+    id         bigserial PRIMARY KEY,
+    request_id uuid NOT NULL REFERENCES approval_requests (id),
+    seq        integer NOT NULL,
+    tier       text NOT NULL,
+    actor_id   text NOT NULL,
+    action     text NOT NULL,                   -- approve | reject | return
+    acted_at   timestamptz NOT NULL,
+    acted_on   date NOT NULL
+);
+CREATE INDEX IF NOT EXISTS step_actions_acted_idx ON step_actions (acted_on) INCLUDE (actor_id, action);
+
+-- Withdrawals with their reason code, and what the withdrawn request asked, lever by lever.
+CREATE TABLE IF NOT EXISTS withdrawals (
+    request_id    uuid PRIMARY KEY REFERENCES approval_requests (id),
+    deal_id       text NOT NULL,
+    owner_id      text NOT NULL,
+    reason_code   text,
+    business_date date NOT NULL,
+    withdrawn_at  timestamptz NOT NULL,
+    withdrawn_on  date NOT NULL,
+    asked         jsonb NOT NULL
+);
+CREATE INDEX IF NOT EXISTS withdrawals_declined_idx ON withdrawals (deal_id, business_date)
+    WHERE reason_code = 'customer_declined';
+CREATE INDEX IF NOT EXISTS withdrawals_on_idx ON withdrawals (withdrawn_on) INCLUDE (owner_id, reason_code);
+
+-- Overrides as the reports read them: days to quarter end as a column, one covering index.
+ALTER TABLE overrides ADD COLUMN IF NOT EXISTS days_to_quarter_end integer
+    GENERATED ALWAYS AS ((period ->> 'days_to_quarter_end')::integer) STORED;
+CREATE INDEX IF NOT EXISTS overrides_report_idx ON overrides (created_on)
+    INCLUDE (executive_id, categories, fiscal_year, fiscal_quarter, days_to_quarter_end,
+             excess_value);

@@ -19,19 +19,30 @@ from api.http import (
     people,
     policies,
     problems,
+    reports,
     requests,
     webhooks,
 )
 from api.http.auth import authenticate, confirm_snapshot_key
 from api.http.spec import DealdeskApi
 from api.policy.loader import PolicySet, load_policy_dir
-from api.runtime import PolicyHolder, Runtime
+from api.runtime import PolicyFollower, Runtime
 from api.storage.database import open_pool, start_embedded
 from api.storage.preview_log import PreviewLog
 from api.storage.registry import RegistrySnapshot
 
 MAX_BODY = 1024 * 1024
-BLUEPRINTS = (health, evaluations, people, requests, overrides, audit, policies, webhooks)
+BLUEPRINTS = (
+    health,
+    evaluations,
+    people,
+    requests,
+    overrides,
+    audit,
+    policies,
+    reports,
+    webhooks,
+)
 
 
 def create_app(
@@ -40,10 +51,15 @@ def create_app(
     pool: ConnectionPool | None = None,
     quick_pool: ConnectionPool | None = None,
     policy_set: PolicySet | None = None,
+    policy_generation: int = 0,
+    read_pool: ConnectionPool | None = None,
 ) -> Flask:
     """Build the app. Raises InvalidPolicy on a bad policy: the service never starts into one.
 
-    Given a `pool` but no `quick_pool`, the one pool serves both (tests do this)."""
+    `policy_set` is what the process starts deciding under, in force at `policy_generation`
+    (0: not known yet); the first decision that finds the database's generation moved on
+    loads the set in force instead. Given a `pool` but no `quick_pool`, the one pool serves
+    both (tests do this); `read_pool` defaults to DATABASE_READ_URL's pool, else `pool`."""
     settings = settings or Settings.from_env()
     policy_set = policy_set or load_policy_dir(settings.policy_dir)
     if pool is None:
@@ -51,13 +67,16 @@ def create_app(
         pool = _pool(settings, url, autocommit=False)
         quick_pool = quick_pool or _pool(settings, url, autocommit=True)
     quick = quick_pool or pool
+    if read_pool is None and settings.database_read_url:
+        read_pool = _pool(settings, settings.database_read_url, autocommit=False)
     runtime = Runtime(
         settings,
         pool,
-        PolicyHolder(policy_set, datetime.now(UTC)),
+        PolicyFollower(policy_set, policy_generation, datetime.now(UTC)),
         quick,
         RegistrySnapshot(quick),
-        PreviewLog(quick),
+        PreviewLog(quick, check_policy=settings.policy_check),
+        read_pool or pool,
     )
 
     app = Flask("dealdesk")

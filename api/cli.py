@@ -103,6 +103,11 @@ def _parser() -> argparse.ArgumentParser:
     test.add_argument("--coverage", action="store_true", help="report boundary and rule coverage")
     test.add_argument("--min-coverage", type=float, default=100.0, metavar="PCT")
     test.set_defaults(handler=_policy_test)
+    publish = policy.add_parser(
+        "publish", help="put DIR's policy set in force on every instance (prints the generation)"
+    )
+    publish.add_argument("dir", nargs="?")
+    publish.set_defaults(handler=_policy_publish)
     compare = policy.add_parser(
         "diff", help="plain-English changes from OLD to NEW (files or dirs)"
     )
@@ -240,6 +245,20 @@ def _policy_test(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if failed or not results or short else 0
 
 
+def _policy_publish(args: argparse.Namespace, settings: Settings) -> int:
+    from api.policy.loader import load_policy_dir
+    from api.service.policy_sets import publish
+
+    policies = load_policy_dir(_policy_dir(args, settings))  # refused before any write
+    with _connect(settings) as conn:
+        published = publish(conn, policies, f"cli:{os.environ.get('USER', 'unknown')}")
+    state = "published" if published.changed else "unchanged: already in force"
+    print(f"generation {published.generation} ({state})")
+    for policy in policies.all:
+        print(f"  {policy.name} {policy.version} ({policy.status.value}) sha256 {policy.sha256}")
+    return 0
+
+
 def _policy_diff(args: argparse.Namespace, settings: Settings) -> int:
     from api.policy.diff import diff
 
@@ -288,11 +307,14 @@ def _audit_verify(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _audit_export(args: argparse.Namespace, settings: Settings) -> int:
+    import psycopg
+
     from api.service.reports import csv_lines
     from api.storage.overrides import export_rows
 
     filters = {"from": args.start, "to": args.end}
-    with _connect(settings) as conn:
+    reads = settings.database_read_url  # a replica, when there is one
+    with psycopg.connect(reads) if reads else _connect(settings) as conn:
         for chunk in csv_lines(export_rows(conn, filters)):
             sys.stdout.write(chunk)
     return 0

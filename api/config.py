@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+POLICY_SOURCES = ("directory", "database")
+
 
 class ConfigError(Exception):
     """An environment variable holds something we cannot use."""
@@ -35,6 +37,13 @@ class Settings:
     webhook_connect_timeout_s: float = 5.0
     webhook_timeout_s: float = 15.0
     checkpoint_every: int = 1000
+    database_read_url: str | None = None
+    """Finance reads that tolerate replica lag go here (DATABASE_READ_URL); else the primary."""
+    policy_source: str = "directory"
+    """`directory`: `serve` publishes DEALDESK_POLICY_DIR at start when it differs from the
+    set in force; `database`: it only follows the database (DEALDESK_POLICY_SOURCE)."""
+    policy_check: bool = True
+    """False only for the bench's side-by-side run: evaluations skip the generation guard."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -55,7 +64,17 @@ class Settings:
             webhook_connect_timeout_s=_seconds(env, "DEALDESK_WEBHOOK_CONNECT_TIMEOUT_S", 5.0),
             webhook_timeout_s=_seconds(env, "DEALDESK_WEBHOOK_TIMEOUT_S", 15.0),
             checkpoint_every=_int(env, "DEALDESK_CHECKPOINT_EVERY", 1000),
+            database_read_url=env.get("DATABASE_READ_URL") or None,
+            policy_source=_choice(env, "DEALDESK_POLICY_SOURCE", POLICY_SOURCES),
+            policy_check=env.get("DEALDESK_BENCH_SKIP_POLICY_CHECK") != "1",
         )
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    text = env.get(name) or choices[0]
+    if text not in choices:
+        raise ConfigError(f"{name}={text!r} must be one of: {', '.join(choices)}")
+    return text
 
 
 def _date(env: Mapping[str, str], name: str) -> date | None:

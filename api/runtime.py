@@ -1,41 +1,91 @@
-"""What a running app holds: settings, the pool, the loaded policies and the clock."""
+"""What a running app holds: settings, the pools, the policy set it follows and the clock."""
 
 from __future__ import annotations
 
-import os
-import signal
+import hashlib
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
+import psycopg
 from psycopg_pool import ConnectionPool
 
 from api.config import Settings
-from api.events.types import EventType
-from api.policy.loader import PolicySet, load_policy_dir
+from api.policy.loader import PolicySet, load_policy_dir, parse_policy
 from api.policy.model import Policy
-from api.storage import audit, decisions, outbox
+from api.service.policy_sets import Published, load_in_force, publish
 from api.storage.database import transaction
+from api.storage.policy_sets import current_generation
 from api.storage.preview_log import PreviewLog
 from api.storage.registry import RegistrySnapshot
 
 
-@dataclass
-class PolicyHolder:
-    """The policy set in force, swapped whole on reload so a request sees one version."""
+@dataclass(frozen=True, slots=True)
+class Held:
+    """One policy set and the generation it is in force under; read whole, never mixed."""
 
-    current: PolicySet
+    policies: PolicySet
+    generation: int
     loaded_at: datetime
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def active(self) -> Policy:
-        return self.current.active
+        return self.policies.active
 
-    def swap(self, policies: PolicySet, at: datetime) -> None:
+
+class PolicyFollower:
+    """The set this process decides under, following the database's `policy_set`.
+
+    `held` is swapped whole. A decision takes one `Held` and proves its generation current
+    in a statement it runs anyway (the evaluation path's guarded insert) or by `follow`,
+    which reloads the set from its stored bytes when the database has moved on. Generation 0
+    means nothing has been published: the process then decides under the set it was given.
+    """
+
+    def __init__(self, policies: PolicySet, generation: int, at: datetime) -> None:
+        self.held = Held(policies, generation, at)
+        self._lock = threading.Lock()
+        self._parsed: dict[str, Policy] = {p.sha256: p for p in policies.all}
+
+    @property
+    def current(self) -> PolicySet:
+        return self.held.policies
+
+    @property
+    def active(self) -> Policy:
+        return self.held.policies.active
+
+    def follow(self, conn: psycopg.Connection) -> Held:
+        """Confirm the generation held (one cheap read); reload first when it is stale."""
+        held = self.held
+        if current_generation(conn) == held.generation:
+            return held
+        return self.reload(conn)
+
+    def reload(self, conn: psycopg.Connection) -> Held:
+        """Load the set in force from `policy_versions` (never from a directory)."""
+        in_force, policies = load_in_force(conn, self._parse)
         with self._lock:
-            self.current = policies
-            self.loaded_at = at
+            held = self.held
+            if in_force.generation != held.generation:
+                held = Held(policies or held.policies, in_force.generation, datetime.now(UTC))
+                self.held = held
+        return held
+
+    def adopt(self, published: Published) -> Held:
+        """Take a set this process has just published (its transaction has committed)."""
+        with self._lock:
+            self.held = Held(published.policies, published.generation, datetime.now(UTC))
+            for policy in published.policies.all:
+                self._parsed[policy.sha256] = policy
+            return self.held
+
+    def _parse(self, source: bytes, file: str) -> Policy:
+        sha = hashlib.sha256(source).hexdigest()
+        policy = self._parsed.get(sha)
+        if policy is None:
+            policy = self._parsed[sha] = parse_policy(source, file)
+        return policy
 
 
 @dataclass
@@ -43,13 +93,15 @@ class Runtime:
     settings: Settings
     pool: ConnectionPool
     """Transactions: every durable change, with its audit event."""
-    policies: PolicyHolder
+    policies: PolicyFollower
     quick: ConnectionPool
     """Autocommit reads and previews: API key lookups, evaluations."""
     registry: RegistrySnapshot
     """Keys and people for the evaluation path, checked by the writes that rely on them."""
     previews: PreviewLog
     """The decision log's group commit for evaluations."""
+    reads: ConnectionPool
+    """Finance reads that tolerate replica lag (DATABASE_READ_URL); else the primary pool."""
 
     def now(self) -> datetime:
         return datetime.now(UTC)
@@ -58,42 +110,11 @@ class Runtime:
         """The business date: DEALDESK_TODAY when pinned, else today's date in UTC."""
         return self.settings.today or self.now().date()
 
-    def record_policies(
-        self, actor: str, event: str = "policy.loaded", force: bool = False
-    ) -> None:
-        """Keep the bytes of each loaded policy and write an audit event for new ones."""
-        with transaction(self.pool) as conn:
-            new = [p for p in self.policies.current.all if decisions.store_policy_version(conn, p)]
-            if new or force:
-                appended = audit.append_event(
-                    conn,
-                    event,
-                    actor,
-                    self.policies.active.name,
-                    {
-                        "policies": [
-                            {
-                                "name": p.name,
-                                "version": p.version,
-                                "sha256": p.sha256,
-                                "status": p.status.value,
-                            }
-                            for p in self.policies.current.all
-                        ],
-                    },
-                )
-                outbox.emit_for(conn, appended, EventType.POLICY_PUBLISHED, appended.payload)
-
-    def reload(self, actor: str) -> PolicySet:
-        """Re-read the policy directory; a bad file raises InvalidPolicy and changes nothing.
-
-        Under `dealdesk serve` the master is then sent SIGHUP, so every worker (not just this
-        one) is replaced by one running the new policies.
-        """
+    def publish_directory(self, actor: str) -> Published:
+        """Publish this instance's policy directory to the deployment; a bad file raises
+        InvalidPolicy before anything is written. This process follows it at once."""
         policies = load_policy_dir(self.settings.policy_dir)
-        self.policies.swap(policies, self.now())
-        self.record_policies(actor, "policy.reloaded", force=True)
-        master = os.environ.get("DEALDESK_MASTER_PID")
-        if master and master.isdigit() and int(master) == os.getppid():
-            os.kill(int(master), signal.SIGHUP)
-        return policies
+        with transaction(self.pool) as conn:
+            published = publish(conn, policies, actor)
+        self.policies.adopt(published)
+        return published

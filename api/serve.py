@@ -1,7 +1,10 @@
-"""`dealdesk serve`: prepare the database and policies once, then run gunicorn workers.
+"""`dealdesk serve`: prepare the database and the policy set once, then run gunicorn workers.
 
-SIGHUP (or a successful POST /v1/policies/reload in any worker) makes the master re-read the
-policy directory and replace every worker; a bad file is logged and the running policy stays.
+At start the master publishes DEALDESK_POLICY_DIR when it differs from the set in force
+(unless DEALDESK_POLICY_SOURCE=database: then it only follows, and refuses to start when
+nothing has been published yet). Workers follow the database's set from then on. SIGHUP
+means "publish my directory" (a bad file is logged and the set in force stays); gunicorn
+then replaces the workers, which start from the set in force.
 """
 
 from __future__ import annotations
@@ -14,18 +17,20 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+import psycopg
 from gunicorn.app.base import BaseApplication
 
 from api.config import Settings
-from api.errors import InvalidPolicy
+from api.errors import InvalidPolicy, Refused
 from api.policy.loader import PolicySet, load_policy_dir
+from api.service.policy_sets import load_in_force, publish
 from api.storage.database import init_database
-
-MASTER_PID_ENV = "DEALDESK_MASTER_PID"
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
-    def __init__(self, settings: Settings, policies: PolicySet, options: dict[str, Any]) -> None:
+    def __init__(
+        self, settings: Settings, policies: tuple[PolicySet, int], options: dict[str, Any]
+    ) -> None:
         self.settings = settings
         self.policies = policies
         self.options = options
@@ -39,25 +44,41 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
     def load(self) -> Any:
         from api.app import create_app
 
-        return create_app(self.settings, policy_set=self.policies)
+        policies, generation = self.policies
+        return create_app(self.settings, policy_set=policies, policy_generation=generation)
 
     def on_reload(self, server: Any) -> None:
-        """Runs in the master before new workers fork: they get the policies kept here."""
+        """SIGHUP, in the master before new workers fork: publish the directory (unless
+        following the database) and hand the set in force to the new workers."""
         try:
-            policies = load_policy_dir(self.settings.policy_dir)
-        except InvalidPolicy as exc:
-            server.log.error(
-                "policy reload refused, keeping %s %s: %s",
-                self.policies.active.name,
-                self.policies.active.version,
-                exc,
-            )
-            return
-        self.policies = policies
-        _record(self.settings, policies, "signal:SIGHUP")
-        server.log.info(
-            "policies reloaded: %s", ", ".join(f"{p.name} {p.version}" for p in policies.all)
-        )
+            self.policies = prepare(self.settings, "signal:SIGHUP", server.log.info)
+        except (InvalidPolicy, Refused, psycopg.Error) as exc:
+            server.log.error("policy publish refused, the set in force stays: %s", exc)
+
+
+def prepare(
+    settings: Settings, actor: str, say: Callable[[str], Any] = print
+) -> tuple[PolicySet, int]:
+    """Publish the directory (or, following the database, read the set in force); return
+    the set the workers start with and its generation. Raises before writing on a bad set."""
+    assert settings.database_url is not None
+    following = settings.policy_source == "database"
+    policies = None if following else load_policy_dir(settings.policy_dir)
+    with psycopg.connect(settings.database_url) as conn:  # commits when the block ends
+        if policies is None:
+            in_force, found = load_in_force(conn)
+            if found is None:
+                raise Refused(
+                    "DEALDESK_POLICY_SOURCE=database, but no policy set has been published "
+                    "yet: run `dealdesk policy publish DIR` first."
+                )
+            say(f"following policy set generation {in_force.generation} from the database")
+            return found, in_force.generation
+        published = publish(conn, policies, actor)
+    what = "published" if published.changed else "already in force:"
+    names = ", ".join(f"{p.name} {p.version}" for p in policies.all)
+    say(f"policy set generation {published.generation} {what} {names}")
+    return policies, published.generation
 
 
 def serve(
@@ -75,12 +96,14 @@ def serve(
 
     With `webhooks`, a dispatcher runs beside the server in its own process (never in a
     request worker); it stops with the server, and by itself if the server dies."""
-    policies = load_policy_dir(settings.policy_dir)
+    if settings.policy_source != "database":
+        load_policy_dir(settings.policy_dir)  # a bad directory fails before anything starts
     url = resolve_url(settings)
     settings = dataclasses.replace(settings, database_url=url)
     init_database(url)
-    _record(settings, policies, "system:serve", demo=demo, host=host, port=port)
-    os.environ[MASTER_PID_ENV] = str(os.getpid())
+    policies = prepare(settings, "system:serve", lambda text: print(text, file=sys.stderr))
+    if demo:
+        _demo(settings, policies, host, port)
     options = {
         "bind": f"{host}:{port}",
         "workers": workers,
@@ -138,31 +161,24 @@ def _attach_progress(server: Any, worker: Any) -> None:
     progress.attach(worker)
 
 
-def _record(
-    settings: Settings,
-    policies: PolicySet,
-    actor: str,
-    *,
-    demo: bool = False,
-    host: str = "",
-    port: int = 0,
-) -> None:
-    """Store policy bytes (and, for `make run`, seed the demo) from the master, then let go."""
+def _demo(settings: Settings, policies: tuple[PolicySet, int], host: str, port: int) -> None:
+    """For `make run`: seed the demo org from the master, print a key, then let go."""
     from api.app import create_app
 
-    app = create_app(settings, policy_set=policies)
+    app = create_app(settings, policy_set=policies[0], policy_generation=policies[1])
     runtime = app.extensions["dealdesk"]
     try:
-        runtime.record_policies(actor)
-        if demo:
-            _demo(runtime, host, port)
+        _seed(runtime, host, port)
     finally:
         runtime.pool.close()
         runtime.quick.close()
+        if runtime.reads is not runtime.pool:
+            runtime.reads.close()
 
 
-def _demo(runtime: Any, host: str, port: int) -> None:
+def _seed(runtime: Any, host: str, port: int) -> None:
     from api.service.demo import seed_demo
+    from api.service.demo_history import seed_history
     from api.service.keys import issue_key, withdraw_key
     from api.storage.database import transaction
     from api.storage.keys import list_keys
@@ -170,6 +186,7 @@ def _demo(runtime: Any, host: str, port: int) -> None:
     policy = runtime.policies.active
     with transaction(runtime.pool) as conn:
         seeded = seed_demo(conn, policy)
+        history = seed_history(conn, policy, runtime.today()) if seeded else 0
         if any(k.name == "local-admin" and k.revoked_at is None for k in list_keys(conn)):
             withdraw_key(conn, "local-admin", "system:demo")
         key, _ = issue_key(conn, "local-admin", ["admin"], "system:demo")
@@ -180,6 +197,14 @@ def _demo(runtime: Any, host: str, port: int) -> None:
             [
                 "",
                 "dealdesk is starting" + (" (demo org seeded)" if seeded else ""),
+                *(
+                    [
+                        f"  demo history: {history} deals over the last few quarters; see",
+                        "  /v1/reports/rescues, period-end, threshold-proximity, ...",
+                    ]
+                    if history
+                    else []
+                ),
                 f"  admin key (shown once; a new one is made on each `make run`): {key}",
                 "  try:",
                 f"  curl -s -X POST http://{host}:{port}/v1/evaluations \\",

@@ -6,6 +6,8 @@ measured side by side in one run, printed as a table and written to bench/result
    alternating rounds with 1., and the ratio is the median of the rounds' ratios.
 3. Submit plus approve, each committed with its audit event: throughput, p99.
 4. A 200-line quote: server time, beside a 1-line quote.
+   Beside it, the same evaluations on a second server that skips the policy-generation check
+   (bench/policy_follow.py): what following the fleet's policy set costs.
 5. The pure engine in-process, beside cedarpy and casbin (bench/engines.py).
 6. Overrides pages and summary at 1,000,000 rows; audit verify per million (bench/overrides.py).
 
@@ -42,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 
 from api.service.keys import issue_key  # noqa: E402
 from api.storage.database import init_database, start_embedded  # noqa: E402
-from bench import engines  # noqa: E402
+from bench import engines, policy_follow  # noqa: E402
 
 SECONDS = int(os.environ.get("BENCH_SECONDS", "6"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
@@ -99,8 +101,10 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(url: str, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "DATABASE_URL": url, "DEALDESK_TODAY": "2026-12-29"}
+def start_server(
+    url: str, port: int, extra: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "DATABASE_URL": url, "DEALDESK_TODAY": "2026-12-29", **(extra or {})}
     process = subprocess.Popen(
         [DEALDESK, "serve", "--port", str(port)],
         cwd=ROOT,
@@ -280,6 +284,7 @@ def main() -> int:
             "BENCH_RUN": str(int(time.time())),
         }
         results.update(alternating(port, env))
+        results["policy_check"] = policy_follow.measure(url, port, env)
         results["submit_approve"] = load(port, "/v1/approval-requests", "submit_approve.lua", env)
         results["quote_1_line_ms"] = server_time(port, key, deal(lines=1))
         results["quote_200_lines_ms"] = server_time(port, key, deal(lines=200))
@@ -359,6 +364,7 @@ def report(r: dict[str, Any]) -> None:
     )
     for name, a, b, c in rows:
         print(f"{name:32} {a:>18}  {b:40} {c}")
+    policy_follow.report(r["policy_check"])
     print(
         f"non-2xx: healthz {healthz['non_2xx']}, evaluations {evaluations['non_2xx']}, "
         f"submit+approve {pairs['non_2xx']}; decisions logged {r['decisions_logged']}, "

@@ -27,6 +27,10 @@ TABLES = (
     "webhook_events",
     "webhook_subscriptions",
     "audit_checkpoints",
+    "ask_levers",
+    "asks",
+    "step_actions",
+    "withdrawals",
     "override_reviews",
     "overrides",
     "idempotency_keys",
@@ -34,6 +38,7 @@ TABLES = (
     "approval_requests",
     "audit_events",
     "decisions",
+    "policy_set",
     "policy_versions",
     "api_keys",
     "people",
@@ -80,6 +85,7 @@ def wipe(url: str) -> None:
             )
         )
         conn.execute("SELECT setval('audit_events_id_seq', 1, false)")
+        conn.execute("INSERT INTO policy_set (one, generation) VALUES (true, 0)")  # as seeded
         # the triggers that bump it were bypassed too; running apps must notice the change
         conn.execute("UPDATE registry_generation SET n = n + 1")
 

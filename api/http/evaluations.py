@@ -16,7 +16,7 @@ from api.http.replies import json_reply, reply
 from api.http.schemas import DecisionOut, EvaluationIn
 from api.http.spec import EXAMPLES, body, problems
 from api.policy.decimals import jsonable
-from api.service.evaluations import StaleRegistry, preview, preview_from_snapshot
+from api.service.evaluations import Stale, preview, preview_from_snapshot
 from api.storage.database import transaction
 
 blp = Blueprint("evaluations", __name__, description="Evaluate deals against the active policy")
@@ -31,40 +31,40 @@ EVALUATION_IN = EvaluationIn()
 def create_evaluation() -> Response:
     """Evaluate a deal: approved, needs approval (from whom) or denied, with every reason."""
     rt = runtime()
-    policy = rt.policies.active
+    held = rt.policies.held  # one set and its generation, proved current by the insert
     data = json_body(EVALUATION_IN)
-    deal = with_levers(data["deal"], policy)
     today = date.fromisoformat(data["as_of"]) if data.get("as_of") else rt.today()
-    shadows = rt.policies.current.shadows
     try:
         return json_reply(
             preview_from_snapshot(
                 rt.registry,
                 rt.previews,
-                policy,
-                deal,
+                held.active,
+                with_levers(data["deal"], held.active),
                 data["requested_by"],
                 generation=g.key_generation,
+                policy_generation=held.generation,
                 today=today,
                 now=rt.now(),
                 stored_input=data,
-                shadows=shadows,
+                shadows=held.policies.shadows,
             )
         )
-    except StaleRegistry:
-        rt.registry.forget()
+    except Stale:
+        rt.registry.forget()  # the registry or the policy set moved: both are checked below
     except Invalid:
-        pass  # perhaps from an outdated snapshot: the database has the last word
+        pass  # perhaps from an outdated snapshot or set: the database has the last word
     reauthenticate()
     with transaction(rt.quick) as conn:
+        held = rt.policies.follow(conn)
         output = preview(
             conn,
-            policy,
-            deal,
+            held.active,
+            with_levers(data["deal"], held.active),
             data["requested_by"],
             today=today,
             now=rt.now(),
             stored_input=jsonable(data),
-            shadows=shadows,
+            shadows=held.policies.shadows,
         )
     return reply(output)

@@ -10,8 +10,10 @@ from marshmallow import ValidationError, fields
 
 from api.policy.decimals import decimal_str, to_decimal
 
-MAX_MAGNITUDE = Decimal("1e15")
-MAX_PLACES = 10
+MAX_DIGITS = 28
+"""Significant digits a value may carry: every one of them is kept (DESIGN 4)."""
+MAX_MAGNITUDE = Decimal(10) ** MAX_DIGITS
+MAX_PLACES = MAX_DIGITS
 
 
 class Number(fields.Field):  # type: ignore[type-arg]
@@ -41,9 +43,11 @@ class Number(fields.Field):  # type: ignore[type-arg]
             raise ValidationError(
                 "Must be a number or a numeric string (finite, not NaN or Infinity)."
             )
+        _sign, digits, exponent = number.as_tuple()
+        if len(digits) > MAX_DIGITS:
+            raise ValidationError(f"Must have at most {MAX_DIGITS} significant digits.")
         if abs(number) >= MAX_MAGNITUDE:
-            raise ValidationError("Must be less than 1e15 in magnitude.")
-        exponent = number.as_tuple().exponent
+            raise ValidationError(f"Must be less than 1e{MAX_DIGITS} in magnitude.")
         if isinstance(exponent, int) and exponent < -MAX_PLACES:
             raise ValidationError(f"Must have at most {MAX_PLACES} decimal places.")
         if self.minimum is not None and number < self.minimum:

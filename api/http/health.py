@@ -25,6 +25,9 @@ def healthz() -> Response:
 @blp.response(200, Health)
 @blp.alt_response(503, response="SERVICE_UNAVAILABLE")
 def readyz() -> Response:
-    with transaction(runtime().pool) as conn:
-        conn.execute("SELECT 1")
-    return reply({"status": "ready"})
+    """The database answers; `generation` is the policy set this worker now decides under
+    (the probe itself catches the worker up when a publish has moved the set on)."""
+    rt = runtime()
+    with transaction(rt.quick) as conn:
+        held = rt.policies.follow(conn)
+    return reply({"status": "ready", "generation": held.generation})

@@ -11,7 +11,6 @@ from flask_smorest import Blueprint
 
 from api.http.auth import Scope, requires
 from api.http.body import json_body
-from api.http.context import runtime
 from api.http.deals import with_levers
 from api.http.progress import heartbeating
 from api.http.replies import decode_cursor, encode_cursor, reply, resource_id
@@ -28,12 +27,11 @@ from api.http.schemas import (
     SummaryQuery,
 )
 from api.http.spec import EXAMPLES, body, problems
-from api.http.uow import IDEMPOTENCY_PARAM, idempotent, unit_of_work
+from api.http.uow import IDEMPOTENCY_PARAM, idempotent, replica_read, unit_of_work
 from api.policy.decimals import decimal_str
 from api.service import overrides as service
 from api.service import reports
 from api.storage import overrides as store
-from api.storage.database import transaction
 
 blp = Blueprint(
     "overrides", __name__, description="Executive overrides and the finance audit trail"
@@ -50,18 +48,18 @@ CSV_DOC = {"text/csv": {"schema": {"type": "string"}}}
 @idempotent
 def create() -> Response:
     """An executive grants terms beyond policy, their own authority, or around the owner."""
-    ctx = context()
     data = json_body(OVERRIDE_IN)
-    deal = with_levers(data["deal"], ctx.policy) if "deal" in data else None
-    payload = service.OverrideInput(
-        data["executive_id"],
-        data.get("request_id"),
-        deal,
-        data["terms"],
-        data["reason_code"],
-        data["justification"],
-    )
     with unit_of_work() as conn:
+        ctx = context(conn)
+        deal = with_levers(data["deal"], ctx.policy) if "deal" in data else None
+        payload = service.OverrideInput(
+            data["executive_id"],
+            data.get("request_id"),
+            deal,
+            data["terms"],
+            data["reason_code"],
+            data["justification"],
+        )
         record = service.create(conn, ctx, payload)
     return reply(reports.override_json(record, []), 201, {"Location": f"/v1/overrides/{record.id}"})
 
@@ -83,7 +81,7 @@ def index(query: dict[str, Any]) -> Response:
     if cursor is not None:
         filters["after"] = cursor[0]
     limit = query["limit"]
-    with unit_of_work() as conn:
+    with replica_read() as conn:
         rows = store.list_overrides(conn, filters, limit + 1)
     page = rows[:limit]
     next_cursor = encode_cursor([page[-1].seq]) if len(rows) > limit else None
@@ -108,7 +106,7 @@ def _filters(query: dict[str, Any]) -> dict[str, Any]:
 
 def _csv(filters: dict[str, Any]) -> Response:
     def generate() -> Iterator[str]:
-        with transaction(runtime().pool) as conn:
+        with replica_read() as conn:
             yield from heartbeating(reports.csv_lines(store.export_rows(conn, filters)), every=1)
 
     chunks = generate()
@@ -132,7 +130,7 @@ def _csv(filters: dict[str, Any]) -> Response:
 @problems(blp, 422, 503)
 def summary(query: dict[str, Any]) -> Response:
     """Who overrides, how often, at what cost, and how much of it at period end."""
-    with unit_of_work() as conn:
+    with replica_read() as conn:
         rows = store.summary(conn, query["group_by"], query.get("from_"), query.get("to"))
     return reply(
         {
@@ -171,9 +169,9 @@ def get(override_id: str) -> Response:
 @idempotent
 def acknowledge(override_id: str) -> Response:
     """The deal's owner has seen the override."""
-    ctx = context()
     oid = resource_id(override_id, "override")
     with unit_of_work() as conn:
+        ctx = context(conn)
         service.find(conn, oid)
         data = json_body(ACKNOWLEDGE_IN)
         record = service.acknowledge(conn, ctx, oid, data["owner_id"])
@@ -189,9 +187,9 @@ def acknowledge(override_id: str) -> Response:
 @idempotent
 def add_review(override_id: str) -> Response:
     """Finance reviews an override; the latest review sets its review_status."""
-    ctx = context()
     oid = resource_id(override_id, "override")
     with unit_of_work() as conn:
+        ctx = context(conn)
         service.find(conn, oid)
         data = json_body(REVIEW_IN)
         review = service.review(conn, ctx, oid, data["reviewer_id"], data["status"], data["note"])

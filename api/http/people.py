@@ -44,9 +44,8 @@ def put(person_id: str) -> Response:
         raise NotFound("A person id is 1 to 128 characters.")
     data = json_body(PERSON_IN)
     with transaction(rt.pool) as conn:
-        person, created = put_person(
-            conn, rt.policies.active, person_id, data, f"key:{current_key().name}"
-        )
+        policy = rt.policies.follow(conn).active  # tiers of the policy in force
+        person, created = put_person(conn, policy, person_id, data, f"key:{current_key().name}")
     return reply(person_json(person), 201 if created else 200)
 
 

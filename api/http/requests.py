@@ -7,6 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+import psycopg
 from flask import Response, request
 from flask_smorest import Blueprint
 from marshmallow import Schema
@@ -53,16 +54,19 @@ def _reply(record: RequestRecord, status: int = 200) -> Response:
     return reply(request_json(record), status, headers)
 
 
-def context() -> service.Context:
+def context(conn: psycopg.Connection) -> service.Context:
+    """The action's context, under the policy set in force: read in the request's own
+    transaction, so nothing decides under a set that a committed publish has replaced."""
     rt = runtime()
     key = current_key()
+    held = rt.policies.follow(conn)
     return service.Context(
-        rt.policies.active,
+        held.active,
         rt.today(),
         rt.now(),
         key.name,
         has_scope(key, Scope.OVERRIDES),
-        rt.policies.current.shadows,
+        held.policies.shadows,
     )
 
 
@@ -94,10 +98,10 @@ def _if_match() -> int | None:
 @idempotent
 def submit() -> Response:
     """Submit a deal for approval: evaluated, routed to named approvers, state set."""
-    ctx = context()
     data = json_body(SUBMISSION_IN)
-    deal = with_levers(data["deal"], ctx.policy)
     with unit_of_work() as conn:
+        ctx = context(conn)
+        deal = with_levers(data["deal"], ctx.policy)
         record = service.submit(
             conn,
             ctx,
@@ -147,9 +151,9 @@ def index(query: dict[str, Any]) -> Response:
 
 
 def _action(request_id: str, action: Action) -> Response:
-    ctx = context()
     rid = resource_id(request_id, "approval request")
     with unit_of_work() as conn:
+        ctx = context(conn)
         record = service.find(conn, rid, lock=True)
         data = json_body(ACTION_BODIES[action])
         record = service.act_on(
@@ -219,9 +223,9 @@ def return_(request_id: str) -> Response:
 @idempotent
 def revise(request_id: str) -> Response:
     """The owner changes terms; the request is re-evaluated (smart re-approval)."""
-    ctx = context()
     rid = resource_id(request_id, "approval request")
     with unit_of_work() as conn:
+        ctx = context(conn)
         record = service.find(conn, rid, lock=True)
         data = json_body(REVISE_IN)
         deal = with_levers(data["deal"], ctx.policy)
@@ -250,12 +254,18 @@ def revise(request_id: str) -> Response:
 @idempotent
 def withdraw(request_id: str) -> Response:
     """The owner withdraws the request (e.g. the customer said no); final."""
-    ctx = context()
     rid = resource_id(request_id, "approval request")
     with unit_of_work() as conn:
+        ctx = context(conn)
         record = service.find(conn, rid, lock=True)
         data = json_body(WITHDRAW_IN)
         record = service.withdraw(
-            conn, ctx, record, data["requested_by"], data["reason"], _if_match()
+            conn,
+            ctx,
+            record,
+            data["requested_by"],
+            data["reason"],
+            _if_match(),
+            data.get("reason_code"),
         )
     return _reply(record)

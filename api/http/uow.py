@@ -39,6 +39,14 @@ def unit_of_work() -> Iterator[psycopg.Connection]:
         yield conn
 
 
+@contextmanager
+def replica_read() -> Iterator[psycopg.Connection]:
+    """A read-only transaction for finance reads that tolerate replica lag (override lists,
+    CSV, summary, reports): on DATABASE_READ_URL when set, else on the primary."""
+    with transaction(runtime().reads) as conn:
+        yield conn
+
+
 def idempotent(view: F) -> F:
     """Honour `Idempotency-Key`: the first 2xx response is stored in the same transaction as
     the change and replayed exactly; the same key with another body is a 422."""

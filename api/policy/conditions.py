@@ -13,6 +13,8 @@ from api.policy.cel_native import Delegate, Native, compile_native
 
 _DEAL_FIELD = re.compile(r"\bdeal\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)")
 _DEAL_ANY = re.compile(r"\bdeal\b")
+_DEAL_PATH = re.compile(r"\bdeal((?:\s*\.\s*[A-Za-z_][A-Za-z0-9_]*)+)(\s*\()?")
+_STEP = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 RAW_VARIABLES = frozenset({"deal"})
@@ -31,6 +33,9 @@ class Expression:
     variables: frozenset[str] = frozenset()
     reads_whole_deal: bool = False
     native: Native | None = None
+    deal_paths: tuple[tuple[str, ...], ...] = ()
+    """Every `deal.a.b` path the expression selects, nested ones included (a trailing method
+    call such as `.size()` is not a step); sorted, without duplicates."""
     """The same expression evaluated natively (cel_native), when it is in the common subset."""
 
     def run(self, variables: Mapping[str, Any], library: Callable[[], Any] | None = None) -> Any:
@@ -63,7 +68,21 @@ def compile_expression(source: str) -> Expression:
         frozenset(program.variables()),
         whole,
         compile_native(source, RAW_VARIABLES),
+        deal_paths(source),
     )
+
+
+def deal_paths(source: str) -> tuple[tuple[str, ...], ...]:
+    """The `deal.…` paths an expression selects: `deal.attributes.credit * 2.0` gives
+    (("attributes", "credit"),); in `deal.name.startsWith("a")` the call is not a step."""
+    paths = set()
+    for match in _DEAL_PATH.finditer(source):
+        steps = _STEP.findall(match.group(1))
+        if match.group(2):  # the last step is a method called on the path before it
+            steps = steps[:-1]
+        if steps:
+            paths.add(tuple(steps))
+    return tuple(sorted(paths))
 
 
 def new_activation(variables: Mapping[str, Any]) -> Any:

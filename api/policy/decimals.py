@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 from typing import Any
 
 import orjson
 
 _COMPUTED_PLACES = Decimal("1e-10")
+
+EXACT = Context(prec=80)
+"""Arithmetic on API values: they carry up to 28 significant digits between 1e28 and 1e-28,
+so differences and products of two of them (and a policy's ceilings) are exact here, where
+the default context's 28 digits would round them."""
 
 
 def decimal_str(value: Decimal) -> str:

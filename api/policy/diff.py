@@ -49,6 +49,11 @@ def _settings(old: Policy, new: Policy) -> list[tuple[str, str]]:
             _month_day(new.fiscal_year_start),
         ),
         ("period-end window (days)", str(old.period_end_days), str(new.period_end_days)),
+        (
+            "customer's-no window (days)",
+            str(old.customer_no_days),
+            str(new.customer_no_days),
+        ),
     ]
     entries += [(CHANGED, f"{what}: {a} → {b}") for what, a, b in pairs if a != b]
     if old.override_min_tier != new.override_min_tier:

@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 from api.policy.cel_native import as_double
 from api.policy.conditions import ExpressionError, new_activation
-from api.policy.decimals import decimal_str, from_cel_number, to_decimal
+from api.policy.decimals import EXACT, decimal_str, from_cel_number, to_decimal
 from api.policy.decision import Decision, EvalError, Finding, Party
 from api.policy.loader import monotonic
 from api.policy.model import Lever, Outcome, Policy, Rule, Status, above_tail, within_tail
@@ -261,9 +261,10 @@ def _computed(
 ) -> tuple[Decimal | None, tuple[str, ...], bool]:
     """(value, missing input fields, compute failed) for a computed lever."""
     assert lever.compute is not None
-    for field in lever.inputs:
-        if deal.get(field) is None:
-            return None, tuple([f for f in lever.inputs if deal.get(f) is None]), False
+    for path in lever.inputs:
+        if not has_path(deal, path):
+            missing = [".".join(p) for p in lever.inputs if not has_path(deal, p)]
+            return None, tuple(missing), False
     try:
         result = lever.compute.run(variables, library)
     except ExpressionError as exc:
@@ -275,6 +276,18 @@ def _computed(
         )
         return None, (), True
     return from_cel_number(result), (), False
+
+
+def has_path(deal: Mapping[str, Any], path: tuple[str, ...]) -> bool:
+    """Whether the deal sets every step of `path` (a null counts as not set)."""
+    value: Any = deal
+    for step in path:
+        if not isinstance(value, Mapping):
+            return False
+        value = value.get(step)
+        if value is None:
+            return False
+    return True
 
 
 def _finding(
@@ -299,7 +312,7 @@ def _finding(
             reason = f"The deal does not set {name}."
         return Finding(name, None, own, None, Status.NOT_REQUESTED, None, reason), -1
     shown = decimal_str(value)
-    headroom = own - value
+    headroom = EXACT.subtract(own, value)
     if lever.absolute_max is not None and value > lever.absolute_max:
         reason = (
             f"{shown} is above the absolute maximum of {decimal_str(lever.absolute_max)}; "

@@ -10,7 +10,7 @@ from typing import Any
 from api.errors import PolicyProblem
 from api.policy.conditions import Expression, ExpressionError, new_activation
 from api.policy.deal import NUMERIC_FIELDS, OTHER_FIELDS
-from api.policy.engine import cel_value, period_of
+from api.policy.engine import cel_value, has_path, period_of
 from api.policy.model import Policy
 from api.policy.yamlnodes import YamlProblem, child, read_yaml
 
@@ -29,6 +29,7 @@ def lint(policy: Policy) -> list[PolicyProblem]:
     _flat_levers(policy, warnings)
     _cel_types(policy, warnings)
     _unknown_fields(policy, warnings)
+    _customer_no_window(policy, warnings)
     return warnings.found
 
 
@@ -124,14 +125,30 @@ def sample_deal(policy: Policy) -> dict[str, Any]:
     }
     for lever in policy.deal_levers:
         deal.setdefault(lever.name, Decimal("1"))
+    for lever in policy.levers:  # a computed lever's free-form inputs, as numbers
+        for path in lever.inputs:
+            if path[0] == "attributes" and len(path) > 1:
+                _put(deal, path, Decimal("1"))
     return deal
+
+
+def _put(deal: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    """Set a nested path unless something that is not an object is in the way."""
+    node = deal
+    for step in path[:-1]:
+        nested = node.setdefault(step, {})
+        if not isinstance(nested, dict):
+            return
+        node = nested
+    node.setdefault(path[-1], value)
 
 
 def _cel_types(policy: Policy, warnings: _Warnings) -> None:
     tier = policy.tiers[0]
     party = {"id": "owner", "tier": tier, "rank": 0}
+    sample = sample_deal(policy)
     variables = {
-        "deal": cel_value(sample_deal(policy)),
+        "deal": cel_value(sample),
         "requester": party,
         "owner": party,
         "period": period_of(policy, date(2026, 6, 15)).as_dict(),
@@ -140,7 +157,7 @@ def _cel_types(policy: Policy, warnings: _Warnings) -> None:
     checks: list[tuple[str, Expression]] = [
         (child(child("spec.levers", lever.name), "compute"), lever.compute)
         for lever in policy.levers
-        if lever.compute is not None
+        if lever.compute is not None and all(has_path(sample, p) for p in lever.inputs)
     ]
     checks += [(child(_rule_path(i), "when"), rule.when) for i, rule in enumerate(policy.rules)]
     for path, expression in checks:
@@ -160,3 +177,19 @@ def _unknown_fields(policy: Policy, warnings: _Warnings) -> None:
                 f"deal.{name} is not a field of the deal schema; custom fields go under "
                 f"deal.attributes (deal.attributes.{name})",
             )
+
+
+def _customer_no_window(policy: Policy, warnings: _Warnings) -> None:
+    days = policy.customer_no_days
+    if days == 0:
+        warnings.add(
+            "spec.customer_no_days",
+            "customer_no_days is 0: a deal pushed again after the customer said no is "
+            "flagged (after_customer_no) only on the same day",
+        )
+    elif days > 366:
+        warnings.add(
+            "spec.customer_no_days",
+            f"customer_no_days is {days}: more than a year, so a deal the customer declined "
+            "is flagged as pushed after their no for longer than a fiscal year",
+        )

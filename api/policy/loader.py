@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import date
@@ -36,6 +36,7 @@ SPEC_KEYS = {
     "currency",
     "fiscal_year_start",
     "period_end_days",
+    "customer_no_days",
     "tiers",
     "approval",
     "routing",
@@ -64,21 +65,32 @@ def load_policy_dir(directory: Path) -> PolicySet:
     if not directory.is_dir():
         raise InvalidPolicy([PolicyProblem(str(directory), "", "policy directory not found")])
     files = sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
+    return load_policy_sources([(str(file), file.read_bytes()) for file in files], str(directory))
+
+
+def load_policy_sources(
+    sources: Sequence[tuple[str, bytes]],
+    where: str,
+    parse: Callable[[bytes, str], Policy] | None = None,
+) -> PolicySet:
+    """Build a set from (file name, bytes) pairs, as a directory's files or the database's
+    stored versions; refuse unless exactly one policy is active. `parse` may be a cache."""
+    parse = parse or parse_policy
     problems: list[PolicyProblem] = []
     policies: list[Policy] = []
-    for file in files:
+    for file, source in sources:
         try:
-            policies.append(parse_policy(file.read_bytes(), str(file)))
+            policies.append(parse(source, file))
         except InvalidPolicy as exc:
             problems.extend(exc.problems)
-    problems.extend(_set_problems(directory, policies, bool(files)))
+    problems.extend(_set_problems(where, policies, bool(sources)))
     if problems:
         raise InvalidPolicy(problems)
     active = next(p for p in policies if p.status is PolicyStatus.ACTIVE)
     return PolicySet(active, tuple(p for p in policies if p is not active))
 
 
-def _set_problems(directory: Path, policies: list[Policy], any_files: bool) -> list[PolicyProblem]:
+def _set_problems(directory: str, policies: list[Policy], any_files: bool) -> list[PolicyProblem]:
     problems = []
     seen: dict[str, str] = {}
     for policy in policies:
@@ -224,6 +236,9 @@ class _Builder:
         period_end_days = self.whole_number(
             spec.get("period_end_days", Decimal(14)), "spec.period_end_days"
         )
+        customer_no_days = self.whole_number(
+            spec.get("customer_no_days", Decimal(90)), "spec.customer_no_days"
+        )
         routing = self.routing(spec.get("routing"))
         min_tier = self.override_min_tier(spec.get("overrides"))
         return Policy(
@@ -251,6 +266,7 @@ class _Builder:
             levers=levers,
             rules=rules,
             ranks={tier: rank for rank, tier in enumerate(self.tiers)},
+            customer_no_days=customer_no_days,
         )
 
     def tier_list(self, value: Any) -> tuple[str, ...]:

@@ -97,13 +97,14 @@ class Lever:
     compute: Expression | None = None
     ceiling_texts: tuple[str, ...] = field(init=False)
     """The ceilings as the API writes them, rendered once rather than per decision."""
-    inputs: tuple[str, ...] = field(init=False)
-    """The deal fields a computed lever reads, sorted (empty for a deal-field lever)."""
+    inputs: tuple[tuple[str, ...], ...] = field(init=False)
+    """The deal paths a computed lever reads, nested ones included, sorted (empty for a
+    deal-field lever): `deal.attributes.credit` is ("attributes", "credit")."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ceiling_texts", tuple(decimal_str(c) for c in self.ceilings))
-        inputs = sorted(self.compute.deal_fields) if self.compute is not None else ()
-        object.__setattr__(self, "inputs", tuple(inputs))
+        inputs = self.compute.deal_paths if self.compute is not None else ()
+        object.__setattr__(self, "inputs", inputs)
 
     @property
     def is_computed(self) -> bool:
@@ -156,6 +157,8 @@ class Policy:
     rules: tuple[Rule, ...]
     owner: str | None = None
     ranks: Mapping[str, int] = field(default_factory=dict)
+    customer_no_days: int = 90
+    """How long after a customer's no a resubmission of the deal is flagged (DESIGN 9)."""
 
     def rank(self, tier: str) -> int:
         """0-based position of a tier; KeyError for a tier the policy does not know."""

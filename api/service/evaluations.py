@@ -1,8 +1,9 @@
 """Previews: evaluate a deal under the active policy and keep it in the decision log.
 
 Two ways in. `preview_from_snapshot` is the hot path: people come from the process's registry
-snapshot and the decision joins a group commit that refuses it if the registry has changed
-since (StaleRegistry; nothing is logged). `preview` reads everything in the caller's
+snapshot, the policy from the set the process holds, and the decision joins a group commit
+that refuses it if the registry or the policy set has changed since (Stale; nothing is
+logged). `preview` reads everything in the caller's
 transaction; it is the fallback, and what a request needing certainty uses.
 """
 
@@ -27,8 +28,9 @@ from api.storage.preview_log import PreviewLog
 from api.storage.registry import RegistrySnapshot
 
 
-class StaleRegistry(Exception):
-    """A person or key changed after the snapshot this evaluation used; nothing was logged."""
+class Stale(Exception):
+    """A person, a key or the policy set changed after the snapshot this evaluation used;
+    nothing was logged."""
 
 
 def check_currency(policy: Policy, deal: Mapping[str, Any], field: str = "deal.currency") -> None:
@@ -69,13 +71,15 @@ def preview_from_snapshot(
     requested_by: str,
     *,
     generation: int,
+    policy_generation: int,
     today: date,
     now: datetime,
     stored_input: dict[str, Any],
     shadows: Sequence[Policy] = (),
 ) -> bytes:
     """`preview` without a read round trip; returns the Decision's JSON. `generation` is the
-    one the caller's API key was seen under. Raises StaleRegistry when the registry moved on."""
+    one the caller's API key was seen under, `policy_generation` the one `policy` is in force
+    under. Raises Stale when either moved on."""
     check_currency(policy, deal)
     generations = [generation]
 
@@ -100,9 +104,10 @@ def preview_from_snapshot(
         decision.policy.sha256,
         json_bytes(shadow),
         min(generations),
+        policy_generation,
     )
     if not log.write(preview):
-        raise StaleRegistry
+        raise Stale
     return output
 
 

@@ -15,6 +15,7 @@ from api.errors import Conflict, Forbidden, Invalid, NotFound, Refused
 from api.events.types import EventType
 from api.policy.deal import restore
 from api.policy.decimals import decimal_str, jsonable
+from api.policy.decision import Party
 from api.policy.engine import REQUESTER_NOT_OWNER, Assessment, assess
 from api.policy.model import Policy, Status
 from api.service.announce import request_changed
@@ -81,11 +82,7 @@ def create(conn: psycopg.Connection, ctx: Context, body: OverrideInput) -> store
         owner_delegate_id=parties.owner_delegate_id,
     )
     _refuse_absolute_max(policy, assessment)
-    min_tier = policy.override_min_tier
-    if min_tier is not None and policy.rank(executive.tier) < policy.rank(min_tier):
-        raise Forbidden(
-            f"Only {min_tier} and above may override; {executive.id} is {executive.tier}."
-        )
+    _check_min_tier(policy, executive.id, executive.tier)
     if request is not None and request.request_state is RequestState.WITHDRAWN:
         raise Conflict("The request was withdrawn (the customer said no); it cannot be overridden.")
     found = excesses(policy, assessment, executive.tier)
@@ -286,6 +283,12 @@ def owners_ask(policy: Policy, request: RequestRecord) -> dict[str, Decimal | No
     }
 
 
+def _check_min_tier(policy: Policy, person_id: str, tier: str) -> None:
+    min_tier = policy.override_min_tier
+    if min_tier is not None and policy.rank(tier) < policy.rank(min_tier):
+        raise Forbidden(f"Only {min_tier} and above may override; {person_id} is {tier}.")
+
+
 def _request(conn: psycopg.Connection, request_id: uuid.UUID) -> RequestRecord:
     record = get_request(conn, request_id, lock=True)
     if record is None:
@@ -323,9 +326,14 @@ def _mark_overridden(
 
 
 def check_bypass_allowed(
-    may_override: bool, reason_code: str | None, justification: str | None
+    policy: Policy,
+    requester: Party,
+    may_override: bool,
+    reason_code: str | None,
+    justification: str | None,
 ) -> None:
-    """Acting around the owner: 422 without a reason, then 403 without the overrides scope."""
+    """Acting around the owner writes an override: 422 without a reason, then 403 without
+    the overrides scope, then 403 below `overrides.min_tier` (it binds every override)."""
     errors = {}
     if not reason_code:
         errors["reason_code"] = ["Required when someone other than the owner submits."]
@@ -337,6 +345,7 @@ def check_bypass_allowed(
         raise Forbidden(
             "Acting around the deal's owner needs an API key with the `overrides` scope."
         )
+    _check_min_tier(policy, requester.id, requester.tier)
 
 
 def bypass(

@@ -22,7 +22,7 @@ from api.policy.decimals import jsonable
 from api.policy.decision import Decision
 from api.policy.engine import Assessment, assess
 from api.policy.model import Policy, Routing
-from api.service import overrides
+from api.service import history, overrides
 from api.service.announce import request_changed
 from api.service.evaluations import check_currency
 from api.service.parties import Parties, in_database, resolve_parties
@@ -75,7 +75,9 @@ def submit(
         in_database(conn), ctx.policy, deal["owner_id"], requested_by, ctx.today
     )
     if not parties.acting_for_owner:
-        overrides.check_bypass_allowed(ctx.may_override, reason_code, justification)
+        overrides.check_bypass_allowed(
+            ctx.policy, parties.requester_party(), ctx.may_override, reason_code, justification
+        )
     assessment, output, stored_deal = _decide(conn, ctx, deal, parties, "submission")
     decision = assessment.decision
     steps = _route(conn, ctx, decision, parties)
@@ -114,6 +116,7 @@ def submit(
         updated_at=ctx.now,
         steps=list(steps),
     )
+    history.record_ask(conn, ctx, record, "submission")
     event = _event(conn, ctx, "request.submitted", parties.requester.id, record, None, None)
     request_changed(conn, event, record, submitted=True)
     if not parties.acting_for_owner:
@@ -151,6 +154,7 @@ def act_on(
     updated = _save(
         conn, ctx, record, state, steps, record.deal, record.decision, None, changed=index
     )
+    history.record_action(conn, ctx, updated, index, action.value)
     event = _event(
         conn, ctx, f"request.{action.value}", approver_id, updated, before, index, comment
     )
@@ -175,11 +179,13 @@ def revise(
         in_database(conn), ctx.policy, record.owner_id, requested_by, ctx.today
     )
     if not parties.acting_for_owner:
-        overrides.check_bypass_allowed(ctx.may_override, reason_code, justification)
+        overrides.check_bypass_allowed(
+            ctx.policy, parties.requester_party(), ctx.may_override, reason_code, justification
+        )
     before = record.request_state
     if before in FINAL_STATES:
         raise Conflict(f"The request is {before.value}; it can no longer be revised.")
-    assessment, output, stored_deal = _decide(conn, ctx, deal, parties, "revision")
+    assessment, output, stored_deal = _decide(conn, ctx, deal, parties, "revision", record)
     decision = assessment.decision
     fresh = _route(conn, ctx, decision, parties)
     old_tiers = {s.tier for s in record.steps}
@@ -190,6 +196,7 @@ def revise(
     steps = carry_over(record.steps, fresh, keep_approvals=keep)
     state, stuck_reason = settle(decision.outcome, steps)
     updated = _save(conn, ctx, record, state, steps, stored_deal, output, stuck_reason)
+    history.record_ask(conn, ctx, updated, "revision", record.deal)
     event = _event(
         conn, ctx, "request.revised", requested_by, updated, before, None, None, kept=keep
     )
@@ -209,6 +216,7 @@ def withdraw(
     requested_by: str,
     reason: str,
     if_match: int | None,
+    reason_code: str | None = None,
 ) -> RequestRecord:
     _check_version(record, if_match)
     people = get_people(conn, [record.owner_id])
@@ -221,7 +229,18 @@ def withdraw(
     updated = _save(
         conn, ctx, record, RequestState.WITHDRAWN, record.steps, record.deal, record.decision, None
     )
-    event = _event(conn, ctx, "request.withdrawn", requested_by, updated, before, None, reason)
+    history.record_withdrawal(conn, ctx, updated, reason_code)
+    event = _event(
+        conn,
+        ctx,
+        "request.withdrawn",
+        requested_by,
+        updated,
+        before,
+        None,
+        reason,
+        reason_code=reason_code,
+    )
     request_changed(conn, event, updated)
     return updated
 
@@ -247,7 +266,12 @@ def _same_deal(record: RequestRecord, deal: Mapping[str, Any]) -> None:
 
 
 def _decide(
-    conn: psycopg.Connection, ctx: Context, deal: Mapping[str, Any], parties: Parties, kind: str
+    conn: psycopg.Connection,
+    ctx: Context,
+    deal: Mapping[str, Any],
+    parties: Parties,
+    kind: str,
+    revising: RequestRecord | None = None,
 ) -> tuple[Assessment, dict[str, Any], dict[str, Any]]:
     """Evaluate under the active policy and log it (with shadows) in the decision log.
 
@@ -264,6 +288,11 @@ def _decide(
         decision_id=str(uuid.uuid4()),
         owner_delegate_id=parties.owner_delegate_id,
     )
+    extra = history.customer_no_flags(conn, ctx, deal["deal_id"], assessment.decision, revising)
+    if extra:
+        decision = assessment.decision
+        flags = decision.flags + tuple(f for f in extra if f not in decision.flags)
+        assessment = assessment._replace(decision=decision._replace(flags=flags))
     shadow = shadow_results(
         ctx.shadows,
         assessment.decision,

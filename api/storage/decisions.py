@@ -22,7 +22,8 @@ VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 """
 # Previews written in groups: one statement for many requests, the batch sent as one JSON
 # document (no per-value escaping on our side). A row is written only if the registry
-# generation its evaluation relied on is still current (see storage/registry.py).
+# generation its evaluation relied on (see storage/registry.py) and the policy set's
+# generation it was decided under (see storage/policy_sets.py) are both still current.
 GUARDED_INSERT = """
 INSERT INTO decisions (id, created_at, as_of, deal_id, requester_id, owner_id, input, output,
                        outcome, policy_sha256, kind, shadow)
@@ -31,7 +32,21 @@ SELECT d.id, d.created_at, d.as_of, d.deal_id, d.requester_id, d.owner_id, d.inp
 FROM json_to_recordset(%s::json) AS d(
     id uuid, created_at timestamptz, as_of date, deal_id text, requester_id text,
     owner_id text, input jsonb, output jsonb, outcome text, policy_sha256 text, shadow jsonb,
-    generation bigint)
+    generation bigint, policy_generation bigint)
+WHERE d.generation = (SELECT n FROM registry_generation)
+  AND d.policy_generation = (SELECT generation FROM policy_set)
+RETURNING id
+"""
+# The bench's side-by-side run only (DEALDESK_BENCH_SKIP_POLICY_CHECK=1): no policy guard.
+UNCHECKED_POLICY_INSERT = """
+INSERT INTO decisions (id, created_at, as_of, deal_id, requester_id, owner_id, input, output,
+                       outcome, policy_sha256, kind, shadow)
+SELECT d.id, d.created_at, d.as_of, d.deal_id, d.requester_id, d.owner_id, d.input, d.output,
+       d.outcome, d.policy_sha256, 'evaluation', d.shadow
+FROM json_to_recordset(%s::json) AS d(
+    id uuid, created_at timestamptz, as_of date, deal_id text, requester_id text,
+    owner_id text, input jsonb, output jsonb, outcome text, policy_sha256 text, shadow jsonb,
+    generation bigint, policy_generation bigint)
 WHERE d.generation = (SELECT n FROM registry_generation)
 RETURNING id
 """
@@ -100,11 +115,14 @@ class Preview(NamedTuple):
     policy_sha256: str
     shadow: bytes
     generation: int
+    policy_generation: int
 
 
-def insert_previews(conn: psycopg.Connection, previews: Sequence[Preview]) -> set[uuid.UUID]:
-    """Insert previews in one statement; returns the ids written (a row whose registry
-    generation is no longer current is not)."""
+def insert_previews(
+    conn: psycopg.Connection, previews: Sequence[Preview], *, check_policy: bool = True
+) -> set[uuid.UUID]:
+    """Insert previews in one statement; returns the ids written (a row whose registry or
+    policy generation is no longer current is not)."""
     document = orjson.dumps(
         [
             {
@@ -116,7 +134,8 @@ def insert_previews(conn: psycopg.Connection, previews: Sequence[Preview]) -> se
             for p in previews
         ]
     )
-    return {row[0] for row in conn.execute(GUARDED_INSERT, (document.decode(),)).fetchall()}
+    statement = GUARDED_INSERT if check_policy else UNCHECKED_POLICY_INSERT
+    return {row[0] for row in conn.execute(statement, (document.decode(),)).fetchall()}
 
 
 def relax_commit(conn: psycopg.Connection) -> None:

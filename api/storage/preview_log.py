@@ -32,14 +32,16 @@ class PreviewLog:
     """Leader/follower group commit: the first caller to find no write in flight writes
     everything queued so far; the others wait for it and the next leader takes the rest."""
 
-    def __init__(self, pool: ConnectionPool) -> None:
+    def __init__(self, pool: ConnectionPool, *, check_policy: bool = True) -> None:
         self._pool = pool
+        self._check_policy = check_policy
         self._ready = threading.Condition()
         self._queue: list[_Slot] = []
         self._busy = False
 
     def write(self, preview: Preview) -> bool:
-        """Commit one preview; False when its registry generation was no longer current."""
+        """Commit one preview; False when its registry or policy generation was no longer
+        current (nothing is written then)."""
         slot = _Slot(preview)
         with self._ready:
             self._queue.append(slot)
@@ -82,4 +84,4 @@ class PreviewLog:
 
     def _insert(self, previews: Sequence[Preview]) -> set[uuid.UUID]:
         with transaction(self._pool) as conn:
-            return insert_previews(conn, previews)
+            return insert_previews(conn, previews, check_policy=self._check_policy)

@@ -66,10 +66,14 @@ def act(
     comment: str | None,
     at: datetime,
 ) -> tuple[RequestState, list[Step], int]:
-    """Apply an approver's action. 403 for someone who may not act, 409 out of turn or state.
+    """Apply an approver's action. 409 when no step is pending, whoever acts (there is no
+    approver to check); then 403 for someone who may not act; then 409 out of turn.
 
     Returns the new state, the new steps and the index of the step acted on.
     """
+    index = current_step(state, steps)
+    if index is None:
+        raise Conflict(f"The request is {state.value}; it has no step waiting for action.")
     if actor_id in (owner_id, requester_id):
         raise Forbidden("The owner and the requester can never act on their own request.")
     eligible = [
@@ -79,9 +83,6 @@ def act(
     ]
     if not eligible:
         raise Forbidden(f"{actor_id!r} is not an approver (or their delegate) on this request.")
-    index = current_step(state, steps)
-    if index is None:
-        raise Conflict(f"The request is {state.value}; it has no step waiting for action.")
     if index not in eligible:
         raise Conflict(
             f"Step {index + 1} ({steps[index].tier}) must be acted on first; "

@@ -10,7 +10,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Any
 
-from api.policy.decimals import decimal_str
+from api.policy.decimals import EXACT, decimal_str
 from api.policy.engine import Assessment
 from api.policy.model import Policy, Status
 
@@ -66,22 +66,18 @@ def excesses(policy: Policy, assessment: Assessment, executive_tier: str) -> lis
             continue
         ceiling = assessment.ceilings[lever.name][rank]
         if value > ceiling:
-            result.append(Excess(lever.name, value, ceiling, value - ceiling))
+            result.append(Excess(lever.name, value, ceiling, EXACT.subtract(value, ceiling)))
     return result
 
 
 def excess_value(policy: Policy, found: list[Excess], list_amount: Decimal) -> Decimal:
     """Money given beyond authority: percentage deal-field levers only, half up to cents."""
     deal_fields = {lever.name for lever in policy.deal_levers}
-    total = sum(
-        (
-            e.excess / HUNDRED * list_amount
-            for e in found
-            if e.lever in deal_fields and e.lever.endswith("_pct")
-        ),
-        Decimal(0),
-    )
-    return total.quantize(CENT, rounding=ROUND_HALF_UP)
+    total = Decimal(0)
+    for e in found:
+        if e.lever in deal_fields and e.lever.endswith("_pct"):
+            total = EXACT.add(total, EXACT.multiply(EXACT.divide(e.excess, HUNDRED), list_amount))
+    return total.quantize(CENT, rounding=ROUND_HALF_UP, context=EXACT)
 
 
 def categorize(

@@ -89,7 +89,7 @@ def test_revoked_key_stops_working_at_once(
 
 def test_open_endpoints_need_no_key(client: FlaskClient) -> None:
     assert client.get("/healthz").json == {"status": "ok"}
-    assert client.get("/readyz").json == {"status": "ready"}
+    assert client.get("/readyz").json == {"status": "ready", "generation": 0}  # none published
     assert client.get("/openapi.yaml").data.startswith(b"security:")
     assert b"swagger-ui" in client.get("/docs").data
 

@@ -140,8 +140,13 @@ ERRORS = [
     ),
     (
         "oversized",
-        {"deal": deal(list_amount="1e20"), "requested_by": "am.jones"},
-        {"deal.list_amount": ["Must be less than 1e15 in magnitude."]},
+        {"deal": deal(list_amount="1e28"), "requested_by": "am.jones"},
+        {"deal.list_amount": ["Must be less than 1e28 in magnitude."]},
+    ),
+    (
+        "too many digits",
+        {"deal": deal(discount_pct="10.000000000000000000000000001"), "requested_by": "am.jones"},
+        {"deal.discount_pct": ["Must have at most 28 significant digits."]},
     ),
     (
         "bad date",
@@ -228,3 +233,35 @@ def test_body_errors(
     assert response.mimetype == "application/problem+json"
     assert detail in response.json["detail"]
     assert "Traceback" not in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ['"10.00000000000000001"', "10.00000000000000001"],
+    ids=["numeric-string", "json-number"],
+)
+def test_every_digit_is_kept_up_to_28(client: FlaskClient, admin: dict[str, str], raw: str) -> None:
+    text = (
+        '{"requested_by": "am.jones", "deal": {"deal_id": "Q-1", "owner_id": "am.jones", '
+        '"currency": "USD", "list_amount": 123456789012.1234567891, '
+        f'"discount_pct": {raw}}}}}'
+    )
+    response = client.post(
+        "/v1/evaluations", data=text, content_type="application/json", headers=admin
+    )
+    assert response.status_code == 200, response.json
+    finding = response.json["findings"][0]
+    assert (response.json["outcome"], response.json["required_tiers"]) == (
+        "needs_approval",
+        ["sales_manager", "cfo"],  # the amount is over 1M: large-deal-cfo
+    )
+    assert finding == {
+        "lever": "discount_pct",
+        "value": "10.00000000000000001",
+        "requester_ceiling": "10",
+        "required_tier": "sales_manager",
+        "status": "needs_approval",
+        "headroom": "-0.00000000000000001",
+        "reason": "10.00000000000000001 is above account_manager's ceiling of 10 and within "
+        "sales_manager's 15.",
+    }

@@ -3,6 +3,7 @@ and `data` = what GET of the subject returns (no dispatcher needed: the outbox i
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -11,6 +12,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from api.policy.loader import load_policy_dir
+from api.service.policy_sets import publish
+from api.storage.database import transaction
+from tests.conftest import POLICIES
 from tests.http.conftest import deal
 
 WHY = "Competitor matched our price at quarter end."
@@ -132,10 +137,14 @@ def test_an_override_files_acknowledges_and_reviews(
     assert events[5]["sequence"] == audit_ids(db, "override.reviewed")[0]
 
 
-def test_a_policy_load_publishes_policy_published(app: Flask, db: str) -> None:
-    app.extensions["dealdesk"].record_policies("test", "policy.reloaded", force=True)
+def test_a_publish_publishes_policy_published(app: Flask, db: str, tmp_path: Path) -> None:
+    shipped = (POLICIES / "deal-authority.yaml").read_text()
+    (tmp_path / "p.yaml").write_text(shipped.replace('version: "', 'version: "9', 1))
+    runtime = app.extensions["dealdesk"]
+    with transaction(runtime.pool) as conn:
+        published = publish(conn, load_policy_dir(tmp_path), "test")
     events = outbox(db)
     assert [e["type"] for e in events] == ["policy.published"]
-    active = app.extensions["dealdesk"].policies.active
-    assert events[0]["data"]["policies"][0]["sha256"] == active.sha256
-    assert events[0]["sequence"] == audit_ids(db, "policy.reloaded")[0]
+    assert events[0]["data"]["generation"] == published.in_force.generation
+    assert events[0]["data"]["policies"][0]["sha256"] == published.policies.active.sha256
+    assert events[0]["sequence"] == audit_ids(db, "policy.published")[-1]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -55,8 +56,21 @@ def test_strings_are_stored_and_returned_verbatim(
 
 
 NUMBERS = [
-    ("huge", "1e400", "deal.list_amount", "Must be less than 1e15 in magnitude."),
-    ("too precise", "1.00000000001", "deal.list_amount", "Must have at most 10 decimal places."),
+    ("huge", "1e400", "deal.list_amount", "Must be less than 1e28 in magnitude."),
+    ("1e28", "1e28", "deal.list_amount", "Must be less than 1e28 in magnitude."),
+    (
+        "29 digits",
+        "1.0000000000000000000000000001",
+        "deal.list_amount",
+        "Must have at most 28 significant digits.",
+    ),
+    (
+        "29 digits as a JSON number",
+        Decimal("12345678901234567890.123456789"),
+        "deal.list_amount",
+        "Must have at most 28 significant digits.",
+    ),
+    ("tiny", "1e-29", "deal.list_amount", "Must have at most 28 decimal places."),
     (
         "infinity text",
         "Infinity",
@@ -85,12 +99,16 @@ NUMBERS = [
 def test_bad_numbers_are_precise_422s(
     client: FlaskClient, admin: dict[str, str], what: str, value: Any, field: str, message: str
 ) -> None:
+    body = {"deal": deal(list_amount=value), "requested_by": "am.jones"}
     response = client.post(
-        "/v1/evaluations",
-        json={"deal": deal(list_amount=value), "requested_by": "am.jones"},
-        headers=admin,
+        "/v1/evaluations", data=json_text(body), content_type="application/json", headers=admin
     )
     assert (response.status_code, response.json["errors"]) == (422, {field: [message]})
+
+
+def json_text(body: Any) -> str:
+    """JSON with every Decimal written as a JSON number, digit for digit."""
+    return json.dumps(body, default=lambda d: f"@@{d}@@").replace('"@@', "").replace('@@"', "")
 
 
 def test_negative_percentages_and_currency(client: FlaskClient, admin: dict[str, str]) -> None:

@@ -41,6 +41,7 @@ def test_policies_list_and_reload(
     assert [(p["name"], p["version"], p["status"], p["sha256"]) for p in listed["items"]] == [
         ("deal-authority", "2026.11.0", "active", shipped.active.sha256)
     ]
+    assert (listed["generation"], listed["published_by"]) == (0, None)  # nothing published yet
     runtime = app.extensions["dealdesk"]  # type: ignore[attr-defined]
     import dataclasses
 
@@ -49,8 +50,11 @@ def test_policies_list_and_reload(
     (tmp_path / "p.yaml").write_text(
         (tmp_path / "p.yaml").read_text().replace('version: "2026.11.0"', 'version: "2026.11.1"')
     )
-    reloaded = client.post("/v1/policies/reload", headers=admin)
-    assert [p["version"] for p in reloaded.json["items"]] == ["2026.11.1"]
+    reloaded = client.post("/v1/policies/reload", headers=admin).json
+    assert [p["version"] for p in reloaded["items"]] == ["2026.11.1"]
+    assert (reloaded["generation"], reloaded["published_by"]) == (1, "key:admin")
+    again = client.post("/v1/policies/reload", headers=admin).json  # the set in force: no-op
+    assert (again["generation"], again["published_at"]) == (1, reloaded["published_at"])
     (tmp_path / "p.yaml").write_text("apiVersion: dealdesk/v1\nkind: AuthorityPolicy\n")
     refused = client.post("/v1/policies/reload", headers=admin)
     assert refused.status_code == 422
@@ -58,10 +62,14 @@ def test_policies_list_and_reload(
         f"{tmp_path}/p.yaml:metadata": ["is required"],
         f"{tmp_path}/p.yaml:spec": ["is required"],
     }
-    still = client.get("/v1/policies", headers=admin).json["items"]
-    assert [p["version"] for p in still] == ["2026.11.1"]
+    still = client.get("/v1/policies", headers=admin).json
+    assert ([p["version"] for p in still["items"]], still["generation"]) == (["2026.11.1"], 1)
     events = client.get("/v1/audit/events", headers=admin).json["items"]
-    assert [e["type"] for e in events if e["type"].startswith("policy")] == ["policy.reloaded"]
+    published = [e for e in events if e["type"].startswith("policy")]
+    assert [(e["type"], e["actor"], e["payload"]["generation"]) for e in published] == [
+        ("policy.published", "key:admin", 1)
+    ]
+    assert [p["version"] for p in published[0]["payload"]["policies"]] == ["2026.11.1"]
 
 
 def test_unknown_path_and_method(client: FlaskClient, admin: dict[str, str]) -> None:

@@ -105,7 +105,7 @@ def test_shadow_policy_is_logged_and_reported(
 
 
 def test_policy_bytes_are_kept(client: FlaskClient, app: object, db: str) -> None:
-    app.extensions["dealdesk"].record_policies("test")  # type: ignore[attr-defined]
+    app.extensions["dealdesk"].publish_directory("test")  # type: ignore[attr-defined]
     with psycopg.connect(db) as conn:
         rows = conn.execute("SELECT name, source FROM policy_versions").fetchall()
     assert [(name, bytes(source)) for name, source in rows] == [

@@ -12,13 +12,17 @@ import pytest
 from psycopg_pool import ConnectionPool
 
 from api.errors import Invalid
+from api.policy.loader import PolicySet
+from api.service.policy_sets import publish
 from api.storage.database import transaction
 from api.storage.decisions import Preview
 from api.storage.preview_log import PreviewLog, _Slot
 from api.storage.registry import current_generation
 
 
-def preview(generation: int, output: bytes = b'{"outcome": "approved"}') -> Preview:
+def preview(
+    generation: int, output: bytes = b'{"outcome": "approved"}', policy_generation: int = 0
+) -> Preview:
     return Preview(
         uuid.uuid4(),
         datetime.now(UTC),
@@ -32,6 +36,7 @@ def preview(generation: int, output: bytes = b'{"outcome": "approved"}') -> Prev
         "sha",
         b"[]",
         generation,
+        policy_generation,  # 0: nothing published, unless a test publishes
     )
 
 
@@ -78,6 +83,23 @@ def test_a_stale_generation_writes_nothing(pool: ConnectionPool, db: str, genera
     current = preview(generation)
     assert log.write(current) is True
     assert stored(db) == {current.id}
+
+
+def test_a_stale_policy_generation_writes_nothing(
+    pool: ConnectionPool, db: str, generation: int, shipped: PolicySet
+) -> None:
+    with transaction(pool) as conn:
+        assert publish(conn, shipped, "test").generation == 1
+    log = PreviewLog(pool)
+    assert log.write(preview(generation, policy_generation=0)) is False
+    assert stored(db) == set()
+    current = preview(generation, policy_generation=1)
+    assert log.write(current) is True
+    assert stored(db) == {current.id}
+    unchecked = PreviewLog(pool, check_policy=False)  # the bench's side-by-side run only
+    blind = preview(generation, policy_generation=0)
+    assert unchecked.write(blind) is True
+    assert stored(db) == {current.id, blind.id}
 
 
 def test_one_unstorable_row_spares_the_rest_of_its_batch(

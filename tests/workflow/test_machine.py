@@ -33,7 +33,14 @@ TABLE = [
     ("rejected", TWO, "approve", "sd", Conflict),
     ("returned", TWO, "approve", "sd", Conflict),
     ("withdrawn", TWO, "approve", "sd", Conflict),
-    ("withdrawn", TWO, "approve", "stranger", Forbidden),
+    # no pending step: 409 whoever acts, approvers or not (there is no approver to check)
+    ("withdrawn", TWO, "approve", "stranger", Conflict),
+    ("withdrawn", TWO, "reject", "am", Conflict),
+    ("denied", [], "approve", "stranger", Conflict),
+    ("approved", [], "return", "stranger", Conflict),
+    ("approved", FIRST_DONE, "reject", "requester", Conflict),
+    ("overridden", TWO, "approve", "stranger", Conflict),
+    ("stuck", [Step("cfo", None)], "approve", "stranger", Conflict),
 ]
 
 

@@ -42,6 +42,12 @@ class PageQuery(Strict):
 
 class Health(Schema):
     status = fields.String(required=True)
+    generation = fields.Integer(
+        metadata={
+            "format": "int64",
+            "description": "/readyz: the policy set generation this worker decides under.",
+        }
+    )
 
 
 class ProblemOut(Schema):

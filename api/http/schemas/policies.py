@@ -13,7 +13,9 @@ class PolicyOut(Schema):
     version = fields.String(required=True)
     sha256 = fields.String(required=True)
     status = fields.String(required=True, validate=validate.OneOf(["active", "shadow"]))
-    loaded_at = fields.DateTime(required=True)
+    loaded_at = fields.DateTime(
+        required=True, metadata={"description": "When the set holding it came into force."}
+    )
     agreement = fields.Nested(
         "AgreementOut",
         allow_none=True,
@@ -25,6 +27,16 @@ class PolicyOut(Schema):
 class PoliciesPage(Schema):
     items = fields.List(fields.Nested(PolicyOut), required=True)
     next_cursor = fields.String(allow_none=True, required=True)
+    generation = fields.Integer(
+        required=True,
+        metadata={
+            "format": "int64",
+            "description": "The set in force, from the database: it rises by one at each "
+            "publish, and is the same on every instance (0: nothing published yet).",
+        },
+    )
+    published_at = fields.DateTime(allow_none=True, required=True)
+    published_by = fields.String(allow_none=True, required=True)
 
 
 class AgreementOut(Schema):

@@ -6,6 +6,7 @@ from marshmallow import Schema, fields, validate
 
 from api.http.schemas.common import COMMENT, ID, JUSTIFICATION, PageQuery, PartyOut, Strict
 from api.http.schemas.deals import DealIn, DecisionOut
+from api.workflow.customer_no import WITHDRAW_REASON_CODES
 from api.workflow.overrides import REASON_CODES
 
 REQUEST_STATES = [
@@ -47,6 +48,7 @@ class ReviseIn(Strict):
 class WithdrawIn(Strict):
     requested_by = fields.String(required=True, validate=ID)
     reason = fields.String(required=True, validate=COMMENT)
+    reason_code = fields.String(validate=validate.OneOf(list(WITHDRAW_REASON_CODES)))
 
 
 class StepOut(Schema):

@@ -1,0 +1,175 @@
+"""`make run` only (`dealdesk serve --demo`, first run): a few fiscal quarters of history in
+which every report of DESIGN section 9 shows its pattern. Deterministic (one seeded random).
+
+- demo.am.hugger asks just under their own discount ceiling again and again;
+- asks crowd into the last days of each quarter, deeper than the rest of the quarter;
+- demo.vp_sales rescues deals around their owners, most of all at quarter end, while
+  demo.sales_manager coaches (returns) and the owner revises;
+- demo.am.slipper sets close dates ahead of the customer's and slips them a quarter;
+- a deal the customer declined is pushed again, deeper, three weeks later.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+
+from api.errors import DealdeskError
+from api.policy.engine import period_of
+from api.policy.model import Policy
+from api.service import overrides, requests
+from api.service.people import put_person
+from api.storage.requests import RequestRecord
+from api.workflow.states import Action, RequestState
+
+DAYS = 300
+WHY = "Quarter-end commit: the customer signs this week only at these terms."
+REQUIRED_LEVERS = ("discount_pct", "payment_terms_days")
+REPS = ("demo.am.hugger", "demo.am.slipper", "demo.am.steady")
+
+
+def demo_reps(policy: Policy) -> list[tuple[str, dict[str, object]]]:
+    """Three more account managers beside demo.<lowest tier>, under the same manager."""
+    lowest, manager = policy.tiers[0], f"demo.{policy.tiers[1]}"
+    return [
+        (rep, {"name": rep.split(".")[-1].title(), "tier": lowest, "manager_id": manager})
+        for rep in REPS
+    ]
+
+
+def seed_history(conn: psycopg.Connection, policy: Policy, today: date) -> int:
+    """Seed DAYS business days of asks, actions, overrides and withdrawals up to `today`.
+    Returns the number of submissions; 0 (nothing seeded) for a policy without the levers
+    or tiers the story needs."""
+    tiers = policy.tiers
+    if not all(lever in policy.lever_names for lever in REQUIRED_LEVERS) or len(tiers) < 4:
+        return 0
+    for person_id, body in demo_reps(policy):
+        put_person(conn, policy, person_id, body, "system:demo-seed")
+    rng = random.Random(2027)  # noqa: S311 (demo data, not secrets)
+    count, asked = 0, dict.fromkeys(REPS, 0)
+    for offset in range(DAYS, -1, -1):
+        day = today - timedelta(days=offset)
+        ctx = _context(policy, day)
+        to_go = period_of(policy, day).days_to_quarter_end
+        per_day = 4 if to_go < 7 else 2 if to_go < 14 else 1
+        for _ in range(per_day):
+            count += 1
+            _one_deal(conn, ctx, rng, count, to_go, asked)
+    _pushed_after_no(conn, policy, today)
+    return count
+
+
+def _context(policy: Policy, day: date, minute: int = 0) -> requests.Context:
+    now = datetime.combine(day, time(9, 0), UTC) + timedelta(minutes=minute)
+    return requests.Context(policy, day, now, "system:demo-seed", True)
+
+
+def _deal(deal_id: str, owner: str, rng: random.Random, **fields: Any) -> dict[str, Any]:
+    amount = Decimal(rng.randrange(40, 900) * 1000)
+    return {
+        "deal_id": deal_id,
+        "owner_id": owner,
+        "currency": "USD",
+        "list_amount": amount,
+        "payment_terms_days": Decimal(30),
+        **fields,
+    }
+
+
+def _one_deal(
+    conn: psycopg.Connection,
+    ctx: requests.Context,
+    rng: random.Random,
+    n: int,
+    to_go: int,
+    asked: dict[str, int],
+) -> None:
+    """One deal: submitted, then coached, approved, slipped or rescued. `asked` counts each
+    owner's deals, so the others' discounts spread evenly (3 .. 24.9, in 0.1 steps)."""
+    owner = rng.choice(("demo.am.hugger", "demo.am.slipper", "demo.am.steady", _lowest(ctx)))
+    asked[owner] = asked.get(owner, 0) + 1
+    rush = Decimal(6) if to_go < 7 else Decimal(0)
+    if owner == "demo.am.hugger":
+        discount = Decimal(rng.choice(("9", "9.5", "9.75", "10", "10", "10"))) + rush
+    else:
+        discount = Decimal(30 + asked[owner] * 97 % 220) / 10 + rush
+    fields: dict[str, Any] = {"discount_pct": discount}
+    quarter_end = ctx.today + timedelta(days=to_go)
+    if owner == "demo.am.slipper":
+        fields["close_date"] = quarter_end.isoformat()
+        fields["customer_target_date"] = (quarter_end + timedelta(days=45)).isoformat()
+    deal = _deal(f"DEMO-{n:04d}", owner, rng, **fields)
+    record = requests.submit(conn, ctx, deal, owner, None, None)
+    if record.request_state is not RequestState.PENDING:
+        return
+    if owner == "demo.am.slipper" and rng.random() < 0.6:
+        later = {**deal, "close_date": (quarter_end + timedelta(days=20)).isoformat()}
+        record = requests.revise(conn, _later(ctx, 30), record, owner, later, None, None, None)
+    if to_go < 14 and rng.random() < 0.5:
+        deeper = discount + Decimal(rng.choice((5, 10, 15)))
+        _rescue(conn, _later(ctx, 60), record, min(deeper, Decimal(55)))
+    elif rng.random() < 0.35:
+        record = _act(conn, _later(ctx, 60), record, Action.RETURN)
+        cut = Decimal(rng.choice((4, 6, 8)))  # coached well below the ceiling, not onto it
+        lower = {**deal, "discount_pct": max(Decimal(0), discount - cut)}
+        record = requests.revise(conn, _later(ctx, 90), record, owner, lower, None, None, None)
+        _settle(conn, _later(ctx, 120), record)
+    else:
+        _settle(conn, _later(ctx, 60), record)
+
+
+def _later(ctx: requests.Context, minutes: int) -> requests.Context:
+    return replace(ctx, now=ctx.now + timedelta(minutes=minutes))
+
+
+def _lowest(ctx: requests.Context) -> str:
+    return f"demo.{ctx.policy.tiers[0]}"
+
+
+def _act(
+    conn: psycopg.Connection, ctx: requests.Context, record: RequestRecord, action: Action
+) -> RequestRecord:
+    step = next(s for s in record.steps if s.state.value == "pending")
+    comment = "Lead with a multi-year term before a deeper discount."
+    return requests.act_on(conn, ctx, record, action, step.approver_id or "", comment, None)
+
+
+def _settle(conn: psycopg.Connection, ctx: requests.Context, record: RequestRecord) -> None:
+    """Approve step by step while a step waits."""
+    while record.request_state is RequestState.PENDING:
+        record = _act(conn, ctx, record, Action.APPROVE)
+
+
+def _rescue(
+    conn: psycopg.Connection, ctx: requests.Context, record: RequestRecord, discount: Decimal
+) -> None:
+    """demo.vp_sales grants more than the owner asked, around them."""
+    body = overrides.OverrideInput(
+        "demo.vp_sales", record.id, None, {"discount_pct": discount}, "period_end_commit", WHY
+    )
+    try:
+        overrides.create(conn, ctx, body)
+    except DealdeskError:  # beyond an absolute maximum: the VP approves what is there
+        _settle(conn, ctx, record)
+
+
+def _pushed_after_no(conn: psycopg.Connection, policy: Policy, today: date) -> None:
+    """DEMO-NO-1: declined by the customer, pushed again three weeks later, deeper."""
+    rng = random.Random(1)  # noqa: S311
+    owner = f"demo.{policy.tiers[0]}"
+    first_day = today - timedelta(days=40)
+    deal = _deal("DEMO-NO-1", owner, rng, discount_pct=Decimal(14))
+    ctx = _context(policy, first_day, 600)
+    record = requests.submit(conn, ctx, deal, owner, None, None)
+    reason = "The customer said no: budget moved to next year."
+    requests.withdraw(conn, _later(ctx, 1), record, owner, reason, None, "customer_declined")
+    deeper = {**deal, "discount_pct": Decimal(18)}
+    requests.submit(
+        conn, _context(policy, first_day + timedelta(days=21), 600), deeper, owner, None, None
+    )
