@@ -22,7 +22,7 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-from api.config import Settings
+from api.config import ConfigError, Settings
 from api.dispatch import checkpoints
 from api.dispatch.client import KeptAlive, Outcome, post
 from api.dispatch.egress import Egress
@@ -62,6 +62,11 @@ class Dispatcher:
         self.egress = Egress.parse(s.webhook_allow_nets, s.webhook_allow_http)
         self.schedule = s.webhook_retry_schedule or SCHEDULE
         self.box: SecretBox = secret_box(s)
+        if s.webhook_lease_s <= s.webhook_timeout_s + 2:
+            raise ConfigError(
+                "DEALDESK_WEBHOOK_LEASE_S must exceed the send timeout "
+                f"({s.webhook_timeout_s:g} s) by more than 2 s, or a slow send could go twice"
+            )
 
     def run(self) -> None:
         """Until `stop` is set (or the parent process is gone)."""

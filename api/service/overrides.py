@@ -104,7 +104,7 @@ def create(conn: psycopg.Connection, ctx: Context, body: OverrideInput) -> store
         )
     if request is not None:
         _mark_overridden(conn, ctx, request, granted)
-    record, event = _write(
+    record, event = write(
         conn,
         ctx,
         assessment,
@@ -135,36 +135,8 @@ def write(
     reason_code: str,
     justification: str,
     excess: list[Any],
-) -> store.OverrideRecord:
-    """Append the audit event, then the override row carrying its hash (one transaction)."""
-    record, _ = _write(
-        conn,
-        ctx,
-        assessment,
-        request_id=request_id,
-        deal=deal,
-        categories=categories,
-        before=before,
-        reason_code=reason_code,
-        justification=justification,
-        excess=excess,
-    )
-    return record
-
-
-def _write(
-    conn: psycopg.Connection,
-    ctx: Context,
-    assessment: Assessment,
-    *,
-    request_id: uuid.UUID | None,
-    deal: Mapping[str, Any],
-    categories: list[Category],
-    before: Mapping[str, Decimal | None],
-    reason_code: str,
-    justification: str,
-    excess: list[Any],
 ) -> tuple[store.OverrideRecord, Event]:
+    """Append the audit event, then the override row carrying its hash, then announce it."""
     policy = ctx.policy
     decision = assessment.decision
     override_id = uuid.uuid4()
@@ -366,7 +338,7 @@ def bypass(
     if decision.requester.id not in {p.id for p in manager_chain(conn, decision.owner.id)}:
         categories.append(Category.OUT_OF_CHAIN)
     found = excesses(ctx.policy, assessment, decision.requester.tier)
-    return write(
+    record, _ = write(
         conn,
         ctx,
         assessment,
@@ -378,3 +350,4 @@ def bypass(
         justification=justification,
         excess=found,
     )
+    return record

@@ -106,3 +106,31 @@ def test_the_retry_schedule_with_jitter_and_retry_after() -> None:
         assert delay is not None and base * 0.9 <= delay <= base * 1.1
     assert next_delay(1, (1.0, 1.0, 2.0), retry_after_s=30) == 30
     assert next_delay(4, (1.0, 1.0, 2.0)) is None
+
+
+def test_a_lease_shorter_than_a_send_is_refused() -> None:
+    from api.config import ConfigError, Settings
+    from api.dispatch.worker import Dispatcher
+
+    settings = Settings(secret_key="k" * 40, webhook_lease_s=16, webhook_timeout_s=15)
+    with pytest.raises(ConfigError, match="DEALDESK_WEBHOOK_LEASE_S must exceed the send"):
+        Dispatcher(settings, "postgresql://unused")
+
+
+def test_settings_read_the_webhook_variables() -> None:
+    from api.config import ConfigError, Settings
+
+    settings = Settings.from_env(
+        {
+            "DEALDESK_WEBHOOK_ALLOW_NETS": "127.0.0.0/8, ::1/128",
+            "DEALDESK_WEBHOOK_ALLOW_HTTP": "1",
+            "DEALDESK_WEBHOOK_RETRY_SCHEDULE": "1,1,2",
+            "DEALDESK_CHECKPOINT_EVERY": "5",
+        }
+    )
+    assert settings.webhook_allow_nets == ("127.0.0.0/8", "::1/128")
+    assert settings.webhook_allow_http is True
+    assert settings.webhook_retry_schedule == (1.0, 1.0, 2.0)
+    assert (settings.checkpoint_every, settings.webhook_timeout_s) == (5, 15.0)
+    with pytest.raises(ConfigError, match="comma-separated seconds"):
+        Settings.from_env({"DEALDESK_WEBHOOK_RETRY_SCHEDULE": "1,soon"})
