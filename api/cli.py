@@ -362,6 +362,7 @@ def _webhooks_run(args: argparse.Namespace, settings: Settings) -> int:
     dispatcher = Dispatcher(settings, url, threads=args.threads, parent_pid=args.parent_pid)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: dispatcher.stop.set())
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a policy reload of `serve` is not for us
     dispatcher.run()
     return 0
 
