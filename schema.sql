@@ -347,6 +347,7 @@ CREATE TABLE IF NOT EXISTS ask_levers (
     days_to_quarter_end integer NOT NULL,
     PRIMARY KEY (ask_id, lever)
 );
+CREATE INDEX IF NOT EXISTS ask_levers_created_idx ON ask_levers (created_on);
 CREATE INDEX IF NOT EXISTS ask_levers_report_idx ON ask_levers (lever, created_on)
     INCLUDE (kind, owner_id, requester_tier, value, ceiling, fiscal_year, fiscal_quarter,
              days_to_quarter_end);
@@ -385,3 +386,44 @@ ALTER TABLE overrides ADD COLUMN IF NOT EXISTS days_to_quarter_end integer
 CREATE INDEX IF NOT EXISTS overrides_report_idx ON overrides (created_on)
     INCLUDE (executive_id, categories, fiscal_year, fiscal_quarter, days_to_quarter_end,
              excess_value);
+
+-- Monthly rollups of the report queries (api/storage/rollups.py): whole months that ended
+-- days ago never change, so they are summed once; `report_rollups` says how far.
+CREATE TABLE IF NOT EXISTS report_rollups (
+    name    text PRIMARY KEY,
+    through date NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rollup_offsets (
+    month date NOT NULL, lever text NOT NULL, requester_tier text NOT NULL,
+    owner_id text NOT NULL, "offset" numeric NOT NULL, n bigint NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rollup_offsets_idx ON rollup_offsets (lever, month);
+CREATE TABLE IF NOT EXISTS rollup_submissions (
+    month date NOT NULL, fiscal_year integer NOT NULL, fiscal_quarter integer NOT NULL,
+    bucket integer NOT NULL, n bigint NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rollup_submissions_idx ON rollup_submissions (month);
+CREATE TABLE IF NOT EXISTS rollup_submitted_values (
+    month date NOT NULL, lever text NOT NULL, fiscal_year integer NOT NULL,
+    fiscal_quarter integer NOT NULL, bucket integer NOT NULL, value numeric NOT NULL,
+    n bigint NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rollup_submitted_values_idx ON rollup_submitted_values (lever, month);
+CREATE TABLE IF NOT EXISTS rollup_override_buckets (
+    month date NOT NULL, fiscal_year integer NOT NULL, fiscal_quarter integer NOT NULL,
+    bucket integer NOT NULL, n bigint NOT NULL, excess numeric NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rollup_override_buckets_idx ON rollup_override_buckets (month);
+CREATE TABLE IF NOT EXISTS rollup_asks (
+    month date NOT NULL, owner_id text NOT NULL, kind text NOT NULL, slipped boolean NOT NULL,
+    flags text[] NOT NULL, n bigint NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rollup_asks_idx ON rollup_asks (month);
+CREATE TABLE IF NOT EXISTS rollup_actions (
+    month date NOT NULL, actor_id text NOT NULL, action text NOT NULL, n bigint NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rollup_actions_idx ON rollup_actions (month);
+CREATE TABLE IF NOT EXISTS rollup_categories (
+    month date NOT NULL, executive_id text NOT NULL, category text NOT NULL, n bigint NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rollup_categories_idx ON rollup_categories (month);

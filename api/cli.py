@@ -154,9 +154,15 @@ def _connect(settings: Settings) -> Any:
 
 
 def _db_init(args: argparse.Namespace, settings: Settings) -> int:
+    import psycopg
+
+    from api.service.patterns import roll_up
     from api.storage.database import init_database
 
-    init_database(_database_url(settings))
+    url = _database_url(settings)
+    init_database(url)
+    with psycopg.connect(url) as conn:  # the reports' monthly rollups, all of them now
+        roll_up(conn)
     print("schema applied")
     return 0
 

@@ -75,7 +75,7 @@ def prepare(
             say(f"following policy set generation {in_force.generation} from the database")
             return found, in_force.generation
         published = publish(conn, policies, actor)
-    what = "published" if published.changed else "already in force:"
+    what = "published:" if published.changed else "already in force:"
     names = ", ".join(f"{p.name} {p.version}" for p in policies.all)
     say(f"policy set generation {published.generation} {what} {names}")
     return policies, published.generation

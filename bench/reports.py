@@ -30,6 +30,7 @@ from api.app import create_app  # noqa: E402
 from api.config import Settings  # noqa: E402
 from api.policy.loader import load_policy_dir  # noqa: E402
 from api.service.keys import issue_key  # noqa: E402
+from api.service.patterns import roll_up  # noqa: E402
 from api.storage.database import init_database, open_pool, transaction  # noqa: E402
 from bench.overrides import fill as fill_overrides  # noqa: E402
 from bench.overrides import percentile, scratch_url  # noqa: E402
@@ -127,17 +128,14 @@ def fill(url: str) -> None:
             conn.execute("SET session_replication_role = replica")
             conn.execute(OVERRIDE_PERIODS, {})
             conn.commit()
-            conn.execute("VACUUM ANALYZE overrides")
         have = conn.execute("SELECT count(*) FROM approval_requests").fetchone()[0]  # type: ignore[index]
         if have >= REQUESTS:
             return
         print(f"filling {REQUESTS:,} approval requests and their history ...", flush=True)
         started = time.perf_counter()
         conn.execute("SET session_replication_role = replica")
-        conn.execute(
-            "TRUNCATE ask_levers, asks, step_actions, withdrawals, approval_steps, "
-            "approval_requests"
-        )
+        conn.execute("TRUNCATE ask_levers, asks, step_actions, withdrawals, approval_steps")
+        conn.execute("DELETE FROM approval_requests")  # overrides refer to it: no TRUNCATE
         for statement in (
             PERIODS,
             REQUESTS_FILL,
@@ -149,7 +147,8 @@ def fill(url: str) -> None:
             conn.execute(statement, {"n": REQUESTS})
         conn.commit()
         conn.autocommit = True
-        for table in ("approval_requests", "asks", "ask_levers", "step_actions", "withdrawals"):
+        tables = ("overrides", "approval_requests", "asks", "ask_levers", "step_actions")
+        for table in (*tables, "withdrawals"):
             conn.execute(sql.SQL("VACUUM ANALYZE {}").format(sql.Identifier(table)))
         print(f"filled in {time.perf_counter() - started:.0f} s", flush=True)
 
@@ -176,7 +175,21 @@ def main() -> int:
             ).fetchone()[0]  # type: ignore[index]
             for t in ("approval_requests", "overrides", "asks", "ask_levers", "step_actions")
         }
-    results: dict[str, dict[str, float]] = {}
+    with transaction(pool) as conn:  # timed apart: the first report after a deploy rolls up
+        conn.execute(
+            "TRUNCATE report_rollups, rollup_offsets, rollup_submissions, rollup_asks, "
+            "rollup_submitted_values, rollup_override_buckets, rollup_actions, rollup_categories"
+        )
+    started = time.perf_counter()
+    assert client.get("/v1/reports/rescues", headers=headers).status_code == 200
+    first_call_s = time.perf_counter() - started
+    started = time.perf_counter()
+    with transaction(pool) as conn:
+        roll_up(conn)  # what `dealdesk db init` does
+    roll_up_s = time.perf_counter() - started
+    results: dict[str, dict[str, float]] = {
+        "rollups": {"first_call_s": first_call_s, "roll_up_rest_s": roll_up_s}
+    }
     for name, path in REPORTS.items():
         for span, query in (("quarter", QUARTER), ("all time", "")):
             sep = "&" if "?" in path else "?"
@@ -200,7 +213,13 @@ def main() -> int:
         + f"; {REPEAT} requests each (in-process, full stack)"
     )
     print(f"{'report':44} {'p50 ms':>8} {'p95 ms':>8} {'items':>6} target")
+    print(
+        f"rollups from scratch: first report call {first_call_s:.1f} s (rolls within its "
+        f"2 s budget), then the rest of history {roll_up_s:.1f} s (dealdesk db init)"
+    )
     for name, row in results.items():
+        if "p95_ms" not in row:
+            continue
         target = 500 if "quarter" in name else 2000
         verdict = "met" if row["p95_ms"] <= target else "NOT MET"
         print(

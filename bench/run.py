@@ -10,12 +10,14 @@ measured side by side in one run, printed as a table and written to bench/result
    (bench/policy_follow.py): what following the fleet's policy set costs.
 5. The pure engine in-process, beside cedarpy and casbin (bench/engines.py).
 6. Overrides pages and summary at 1,000,000 rows; audit verify per million (bench/overrides.py).
-7. Webhooks: the outbox write's cost on submit + approve, and delivery latency at 200 events/s
+7. The reports at 1,000,000 approval requests and overrides (bench/reports.py), and what
+   recording their history costs submit + approve (bench/report_writes.py).
+8. Webhooks: the outbox write's cost on submit + approve, and delivery latency at 200 events/s
    (bench/webhooks.py; BENCH_SKIP_WEBHOOKS skips it).
 
 wrk is used when installed (Debian package `wrk`), else a Python load generator.
 Knobs: BENCH_SECONDS (per load run, default 6), BENCH_ROUNDS (alternating healthz/evaluation
-rounds, default 3), BENCH_CONNECTIONS (16), BENCH_SKIP_OVERRIDES.
+rounds, default 3), BENCH_CONNECTIONS (16), BENCH_SKIP_OVERRIDES, BENCH_SKIP_REPORTS.
 """
 
 from __future__ import annotations
@@ -322,6 +324,11 @@ def main() -> int:
         from bench import overrides
 
         overrides.main()
+    if not os.environ.get("BENCH_SKIP_REPORTS"):
+        from bench import report_writes, reports
+
+        reports.main()
+        report_writes.main()
     return 0
 
 

@@ -32,6 +32,7 @@ from api.http.spec import problems
 from api.policy.decision import iso_utc
 from api.service import patterns
 from api.storage.database import transaction
+from api.storage.reports import ROLL_BUDGET_S
 
 blp = Blueprint("reports", __name__, description="Reports: rescues, the mad dash, gaming")
 
@@ -55,6 +56,8 @@ def _answer(
     """Run one report in a read transaction (on DATABASE_READ_URL when set) and answer JSON
     or, when asked, CSV."""
     rt = runtime()
+    with transaction(rt.pool) as conn:  # the rollups are written on the primary
+        patterns.roll_up(conn, ROLL_BUDGET_S)
     with transaction(rt.reads) as conn:
         items = compute(conn)
     if request.accept_mimetypes.best_match(["application/json", "text/csv"]) == "text/csv":

@@ -1,6 +1,7 @@
-"""The five reports of DESIGN section 9, one function each. Every function returns the items
-as plain data (strings for decimals): what the JSON answer, the CSV export and the console
-render alike. `columns(report)` names the CSV columns of those same items, flattened."""
+"""The five reports of DESIGN section 9, one function each. Every function returns the
+items as plain data (strings for decimals): what the JSON answer, the CSV export and the
+console render alike; `csv_text` writes those same items as CSV (COLUMNS, flattened).
+Call `roll_up` on the primary first: it keeps all-time reports fast."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import csv
 import io
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -21,7 +22,11 @@ from api.reports.bands import BAND_KEYS, proximity
 from api.reports.buckets import BUCKET_NAMES, BUCKETS, quarter_key
 from api.reports.numbers import mean, nearest_rank, ratio_text, share
 from api.storage import reports as store
-from api.workflow.customer_no import WITHDRAW_REASON_CODES
+from api.workflow.customer_no import (
+    AFTER_CUSTOMER_NO,
+    DEEPER_AFTER_CUSTOMER_NO,
+    WITHDRAW_REASON_CODES,
+)
 from api.workflow.overrides import Category
 
 Items = list[dict[str, Any]]
@@ -55,6 +60,14 @@ COLUMNS: dict[str, list[str]] = {
         "deeper_after_no",
     ],
 }
+
+
+def roll_up(conn: psycopg.Connection, budget_s: float | None = None) -> None:
+    """Sum every month that has ended into the reports' monthly rollups (within budget_s
+    seconds, when given: a later call goes on). It writes, so `conn` is the primary's; call
+    it before a report (the report functions only read, from a replica too, and are exact
+    whether or not the rollups are up to date: they are only faster when they are)."""
+    store.prepare(conn, datetime.now(UTC).date(), BOUNDS, budget_s)
 
 
 def check_lever(policy: Policy, lever: str) -> None:
@@ -153,11 +166,19 @@ def rescues(conn: psycopg.Connection, start: date | None, end: date | None) -> I
 def seller_timeline(
     conn: psycopg.Connection, flag: str, start: date | None, end: date | None
 ) -> Items:
-    """Per owner: requests submitted, those whose decision carried `flag`, and revisions
-    that moved close_date into a later fiscal quarter (slips)."""
+    """Per owner: requests submitted, those whose decision carried `flag` at submission,
+    and revisions that moved close_date into a later fiscal quarter (slips)."""
+    owners: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for owner, kind, slipped, flags, n in store.ask_kinds(conn, start, end):
+        counts = owners[owner]
+        if kind == "submission":
+            counts[0] += n
+            counts[1] += n if flag in flags else 0
+        elif slipped:
+            counts[2] += n
     return [
-        {"key": owner, "requests": requests, "flagged": flagged, "slips": slips}
-        for owner, requests, flagged, slips in sorted(store.timeline(conn, flag, start, end))
+        {"key": owner, "requests": c[0], "flagged": c[1], "slips": c[2]}
+        for owner, c in sorted(owners.items())
     ]
 
 
@@ -171,13 +192,17 @@ def customer_no(conn: psycopg.Connection, start: date | None, end: date | None) 
         counts = withdrawn[owner]
         if code in counts:
             counts[code] += n
-    after = {owner: (n, deeper) for owner, n, deeper in store.after_no(conn, start, end)}
+    after: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for owner, kind, _, flags, n in store.ask_kinds(conn, start, end):
+        if kind == "submission" and AFTER_CUSTOMER_NO in flags:
+            after[owner][0] += n
+            after[owner][1] += n if DEEPER_AFTER_CUSTOMER_NO in flags else 0
     return [
         {
             "key": owner,
             "withdrawals": withdrawn.get(owner, dict.fromkeys(WITHDRAW_REASON_CODES, 0)),
-            "after_no": after.get(owner, (0, 0))[0],
-            "deeper_after_no": after.get(owner, (0, 0))[1],
+            "after_no": after[owner][0] if owner in after else 0,
+            "deeper_after_no": after[owner][1] if owner in after else 0,
         }
         for owner in sorted(set(withdrawn) | set(after))
     ]

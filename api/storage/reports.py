@@ -13,77 +13,46 @@ from decimal import Decimal
 from typing import Any
 
 import psycopg
-from psycopg import sql
+
+from api.storage import rollups
 
 FIRST_DAY = date(1, 1, 1)
 LAST_DAY = date(9999, 12, 31)
 
-OFFSETS = """
-SELECT {key} AS key, value - ceiling AS offset, count(*) AS n
-FROM ask_levers
-WHERE lever = %(lever)s AND created_on BETWEEN %(from)s AND %(to)s
-GROUP BY 1, 2
-"""
-OFFSET_KEYS = {"tier": sql.Identifier("requester_tier"), "owner": sql.Identifier("owner_id")}
-SUBMISSIONS_BY_BUCKET = """
-SELECT fiscal_year, fiscal_quarter, width_bucket(days_to_quarter_end, %(bounds)s::int[]) AS b,
-    count(*) AS n
-FROM asks
-WHERE kind = 'submission' AND created_on BETWEEN %(from)s AND %(to)s
-GROUP BY 1, 2, 3
-"""
-VALUES_BY_BUCKET = """
-SELECT fiscal_year, fiscal_quarter, width_bucket(days_to_quarter_end, %(bounds)s::int[]) AS b,
-    value, count(*) AS n
-FROM ask_levers
-WHERE lever = %(lever)s AND kind = 'submission' AND created_on BETWEEN %(from)s AND %(to)s
-GROUP BY 1, 2, 3, 4
-"""
-OVERRIDES_BY_BUCKET = """
-SELECT fiscal_year, fiscal_quarter, width_bucket(days_to_quarter_end, %(bounds)s::int[]) AS b,
-    count(*) AS n, sum(excess_value) AS excess
-FROM overrides
-WHERE created_on BETWEEN %(from)s AND %(to)s AND days_to_quarter_end IS NOT NULL
-GROUP BY 1, 2, 3
-"""
-ACTIONS = """
-SELECT actor_id, action, count(*) AS n FROM step_actions
-WHERE acted_on BETWEEN %(from)s AND %(to)s
-GROUP BY 1, 2
-"""
-OVERRIDE_CATEGORIES = """
-SELECT executive_id, c.category, count(*) AS n
-FROM overrides, unnest(categories) AS c(category)
-WHERE created_on BETWEEN %(from)s AND %(to)s
-GROUP BY 1, 2
-"""
-TIMELINE = """
-SELECT owner_id,
-    count(*) FILTER (WHERE kind = 'submission') AS requests,
-    count(*) FILTER (WHERE kind = 'submission' AND %(flag)s = ANY(flags)) AS flagged,
-    count(*) FILTER (WHERE kind = 'revision' AND slipped) AS slips
-FROM asks
-WHERE created_on BETWEEN %(from)s AND %(to)s
-GROUP BY 1
-"""
+ROLL_BUDGET_S = 2.0
+"""At most this much rolling up per report call (a month at a time), so the first report
+after a deploy onto a long history does not stall; `dealdesk db init` rolls up the rest."""
+OFFSET_KEYS = {"tier": "requester_tier", "owner": "owner_id"}
 WITHDRAWALS = """
 SELECT owner_id, reason_code, count(*) AS n FROM withdrawals
 WHERE withdrawn_on BETWEEN %(from)s AND %(to)s
 GROUP BY 1, 2
 """
-AFTER_NO = """
-SELECT owner_id,
-    count(*) FILTER (WHERE 'after_customer_no' = ANY(flags)) AS after_no,
-    count(*) FILTER (WHERE 'deeper_after_customer_no' = ANY(flags)) AS deeper
-FROM asks
-WHERE kind = 'submission' AND created_on BETWEEN %(from)s AND %(to)s
-    AND flags && ARRAY['after_customer_no']
-GROUP BY 1
-"""
 
 
 def _range(start: date | None, end: date | None) -> dict[str, Any]:
     return {"from": start or FIRST_DAY, "to": end or LAST_DAY}
+
+
+def prepare(
+    conn: psycopg.Connection, today: date, bounds: Sequence[int], budget_s: float | None
+) -> None:
+    """Bring the monthly rollups up to date (one small read when they are)."""
+    rollups.ensure_rolled(conn, today, {"bounds": list(bounds)}, budget_s=budget_s)
+
+
+def _read(
+    conn: psycopg.Connection,
+    name: str,
+    group: Sequence[str],
+    start: date | None,
+    end: date | None,
+    bounds: Sequence[int] = (),
+    **where: Any,
+) -> list[tuple[Any, ...]]:
+    span = _range(start, end)
+    params = {"bounds": list(bounds)}
+    return rollups.read(conn, name, group, where, params, span["from"], span["to"])
 
 
 def offsets(
@@ -94,8 +63,8 @@ def offsets(
     end: date | None,
 ) -> list[tuple[str, Decimal, int]]:
     """(group key, offset from the requester's ceiling, asks) for every ask of `lever`."""
-    query = sql.SQL(OFFSETS).format(key=OFFSET_KEYS[group_by])
-    rows = conn.execute(query, {"lever": lever, **_range(start, end)}).fetchall()
+    key = OFFSET_KEYS[group_by]
+    rows = _read(conn, "offsets", (key, "offset"), start, end, lever=lever)
     return [(r[0], r[1], r[2]) for r in rows]
 
 
@@ -103,8 +72,8 @@ def submissions_by_bucket(
     conn: psycopg.Connection, bounds: Sequence[int], start: date | None, end: date | None
 ) -> list[tuple[int, int, int, int]]:
     """(fiscal year, quarter, bucket index from 1, submissions)."""
-    params = {"bounds": list(bounds), **_range(start, end)}
-    return [tuple(r) for r in conn.execute(SUBMISSIONS_BY_BUCKET, params).fetchall()]
+    group = ("fiscal_year", "fiscal_quarter", "bucket")
+    return [tuple(r) for r in _read(conn, "submissions", group, start, end, bounds)]
 
 
 def values_by_bucket(
@@ -115,39 +84,42 @@ def values_by_bucket(
     end: date | None,
 ) -> list[tuple[int, int, int, Decimal, int]]:
     """(fiscal year, quarter, bucket index, a value of `lever` asked at submission, count)."""
-    params = {"lever": lever, "bounds": list(bounds), **_range(start, end)}
-    return [tuple(r) for r in conn.execute(VALUES_BY_BUCKET, params).fetchall()]
+    group = ("fiscal_year", "fiscal_quarter", "bucket", "value")
+    rows = _read(conn, "submitted_values", group, start, end, bounds, lever=lever)
+    return [tuple(r) for r in rows]
 
 
 def overrides_by_bucket(
     conn: psycopg.Connection, bounds: Sequence[int], start: date | None, end: date | None
 ) -> list[tuple[int, int, int, int, Decimal]]:
     """(fiscal year, quarter, bucket index, overrides, their excess value)."""
-    params = {"bounds": list(bounds), **_range(start, end)}
-    return [tuple(r) for r in conn.execute(OVERRIDES_BY_BUCKET, params).fetchall()]
+    group = ("fiscal_year", "fiscal_quarter", "bucket")
+    rows = _read(conn, "override_buckets", group, start, end, bounds)
+    return [tuple(r) for r in rows if r[2] is not None]
 
 
 def actions(
     conn: psycopg.Connection, start: date | None, end: date | None
 ) -> list[tuple[str, str, int]]:
     """(actor, approve | reject | return, count) of the steps acted on."""
-    return [tuple(r) for r in conn.execute(ACTIONS, _range(start, end)).fetchall()]
+    return [tuple(r) for r in _read(conn, "actions", ("actor_id", "action"), start, end)]
 
 
 def override_categories(
     conn: psycopg.Connection, start: date | None, end: date | None
 ) -> list[tuple[str, str, int]]:
     """(executive, category, overrides carrying it)."""
-    rows = conn.execute(OVERRIDE_CATEGORIES, _range(start, end)).fetchall()
+    rows = _read(conn, "categories", ("executive_id", "category"), start, end)
     return [tuple(r) for r in rows]
 
 
-def timeline(
-    conn: psycopg.Connection, flag: str, start: date | None, end: date | None
-) -> list[tuple[str, int, int, int]]:
-    """(owner, submissions, submissions flagged `flag`, revisions that slipped a quarter)."""
-    rows = conn.execute(TIMELINE, {"flag": flag, **_range(start, end)}).fetchall()
-    return [tuple(r) for r in rows]
+def ask_kinds(
+    conn: psycopg.Connection, start: date | None, end: date | None
+) -> list[tuple[str, str, bool, tuple[str, ...], int]]:
+    """(owner, submission | revision, slipped a quarter, the decision's flags as a tuple,
+    asks)."""
+    group = ("owner_id", "kind", "slipped", "flags")
+    return [(r[0], r[1], r[2], tuple(r[3]), r[4]) for r in _read(conn, "asks", group, start, end)]
 
 
 def withdrawals(
@@ -155,10 +127,3 @@ def withdrawals(
 ) -> list[tuple[str, str | None, int]]:
     """(owner, reason code or None, withdrawals)."""
     return [tuple(r) for r in conn.execute(WITHDRAWALS, _range(start, end)).fetchall()]
-
-
-def after_no(
-    conn: psycopg.Connection, start: date | None, end: date | None
-) -> list[tuple[str, int, int]]:
-    """(owner, submissions after a customer's no, of them asking deeper)."""
-    return [tuple(r) for r in conn.execute(AFTER_NO, _range(start, end)).fetchall()]

@@ -90,6 +90,23 @@ def fleet(db: str) -> Iterator[Fleet]:
     running.stop()
 
 
+def wait_until_ready(server: Server, generation: int, seconds: float = 90) -> bool:
+    """Poll /readyz until it reports `generation` (new workers may take a while to boot on a
+    busy machine, and requests queue meanwhile)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if call(server.port, "GET", "/readyz") == (
+                200,
+                {"status": "ready", "generation": generation},
+            ):
+                return True
+        except OSError:
+            pass
+        time.sleep(0.2)
+    return False
+
+
 def published(db: str) -> list[tuple[int, list[str]]]:
     with psycopg.connect(db) as conn:
         rows = conn.execute(
@@ -141,10 +158,8 @@ def test_instances_started_with_different_directories_end_with_the_last_publish(
     assert fleet.policies(a)["generation"] == fleet.policies(b)["generation"] == 2
 
     assert a.process is not None
-    os.kill(a.process.pid, signal.SIGHUP)  # "publish my directory"
-    deadline = time.monotonic() + 30
-    while fleet.policies(b)["generation"] != 3 and time.monotonic() < deadline:
-        time.sleep(0.2)
+    os.kill(a.process.pid, signal.SIGHUP)  # "publish my directory"; a's workers are replaced
+    assert wait_until_ready(a, generation=3) and wait_until_ready(b, generation=3)
     seen = {fleet.evaluate(server) for _ in range(10) for server in (a, b)}
     assert seen == {("2026.12.0", "needs_approval")}
     assert published(db) == [(1, ["2026.12.0"]), (2, ["2026.12.1"]), (3, ["2026.12.0"])]
