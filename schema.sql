@@ -255,6 +255,77 @@ CREATE TABLE IF NOT EXISTS console_secret (
     secret text NOT NULL
 );
 
+-- Webhooks (DESIGN section 8). Subscriptions keep their secrets encrypted (AES-GCM under
+-- DEALDESK_SECRET_KEY); a deleted one keeps its row (deleted_at) so its deliveries stay readable.
+CREATE TABLE IF NOT EXISTS webhook_subscriptions (
+    id               bigserial PRIMARY KEY,
+    url              text NOT NULL,
+    event_types      text[] NOT NULL,
+    description      text,
+    enabled          boolean NOT NULL DEFAULT true,
+    disabled_reason  text,
+    secret_enc       bytea NOT NULL,
+    old_secret_enc   bytea,
+    old_secret_until timestamptz,
+    created_at       timestamptz NOT NULL DEFAULT now(),
+    updated_at       timestamptz NOT NULL DEFAULT now(),
+    last_success_at  timestamptz,
+    failing_since    timestamptz,
+    deleted_at       timestamptz
+);
+
+-- The outbox: one row per event, written in the transaction of its change. `body` is the
+-- exact JSON text sent on every attempt (text, not jsonb, which would reorder keys).
+CREATE TABLE IF NOT EXISTS webhook_events (
+    id         text PRIMARY KEY,
+    sequence   bigint NOT NULL,
+    type       text NOT NULL,
+    created_at timestamptz NOT NULL,
+    body       text NOT NULL
+);
+CREATE INDEX IF NOT EXISTS webhook_events_sequence_idx ON webhook_events (sequence);
+
+-- One row per (event, subscription), fanned out in the same transaction; claimed by
+-- dispatchers with FOR UPDATE SKIP LOCKED and a lease (lease_token guards the outcome).
+CREATE TABLE IF NOT EXISTS webhook_deliveries (
+    id               bigserial PRIMARY KEY,
+    event_id         text NOT NULL REFERENCES webhook_events (id),
+    subscription_id  bigint NOT NULL REFERENCES webhook_subscriptions (id),
+    event_type       text NOT NULL,
+    status           text NOT NULL DEFAULT 'pending',   -- pending | delivered | failed
+    tries            integer NOT NULL DEFAULT 0,      -- attempts since made or redelivered
+    next_attempt_at  timestamptz NOT NULL,
+    lease_until      timestamptz,
+    lease_token      uuid,
+    created_at       timestamptz NOT NULL,
+    delivered_at     timestamptz,
+    last_status_code integer,
+    last_error       text,
+    UNIQUE (event_id, subscription_id)
+);
+CREATE INDEX IF NOT EXISTS webhook_deliveries_due_idx
+    ON webhook_deliveries (next_attempt_at, id) WHERE status = 'pending';
+CREATE INDEX IF NOT EXISTS webhook_deliveries_subscription_idx
+    ON webhook_deliveries (subscription_id, id);
+
+CREATE TABLE IF NOT EXISTS webhook_attempts (
+    id          bigserial PRIMARY KEY,
+    delivery_id bigint NOT NULL REFERENCES webhook_deliveries (id),
+    at          timestamptz NOT NULL,
+    status_code integer,
+    duration_ms integer NOT NULL,
+    error       text
+);
+CREATE INDEX IF NOT EXISTS webhook_attempts_delivery_idx ON webhook_attempts (delivery_id, id);
+
+-- Checkpoints of the audit chain sent as `audit.checkpoint` events.
+CREATE TABLE IF NOT EXISTS audit_checkpoints (
+    event_id bigint PRIMARY KEY,
+    hash     text NOT NULL,
+    events   bigint NOT NULL,
+    at       timestamptz NOT NULL DEFAULT now()
+);
+
 -- Report history (DESIGN section 9), written when it happens and never rewritten.
 -- One row per submission and per revision: who asked, when (business date and real time),
 -- the fiscal period at that moment and the close date's fiscal quarter.

@@ -23,6 +23,7 @@ from api.http import (
     problems,
     reports,
     requests,
+    webhooks,
 )
 from api.http.auth import authenticate, confirm_snapshot_key
 from api.http.problems import HttpProblem
@@ -47,6 +48,7 @@ BLUEPRINTS = (
     policies,
     reports,
     metrics,
+    webhooks,
 )
 
 

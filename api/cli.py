@@ -15,7 +15,8 @@ from api.config import ConfigError, Settings
 from api.errors import DealdeskError, InvalidPolicy
 
 ALL_SCOPES_HELP = (
-    "evaluate,requests,approvals,overrides,audit:read,audit:review,people,policies,metrics,admin"
+    "evaluate,requests,approvals,overrides,audit:read,audit:review,people,policies,webhooks,"
+    "metrics,admin"
 )
 
 
@@ -55,7 +56,20 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="seed a demo org on first run and print an admin key and a curl example",
     )
+    serve.add_argument(
+        "--no-webhooks",
+        action="store_true",
+        help="do not start a webhook dispatcher beside the server",
+    )
     serve.set_defaults(handler=_serve)
+
+    hooks = sub.add_parser("webhooks", help="webhook delivery").add_subparsers(
+        required=True, metavar="ACTION"
+    )
+    run = hooks.add_parser("run", help="run one webhook dispatcher until stopped")
+    run.add_argument("--threads", type=int, default=8)
+    run.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)
+    run.set_defaults(handler=_webhooks_run)
 
     db = sub.add_parser("db", help="database commands").add_subparsers(
         required=True, metavar="ACTION"
@@ -349,7 +363,26 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         workers=args.workers,
         threads=args.threads,
         demo=args.demo,
+        webhooks=not args.no_webhooks,
     )
+
+
+def _webhooks_run(args: argparse.Namespace, settings: Settings) -> int:
+    import logging
+    import signal
+
+    from api.dispatch.worker import Dispatcher
+    from api.storage.database import init_database
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    url = _database_url(settings)
+    init_database(url)
+    dispatcher = Dispatcher(settings, url, threads=args.threads, parent_pid=args.parent_pid)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: dispatcher.stop.set())
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a policy reload of `serve` is not for us
+    dispatcher.run()
+    return 0
 
 
 if __name__ == "__main__":

@@ -31,7 +31,16 @@ class Settings:
     metrics: bool = True
     """DEALDESK_METRICS=0 switches the request hooks and /metrics off (bench compares)."""
     secret_key: str | None = field(default=None, repr=False)
-    """Signs the console's cookie and CSRF tokens; unset, one is made once in the database."""
+    """DEALDESK_SECRET_KEY: signs the console's cookie and CSRF tokens and encrypts webhook
+    secrets at rest; unset, a console key is made once in the database and a webhook key
+    file in `home` (a fleet sets it, the same on every instance)."""
+    webhook_allow_nets: tuple[str, ...] = ()
+    webhook_allow_http: bool = False
+    webhook_retry_schedule: tuple[float, ...] | None = None
+    webhook_lease_s: float = 60.0
+    webhook_connect_timeout_s: float = 5.0
+    webhook_timeout_s: float = 15.0
+    checkpoint_every: int = 1000
     database_read_url: str | None = None
     """Finance reads that tolerate replica lag go here (DATABASE_READ_URL); else the primary."""
     policy_source: str = "directory"
@@ -53,6 +62,13 @@ class Settings:
             worker_timeout_s=_int(env, "DEALDESK_WORKER_TIMEOUT", 30),
             metrics=_flag(env, "DEALDESK_METRICS", True),
             secret_key=env.get("DEALDESK_SECRET_KEY") or None,
+            webhook_allow_nets=_list(env, "DEALDESK_WEBHOOK_ALLOW_NETS"),
+            webhook_allow_http=env.get("DEALDESK_WEBHOOK_ALLOW_HTTP") == "1",
+            webhook_retry_schedule=_schedule(env, "DEALDESK_WEBHOOK_RETRY_SCHEDULE"),
+            webhook_lease_s=_seconds(env, "DEALDESK_WEBHOOK_LEASE_S", 60.0),
+            webhook_connect_timeout_s=_seconds(env, "DEALDESK_WEBHOOK_CONNECT_TIMEOUT_S", 5.0),
+            webhook_timeout_s=_seconds(env, "DEALDESK_WEBHOOK_TIMEOUT_S", 15.0),
+            checkpoint_every=_int(env, "DEALDESK_CHECKPOINT_EVERY", 1000),
             database_read_url=env.get("DATABASE_READ_URL") or None,
             policy_source=_choice(env, "DEALDESK_POLICY_SOURCE", POLICY_SOURCES),
             policy_check=env.get("DEALDESK_BENCH_SKIP_POLICY_CHECK") != "1",
@@ -98,3 +114,34 @@ def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     if text in ("0", "false", "no", "off"):
         return False
     raise ConfigError(f"{name}={text!r} is not 1 or 0")
+
+
+def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    return tuple(p.strip() for p in (env.get(name) or "").split(",") if p.strip())
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    text = env.get(name)
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(f"{name}={text!r} is not a number of seconds") from None
+    if not value > 0:
+        raise ConfigError(f"{name} must be positive")
+    return value
+
+
+def _schedule(env: Mapping[str, str], name: str) -> tuple[float, ...] | None:
+    """Comma-separated seconds between attempts, such as `1,1,2`."""
+    parts = _list(env, name)
+    if not parts:
+        return None
+    try:
+        values = tuple(float(p) for p in parts)
+    except ValueError:
+        raise ConfigError(f"{name} must be comma-separated seconds, such as 1,1,2") from None
+    if any(v < 0 for v in values):
+        raise ConfigError(f"{name} must not hold negative delays")
+    return values

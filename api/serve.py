@@ -12,6 +12,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
@@ -93,11 +95,15 @@ def serve(
     workers: int,
     threads: int,
     demo: bool,
+    webhooks: bool = True,
 ) -> int:
-    """Refuse a bad policy before binding; apply the schema; then serve until stopped."""
+    """Refuse a bad policy before binding; apply the schema; then serve until stopped.
+
+    With `webhooks`, a dispatcher runs beside the server in its own process (never in a
+    request worker); it stops with the server, and by itself if the server dies."""
     made = _metrics_dir() if settings.metrics else None
     try:
-        return _serve(settings, resolve_url, host, port, workers, threads, demo)
+        return _serve(settings, resolve_url, host, port, workers, threads, demo, webhooks)
     finally:
         if made is not None:
             shutil.rmtree(made, ignore_errors=True)
@@ -111,6 +117,7 @@ def _serve(
     workers: int,
     threads: int,
     demo: bool,
+    webhooks: bool,
 ) -> int:
     if settings.policy_source != "database":
         load_policy_dir(settings.policy_dir)  # a bad directory fails before anything starts
@@ -135,7 +142,14 @@ def _serve(
         "errorlog": "-",
         "loglevel": "info",
     }
-    _Gunicorn(settings, policies, options).run()
+    if webhooks:
+        dispatcher = _start_dispatcher(url)
+        options["on_exit"] = lambda server: _stop(dispatcher)
+    try:
+        _Gunicorn(settings, policies, options).run()
+    finally:
+        if webhooks:
+            _stop(dispatcher)
     return 0
 
 
@@ -158,6 +172,32 @@ def _worker_exited(server: Any, worker: Any) -> None:
     from api.metrics import mark_process_dead
 
     mark_process_dead(worker.pid)
+
+
+def _start_dispatcher(url: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "DATABASE_URL": url}
+    command = [sys.executable, "-m", "api.cli", "webhooks", "run", "--parent-pid"]
+    return subprocess.Popen([*command, str(os.getpid())], env=env, preexec_fn=_die_with_parent)  # noqa: S603
+
+
+def _die_with_parent() -> None:
+    """Linux: SIGTERM the dispatcher when `serve` dies, even by SIGKILL (it also polls)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 def _attach_progress(server: Any, worker: Any) -> None:
@@ -224,6 +264,10 @@ def _seed(runtime: Any, host: str, port: int) -> None:
                 f'"list_amount": "250000.00", "{lever}": "18"}}}}\'',
                 f"  finance console: http://{host}:{port}/console/ "
                 "(sign in with the admin key above)",
+                "  subscribe a receiver to every event (its secret is shown once):",
+                f"  curl -s -X POST http://{host}:{port}/v1/webhook-subscriptions \\",
+                f"    -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \\",
+                '    -d \'{"url": "https://example.com/hooks/dealdesk", "event_types": ["*"]}\'',
                 f"  docs: http://{host}:{port}/docs",
                 "",
             ]

@@ -12,6 +12,8 @@ measured side by side in one run, printed as a table and written to bench/result
 6. Overrides pages and summary at 1,000,000 rows; audit verify per million (bench/overrides.py).
 7. The reports at 1,000,000 approval requests and overrides (bench/reports.py), and what
    recording their history costs submit + approve (bench/report_writes.py).
+8. Webhooks: the outbox write's cost on submit + approve, and delivery latency at 200 events/s
+   (bench/webhooks.py; BENCH_SKIP_WEBHOOKS skips it).
 
 wrk is used when installed (Debian package `wrk`), else a Python load generator.
 Knobs: BENCH_SECONDS (per load run, default 6), BENCH_ROUNDS (alternating healthz/evaluation
@@ -47,6 +49,7 @@ sys.path.insert(0, str(ROOT))
 from api.service.keys import issue_key  # noqa: E402
 from api.storage.database import init_database, start_embedded  # noqa: E402
 from bench import engines, policy_follow  # noqa: E402
+from bench import webhooks as webhook_bench  # noqa: E402
 
 SECONDS = int(os.environ.get("BENCH_SECONDS", "6"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
@@ -303,7 +306,11 @@ def main() -> int:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
     results["engine"] = engines.measure()
+    if not os.environ.get("BENCH_SKIP_WEBHOOKS"):
+        results["webhooks"] = webhook_bench.measure()
     report(results)
+    if "webhooks" in results:
+        print("webhooks (bench/webhooks.py):", json.dumps(results["webhooks"]))
     out = ROOT / "bench" / "results.json"
     existing = json.loads(out.read_text()) if out.exists() else {}
     existing["http"] = {

@@ -26,6 +26,11 @@ POLICIES = ROOT / "policies"
 TABLES = (
     "console_sessions",
     "override_totals",
+    "webhook_attempts",
+    "webhook_deliveries",
+    "webhook_events",
+    "webhook_subscriptions",
+    "audit_checkpoints",
     "report_rollups",
     "rollup_offsets",
     "rollup_submissions",

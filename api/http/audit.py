@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from flask import Response
 from flask_smorest import Blueprint
 
-from api.audit.chain import verify
+from api.audit.chain import ChainRow, verify
 from api.http.auth import Scope, requires
 from api.http.context import runtime
 from api.http.progress import heartbeating
 from api.http.replies import reply
-from api.http.schemas import EventsPage, EventsQuery, VerifyOut
+from api.http.schemas import EventsPage, EventsQuery, VerifyOut, VerifyQuery
 from api.http.spec import problems
 from api.storage.audit import chain_rows, events_after
 from api.storage.database import transaction
@@ -41,10 +42,27 @@ def events(query: dict[str, Any]) -> Response:
 @blp.route("/v1/audit/verify", methods=["GET"])
 @blp.doc(operationId="verifyAuditChain")
 @requires(Scope.AUDIT_READ)
+@blp.arguments(VerifyQuery, location="query")
 @blp.response(200, VerifyOut)
-@problems(blp, 503)
-def verify_chain() -> Response:
-    """Walk the whole chain; name the first event whose hash or prev_hash does not match."""
+@problems(blp, 422, 503)
+def verify_chain(query: dict[str, Any]) -> Response:
+    """Walk the whole chain; name the first event whose hash or prev_hash does not match.
+
+    With `checkpoint_id` and `checkpoint_hash` (from an `audit.checkpoint` event kept
+    elsewhere), `checkpoint_ok` says whether the intact chain still holds that event."""
+    wanted = query.get("checkpoint_id")
+    seen: list[str] = []
+
+    def watch(rows: Iterator[ChainRow]) -> Iterator[ChainRow]:
+        for row in rows:
+            if row[0] == wanted:
+                seen.append(row[7])
+            yield row
+
     with transaction(runtime().pool) as conn:
-        result = verify(heartbeating(chain_rows(conn)))
-    return reply(result.as_dict())
+        result = verify(heartbeating(watch(chain_rows(conn))))
+    body = result.as_dict()
+    if wanted is not None:
+        intact = result.first_bad_event_id is None or result.first_bad_event_id > wanted
+        body["checkpoint_ok"] = intact and seen == [query["checkpoint_hash"]]
+    return reply(body)

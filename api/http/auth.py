@@ -26,6 +26,7 @@ class Scope(StrEnum):
     AUDIT_REVIEW = "audit:review"
     PEOPLE = "people"
     POLICIES = "policies"
+    WEBHOOKS = "webhooks"
     METRICS = "metrics"
     ADMIN = "admin"
 

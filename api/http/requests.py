@@ -32,8 +32,8 @@ from api.http.schemas import (
 )
 from api.http.spec import EXAMPLES, body, problems
 from api.http.uow import IDEMPOTENCY_PARAM, idempotent, unit_of_work
-from api.policy.decision import iso_utc
 from api.service import requests as service
+from api.service.resources import request_json
 from api.storage.requests import RequestRecord, list_requests
 from api.workflow.states import Action
 
@@ -48,35 +48,6 @@ ETAG = response_headers("ETag")
 ACTION_DOC = (
     'Returns the updated request with `ETag: "<version>"`; `If-Match` gives 412 when stale.'
 )
-
-
-def request_json(record: RequestRecord) -> dict[str, Any]:
-    return {
-        "id": str(record.id),
-        "deal_id": record.deal_id,
-        "state": record.state,
-        "stuck_reason": record.stuck_reason,
-        "owner": record.decision["owner"],
-        "requested_by": record.decision["requester"],
-        "deal": record.deal,
-        "decision": record.decision,
-        "steps": [
-            {
-                "tier": s.tier,
-                "approver_id": s.approver_id,
-                "state": s.state.value,
-                "acted_by": s.acted_by,
-                "acted_at": iso_utc(s.acted_at) if s.acted_at else None,
-                "comment": s.comment,
-            }
-            for s in record.steps
-        ],
-        "policy_sha256": record.policy_sha256,
-        "reason_code": record.reason_code,
-        "version": record.version,
-        "created_at": iso_utc(record.created_at),
-        "updated_at": iso_utc(record.updated_at),
-    }
 
 
 def _reply(record: RequestRecord, status: int = 200) -> Response:

@@ -19,6 +19,7 @@ SCOPES = (
     "audit:review",
     "people",
     "policies",
+    "webhooks",
     "metrics",
     "admin",
 )

@@ -10,16 +10,21 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
+from api.audit.chain import Event
 from api.errors import Conflict, Forbidden, Invalid, NotFound, Refused
+from api.events.types import EventType
 from api.policy.deal import restore
 from api.policy.decimals import decimal_str, jsonable
 from api.policy.decision import Party
 from api.policy.engine import REQUESTER_NOT_OWNER, Assessment, assess
 from api.policy.model import Policy, Status
+from api.service.announce import request_changed
 from api.service.evaluations import check_currency
 from api.service.parties import check_acting_as, in_database, resolve_parties
+from api.service.reports import override_json, review_json
 from api.storage import audit
 from api.storage import overrides as store
+from api.storage.outbox import emit_for
 from api.storage.people import get_person, manager_chain
 from api.storage.requests import RequestRecord, get_request, update_request
 from api.workflow.overrides import Category, categorize, excess_value, excesses, lever_terms
@@ -100,7 +105,7 @@ def create(conn: psycopg.Connection, ctx: Context, body: OverrideInput) -> store
         )
     if request is not None:
         _mark_overridden(conn, ctx, request, granted)
-    return write(
+    record, event = write(
         conn,
         ctx,
         assessment,
@@ -112,6 +117,11 @@ def create(conn: psycopg.Connection, ctx: Context, body: OverrideInput) -> store
         justification=body.justification,
         excess=found,
     )
+    if request is not None:
+        overridden = get_request(conn, request.id)
+        assert overridden is not None
+        request_changed(conn, event, overridden)
+    return record
 
 
 def write(
@@ -126,8 +136,8 @@ def write(
     reason_code: str,
     justification: str,
     excess: list[Any],
-) -> store.OverrideRecord:
-    """Append the audit event, then the override row carrying its hash (one transaction)."""
+) -> tuple[store.OverrideRecord, Event]:
+    """Append the audit event, then the override row carrying its hash, then announce it."""
     policy = ctx.policy
     decision = assessment.decision
     override_id = uuid.uuid4()
@@ -169,7 +179,8 @@ def write(
     store.insert_override(conn, {**fields, "created_at": event.at, "event_hash": event.hash})
     record = store.get_override(conn, override_id)
     assert record is not None
-    return record
+    emit_for(conn, event, EventType.OVERRIDE_FILED, override_json(record, []))
+    return record, event
 
 
 def find(conn: psycopg.Connection, override_id: uuid.UUID) -> store.OverrideRecord:
@@ -187,13 +198,15 @@ def acknowledge(
     if owner_id != record.owner_id:
         raise Forbidden("Only the deal's owner acknowledges an override of their deal.")
     if store.acknowledge(conn, override_id, ctx.now):
-        audit.append_event(
+        event = audit.append_event(
             conn,
             "override.acknowledged",
             owner_id,
             f"override:{override_id}",
             {"override_id": str(override_id), "via_key": ctx.actor_key},
         )
+        data = override_json(find(conn, override_id), store.reviews(conn, override_id))
+        emit_for(conn, event, EventType.OVERRIDE_ACKNOWLEDGED, data)
     return find(conn, override_id)
 
 
@@ -214,7 +227,7 @@ def review(
     if reviewer_id == record.executive_id:
         raise Forbidden("The executive who made an override can never review it.")
     result = store.add_review(conn, override_id, reviewer_id, status, note, ctx.now)
-    audit.append_event(
+    event = audit.append_event(
         conn,
         "override.reviewed",
         reviewer_id,
@@ -228,6 +241,7 @@ def review(
             "via_key": ctx.actor_key,
         },
     )
+    emit_for(conn, event, EventType.OVERRIDE_REVIEWED, review_json(result))
     return result
 
 
@@ -327,7 +341,7 @@ def bypass(
     if decision.requester.id not in {p.id for p in manager_chain(conn, decision.owner.id)}:
         categories.append(Category.OUT_OF_CHAIN)
     found = excesses(ctx.policy, assessment, decision.requester.tier)
-    return write(
+    record, _ = write(
         conn,
         ctx,
         assessment,
@@ -339,3 +353,4 @@ def bypass(
         justification=justification,
         excess=found,
     )
+    return record

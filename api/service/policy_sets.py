@@ -14,9 +14,10 @@ from typing import Any
 
 import psycopg
 
+from api.events.types import EventType
 from api.policy.loader import PolicySet, load_policy_sources
 from api.policy.model import Policy
-from api.storage import audit
+from api.storage import audit, outbox
 from api.storage.decisions import store_policy_version
 from api.storage.policy_sets import SetInForce, replace_set, set_in_force, stored_versions
 
@@ -59,13 +60,14 @@ def publish(conn: psycopg.Connection, policies: PolicySet, actor: str) -> Publis
         store_policy_version(conn, policy)
     shadows = [p.sha256 for p in policies.shadows]
     in_force = replace_set(conn, policies.active.sha256, shadows, actor)
-    audit.append_event(
+    event = audit.append_event(
         conn,
         PUBLISHED,
         actor,
         f"policy_set:{in_force.generation}",
         {"generation": in_force.generation, "policies": describe(policies)},
     )
+    outbox.emit_for(conn, event, EventType.POLICY_PUBLISHED, event.payload)
     return Published(in_force, policies, changed=True)
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import psycopg
 
+from api.audit.chain import Event
 from api.errors import Conflict, Forbidden, Invalid, NotFound, PreconditionFailed
 from api.policy.deal import restore
 from api.policy.decimals import jsonable
@@ -22,6 +23,7 @@ from api.policy.decision import Decision
 from api.policy.engine import Assessment, assess
 from api.policy.model import Policy, Routing
 from api.service import history, overrides
+from api.service.announce import request_changed
 from api.service.evaluations import check_currency
 from api.service.parties import Parties, check_acting_as, in_database, resolve_parties
 from api.service.shadow import shadow_results
@@ -118,7 +120,8 @@ def submit(
         steps=list(steps),
     )
     history.record_ask(conn, ctx, record, "submission")
-    _event(conn, ctx, "request.submitted", parties.requester.id, record, None, None)
+    event = _event(conn, ctx, "request.submitted", parties.requester.id, record, None, None)
+    request_changed(conn, event, record, submitted=True)
     if not parties.acting_for_owner:
         nothing = {lever.name: None for lever in ctx.policy.deal_levers}
         overrides.bypass(
@@ -157,7 +160,10 @@ def act_on(
         conn, ctx, record, state, steps, record.deal, record.decision, None, changed=index
     )
     history.record_action(conn, ctx, updated, index, action.value)
-    _event(conn, ctx, f"request.{action.value}", approver_id, updated, before, index, comment)
+    event = _event(
+        conn, ctx, f"request.{action.value}", approver_id, updated, before, index, comment
+    )
+    request_changed(conn, event, updated)
     return updated
 
 
@@ -197,7 +203,10 @@ def revise(
     state, stuck_reason = settle(decision.outcome, steps)
     updated = _save(conn, ctx, record, state, steps, stored_deal, output, stuck_reason)
     history.record_ask(conn, ctx, updated, "revision", record.deal)
-    _event(conn, ctx, "request.revised", requested_by, updated, before, None, None, kept=keep)
+    event = _event(
+        conn, ctx, "request.revised", requested_by, updated, before, None, None, kept=keep
+    )
+    request_changed(conn, event, updated)
     if not parties.acting_for_owner:
         asked = lever_terms(ctx.policy, restore(record.deal, ctx.policy.lever_names))
         overrides.bypass(
@@ -228,7 +237,7 @@ def withdraw(
         conn, ctx, record, RequestState.WITHDRAWN, record.steps, record.deal, record.decision, None
     )
     history.record_withdrawal(conn, ctx, updated, reason_code)
-    _event(
+    event = _event(
         conn,
         ctx,
         "request.withdrawn",
@@ -239,6 +248,7 @@ def withdraw(
         reason,
         reason_code=reason_code,
     )
+    request_changed(conn, event, updated)
     return updated
 
 
@@ -419,7 +429,7 @@ def _event(
     step_index: int | None,
     comment: str | None = None,
     **extra: Any,
-) -> None:
+) -> Event:
     step = record.steps[step_index] if step_index is not None else None
     payload: dict[str, Any] = {
         "request_id": str(record.id),
@@ -434,4 +444,4 @@ def _event(
         payload["step"] = {"seq": step_index, "tier": step.tier, "approver_id": step.approver_id}
     if comment is not None:
         payload["comment"] = comment
-    audit.append_event(conn, type_, actor, f"request:{record.id}", payload)
+    return audit.append_event(conn, type_, actor, f"request:{record.id}", payload)

@@ -45,15 +45,18 @@ def open_pool(
     statement_timeout_ms: int = 5000,
     connect_timeout_s: int = 3,
     autocommit: bool = False,
+    lazy_commit: bool = False,
 ) -> ConnectionPool:
     """A pool whose connections time out statements, so an outage answers 503, never hangs.
 
     `autocommit=True` makes the quick pool for single-statement reads and previews: no
     BEGIN/COMMIT round trips, and its sessions do not wait for the WAL flush on commit
     (only previews write through it; a database crash may lose the last moments of them).
+    `lazy_commit=True` does the same for transactions: the webhook dispatcher's, where a
+    lost moment only means a delivery is sent once more (at-least-once, same webhook-id).
     """
     options = f"-c statement_timeout={statement_timeout_ms} -c lock_timeout={statement_timeout_ms}"
-    if autocommit:
+    if autocommit or lazy_commit:
         options += " -c synchronous_commit=off"
     kwargs: dict[str, object] = {
         "connect_timeout": connect_timeout_s,

@@ -1,7 +1,7 @@
 """Request and response schemas, one module per resource. They generate openapi.yaml;
 requests are loaded through them."""
 
-from api.http.schemas.audit import EventOut, EventsPage, EventsQuery, VerifyOut
+from api.http.schemas.audit import EventOut, EventsPage, EventsQuery, VerifyOut, VerifyQuery
 from api.http.schemas.common import (
     COMMENT,
     ID,
@@ -125,5 +125,6 @@ __all__ = [
     "SummaryQuery",
     "SummaryRowOut",
     "VerifyOut",
+    "VerifyQuery",
     "WithdrawIn",
 ]

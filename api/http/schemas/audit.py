@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from api.http.schemas.common import Strict
 
@@ -33,3 +35,19 @@ class VerifyOut(Schema):
     events = fields.Integer(required=True)
     head_hash = fields.String(required=True)
     first_bad_event_id = fields.Integer(allow_none=True, required=True)
+    checkpoint_ok = fields.Boolean(
+        metadata={"description": "Given a checkpoint: the chain still holds that event and hash."}
+    )
+
+
+class VerifyQuery(Strict):
+    checkpoint_id = fields.Integer(
+        validate=validate.Range(min=1, max=2**63 - 1), metadata={"format": "int64"}
+    )
+    checkpoint_hash = fields.String(validate=validate.Regexp("^[0-9a-f]{64}$"))
+
+    @validates_schema
+    def _both(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if ("checkpoint_id" in data) != ("checkpoint_hash" in data):
+            missing = "checkpoint_hash" if "checkpoint_id" in data else "checkpoint_id"
+            raise ValidationError("Give checkpoint_id and checkpoint_hash together.", missing)

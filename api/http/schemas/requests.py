@@ -62,6 +62,12 @@ class StepOut(Schema):
     comment = fields.String(allow_none=True, required=True)
 
 
+class CurrentStepOut(Schema):
+    seq = fields.Integer(required=True)
+    tier = fields.String(required=True)
+    approver_id = fields.String(allow_none=True, required=True)
+
+
 class ApprovalRequestOut(Schema):
     id = fields.String(required=True)
     deal_id = fields.String(required=True)
@@ -72,6 +78,12 @@ class ApprovalRequestOut(Schema):
     deal = fields.Dict(required=True)
     decision = fields.Nested(DecisionOut, required=True)
     steps = fields.List(fields.Nested(StepOut), required=True)
+    current_step = fields.Nested(
+        CurrentStepOut,
+        allow_none=True,
+        required=True,
+        metadata={"description": "The step waiting for its approver; null unless pending."},
+    )
     policy_sha256 = fields.String(required=True)
     reason_code = fields.String(allow_none=True, required=True)
     version = fields.Integer(required=True)
