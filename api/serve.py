@@ -45,6 +45,10 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         for key, value in self.options.items():
             self.cfg.set(key, value)
         self.cfg.set("on_reload", self.on_reload)
+        if "control_socket_disable" in self.cfg.settings:
+            # gunicorn 25.1+ opens one control socket per user by default: every instance on
+            # a machine would take over the same path, and we never use gunicornc
+            self.cfg.set("control_socket_disable", True)
 
     def load(self) -> Any:
         from api.app import create_app
@@ -101,12 +105,16 @@ def serve(
 
     With `webhooks`, a dispatcher runs beside the server in its own process (never in a
     request worker); it stops with the server, and by itself if the server dies."""
+    master = os.getpid()
     made = _metrics_dir() if settings.metrics else None
     try:
         return _serve(settings, resolve_url, host, port, workers, threads, demo, webhooks)
     finally:
-        if made is not None:
+        # a worker forked below unwinds through here when it exits (gunicorn ends it with
+        # sys.exit): only the master may remove what every process shares
+        if made is not None and os.getpid() == master:
             shutil.rmtree(made, ignore_errors=True)
+            os.environ.pop(MULTIPROC_ENV, None)
 
 
 def _serve(
@@ -142,13 +150,14 @@ def _serve(
         "errorlog": "-",
         "loglevel": "info",
     }
+    master = os.getpid()
     if webhooks:
         dispatcher = _start_dispatcher(url)
         options["on_exit"] = lambda server: _stop(dispatcher)
     try:
         _Gunicorn(settings, policies, options).run()
     finally:
-        if webhooks:
+        if webhooks and os.getpid() == master:  # not in an exiting worker (see serve)
             _stop(dispatcher)
     return 0
 

@@ -24,7 +24,7 @@ from api.service.sealing import SecretBox
 from api.storage import outbox
 from api.storage.database import transaction
 from tests.conftest import ROOT
-from tests.system.server import DEALDESK, Server, free_port
+from tests.system.server import DEALDESK, Server, call, free_port
 from tests.webhooks.receiver import Receiver, running, verified
 
 KEY = "system-test-secret-key-0123456789abcdef"
@@ -150,6 +150,16 @@ def test_serve_runs_a_dispatcher_that_dies_with_it(db: str, receiver: Receiver) 
     try:
         hooks = [p for p in _children(server.process.pid) if "webhooks run" in _cmdline(p)]
         assert len(hooks) == 1
+        # workers replaced (SIGHUP) exit through serve's own frames: they must not stop it
+        os.kill(server.process.pid, signal.SIGHUP)
+        deadline = time.monotonic() + 30
+        workers = set(_children(server.process.pid)) - set(hooks)
+        while time.monotonic() < deadline and workers & set(_children(server.process.pid)):
+            time.sleep(0.2)
+        assert not workers & set(_children(server.process.pid)), "old workers still running"
+        time.sleep(1)
+        assert "webhooks run" in _cmdline(hooks[0]), "a worker's exit stopped the dispatcher"
+        assert call(server.port, "GET", "/readyz")[0] == 200
         os.kill(server.process.pid, signal.SIGKILL)
         server.process.wait(timeout=10)
         deadline = time.monotonic() + 10
