@@ -8,7 +8,7 @@ from flask import Response, g
 from flask_smorest import Blueprint
 
 from api.errors import Invalid
-from api.http.auth import Scope, reauthenticate, requires
+from api.http.auth import Scope, current_key, reauthenticate, requires
 from api.http.body import json_body
 from api.http.context import runtime
 from api.http.deals import with_levers
@@ -49,6 +49,7 @@ def create_evaluation() -> Response:
             now=rt.now(),
             stored_input=data,
             shadows=held.policies.shadows,
+            bound_to=current_key().person_id,
         )
         count_decision(outcome_of(decision), "evaluation")
         return json_reply(decision)
@@ -68,6 +69,7 @@ def create_evaluation() -> Response:
             now=rt.now(),
             stored_input=jsonable(data),
             shadows=held.policies.shadows,
+            bound_to=current_key().person_id,
         )
     count_decision(output["outcome"], "evaluation")
     return reply(output)

@@ -21,7 +21,7 @@ from api.policy.decimals import json_bytes
 from api.policy.decision import Decision
 from api.policy.engine import evaluate
 from api.policy.model import Policy
-from api.service.parties import Parties, in_database, resolve_parties
+from api.service.parties import Parties, check_acting_as, in_database, resolve_parties
 from api.service.shadow import shadow_results
 from api.storage.decisions import Preview, log_decision, relax_commit
 from api.storage.preview_log import PreviewLog
@@ -51,11 +51,13 @@ def preview(
     now: datetime,
     stored_input: dict[str, Any],
     shadows: Sequence[Policy] = (),
+    bound_to: str | None = None,
 ) -> dict[str, Any]:
     """Evaluate without changing any state; the decision (and any shadow policy's result
     beside it) is logged for replay and simulate. Returns the Decision as the API shows it."""
     check_currency(policy, deal)
     parties = resolve_parties(in_database(conn), policy, deal["owner_id"], requested_by, today)
+    check_acting_as(bound_to, requested_by, "requested_by")
     decision, shadow = _decide(policy, deal, parties, today, now, shadows)
     output = decision.as_dict()
     relax_commit(conn)
@@ -76,6 +78,7 @@ def preview_from_snapshot(
     now: datetime,
     stored_input: dict[str, Any],
     shadows: Sequence[Policy] = (),
+    bound_to: str | None = None,
 ) -> bytes:
     """`preview` without a read round trip; returns the Decision's JSON. `generation` is the
     one the caller's API key was seen under, `policy_generation` the one `policy` is in force
@@ -89,6 +92,7 @@ def preview_from_snapshot(
         return seen.people or {}
 
     parties = resolve_parties(lookup, policy, deal["owner_id"], requested_by, today)
+    check_acting_as(bound_to, requested_by, "requested_by")  # a bound key acts only as its own
     decision, shadow = _decide(policy, deal, parties, today, now, shadows)
     output = json_bytes(decision.as_dict())
     preview = Preview(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import psycopg
 import pytest
 from flask.testing import FlaskClient
 from psycopg_pool import ConnectionPool
@@ -16,7 +17,7 @@ from tests.http.conftest import deal
 
 pytestmark = pytest.mark.usefixtures("org")
 WHY = "Competitor matched our price at quarter end."
-SCOPES = ["requests", "approvals", "overrides", "audit:read", "audit:review"]
+SCOPES = ["evaluate", "requests", "approvals", "overrides", "audit:read", "audit:review"]
 
 
 @pytest.fixture()
@@ -184,3 +185,30 @@ def test_cli_binds_a_key_to_a_person(
     response = client.get("/v1/overrides", headers={"Authorization": f"Bearer {key}"})
     assert response.status_code == 200
     assert response.json == {"items": [], "next_cursor": None}
+
+
+def test_evaluate_as_someone_else_is_403_after_the_422s(
+    client: FlaskClient, bound: Callable[[str], dict[str, str]], db: str
+) -> None:
+    key = bound("am.kim")
+    unknown = client.post(
+        "/v1/evaluations", headers=key, json={"deal": deal(), "requested_by": "nobody"}
+    )
+    assert (unknown.status_code, list(unknown.json["errors"])) == (422, ["requested_by"])
+    for attempt in range(2):  # the snapshot path, then again with the key cached
+        refused = client.post(
+            "/v1/evaluations", headers=key, json={"deal": deal(), "requested_by": "am.jones"}
+        )
+        assert (refused.status_code, problem(refused)) == (
+            403,
+            refusal("am.kim", "am.jones", "requested_by"),
+        ), attempt
+    own = client.post(
+        "/v1/evaluations",
+        headers=key,
+        json={"deal": deal(owner_id="am.kim", discount_pct="8"), "requested_by": "am.kim"},
+    )
+    assert (own.status_code, own.json["outcome"]) == (200, "approved")
+    with psycopg.connect(db) as conn:
+        logged = conn.execute("SELECT requester_id FROM decisions").fetchall()
+    assert logged == [("am.kim",)]  # the refused previews were never logged
