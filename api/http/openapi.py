@@ -13,7 +13,9 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from api.events.types import ALL_TYPES, WILDCARD
 from api.http.schemas import CATEGORIES, REQUEST_STATES, REVIEW_STATUSES
+from api.http.schemas.webhooks import DELIVERY_STATUSES
 from api.reports.buckets import BUCKET_NAMES
 from api.workflow.customer_no import WITHDRAW_REASON_CODES
 from api.workflow.overrides import REASON_CODES
@@ -42,6 +44,9 @@ ENUMS: dict[str, list[str]] = {
     "WithdrawReason": list(WITHDRAW_REASON_CODES),
     "PeriodEndBucket": list(BUCKET_NAMES),
     "ProximityGroupBy": ["tier", "owner"],
+    "EventType": list(ALL_TYPES),
+    "EventTypeOrAll": [*ALL_TYPES, WILDCARD],
+    "DeliveryStatus": list(DELIVERY_STATUSES),
 }
 ENUM_NOTE = " Enumerations may gain values in later versions: treat an unknown value as `other`."
 
