@@ -23,6 +23,7 @@ from api.http.schemas.reports import LeverQuery, ProximityQuery, ReportQuery, Ti
 from api.policy.model import Policy
 from api.service import patterns
 from api.storage.database import transaction
+from api.storage.reports import ROLL_BUDGET_S
 
 Compute = Callable[[psycopg.Connection, Policy, dict[str, Any]], patterns.Items]
 Draw = Callable[[patterns.Items, dict[str, Any]], figures.Figure]
@@ -124,6 +125,8 @@ def _run(report: Report) -> tuple[patterns.Items, dict[str, Any], dict[str, str]
         raise Invalid("The report's filter is not valid.", messages_of(exc)) from None
     policy = runtime().policies.active
     query["lever_name"] = _lever(policy, query)
+    with transaction(runtime().pool) as conn:  # as GET /v1/reports: rollups on the primary
+        patterns.roll_up(conn, ROLL_BUDGET_S)
     with transaction(runtime().reads) as conn:  # as GET /v1/reports reads
         items = report.compute(conn, policy, query)
     return items, query, sent
