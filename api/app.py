@@ -14,6 +14,7 @@ from api.config import Settings
 from api.http import (
     audit,
     evaluations,
+    fastlane,
     health,
     logs,
     metrics,
@@ -103,6 +104,8 @@ def create_app(
     app.after_request(confirm_snapshot_key)
     app.add_url_rule("/openapi.yaml", "openapi_yaml", lambda: _openapi_yaml(app))
     console.install(app)
+    if settings.fast_lane:
+        fastlane.install(app, MAX_BODY)
     return app
 
 

@@ -53,6 +53,9 @@ class Settings:
     each worker writes its own rows; the bench compares the two)."""
     decision_socket: Path | None = None
     """Set by `serve` for its workers: the writer's Unix socket."""
+    fast_lane: bool = True
+    """POST /v1/evaluations served beside Flask (api/http/fastlane.py); DEALDESK_FAST_LANE=0
+    sends it through Flask (the bench compares the two, and so do the tests)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -78,6 +81,7 @@ class Settings:
             policy_source=_choice(env, "DEALDESK_POLICY_SOURCE", POLICY_SOURCES),
             policy_check=env.get("DEALDESK_BENCH_SKIP_POLICY_CHECK") != "1",
             decision_writer=_flag(env, "DEALDESK_DECISION_WRITER", True),
+            fast_lane=_flag(env, "DEALDESK_FAST_LANE", True),
         )
 
 

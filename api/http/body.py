@@ -20,10 +20,7 @@ _fast_loaders: dict[Schema, Callable[[Any], dict[str, Any] | None]] = {}
 def json_body(schema: Schema) -> dict[str, Any]:
     """Parse and validate the body: 415 wrong type, 400 malformed JSON, 422 invalid fields."""
     data = raw_json()
-    fast = _fast_loaders.get(schema)
-    if fast is None:
-        fast = _fast_loaders[schema] = compile_loader(schema)
-    quick = fast(data)
+    quick = fast_loader(schema)(data)
     if quick is not None:
         return quick
     try:
@@ -31,6 +28,14 @@ def json_body(schema: Schema) -> dict[str, Any]:
     except ValidationError as exc:
         raise invalid(flatten(exc.messages)) from None
     return loaded
+
+
+def fast_loader(schema: Schema) -> Callable[[Any], dict[str, Any] | None]:
+    """The schema's compiled loader (api/http/fastload.py): None where marshmallow decides."""
+    fast = _fast_loaders.get(schema)
+    if fast is None:
+        fast = _fast_loaders[schema] = compile_loader(schema)
+    return fast
 
 
 def raw_json() -> dict[str, Any]:
@@ -41,11 +46,14 @@ def raw_json() -> dict[str, Any]:
             "unsupported-media-type",
             "Send the body as JSON with Content-Type: application/json.",
         )
-    raw = request.get_data(cache=True)
+    return parse_json(request.get_data(cache=True))
+
+
+def parse_json(raw: bytes) -> dict[str, Any]:
+    """A JSON object with exact decimals and no duplicate keys: 400 malformed, 422 not an
+    object or holding what PostgreSQL cannot store."""
     try:
-        data = json.loads(
-            raw, parse_float=Decimal, parse_constant=_constant, object_pairs_hook=_unique_keys
-        )
+        data = _DECODER.decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))
     except RecursionError:
         raise HttpProblem(400, "malformed-json", "The JSON body is nested too deeply.") from None
     except (ValueError, UnicodeDecodeError) as exc:
@@ -73,12 +81,20 @@ def _constant(name: str) -> Any:
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f"duplicate key {key!r}")
-        result[key] = value
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ValueError(f"duplicate key {key!r}")
+            seen.add(key)
     return result
+
+
+# made once: json.loads with these arguments builds a new decoder (and scanner) per call
+_DECODER = json.JSONDecoder(
+    parse_float=Decimal, parse_constant=_constant, object_pairs_hook=_unique_keys
+)
 
 
 def _depth(value: Any, level: int = 1) -> int:

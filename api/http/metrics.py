@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterable
 
 import psycopg
 from flask import Flask, Response, current_app, g, request
@@ -34,7 +35,7 @@ def scrape() -> Response:
     """Requests, decisions, overrides, webhook deliveries, the policy served and pool use."""
     if runtime_metrics() is None:
         raise NotFound("Metrics are switched off here (DEALDESK_METRICS=0).")
-    _sample_pools(runtime(), force=True)
+    _sample_pools(runtime(), runtime_metrics(), force=True)
     return Response(metrics.exposition(), mimetype=EXPOSITION)
 
 
@@ -78,34 +79,51 @@ def install(app: Flask, series: metrics.Metrics) -> None:
         started = g.get("metrics_started")
         if started is not None:
             rule = request.url_rule
-            route = rule.rule if rule is not None else "unmatched"
-            method = request.method if request.method in METHODS else "other"
-            series.observe_request(
-                route, method, response.status_code, time.perf_counter() - started
+            record_request(
+                app.extensions["dealdesk"],
+                series,
+                rule.rule if rule is not None else "unmatched",
+                request.method if request.method in METHODS else "other",
+                response.status_code,
+                time.perf_counter() - started,
+                g.pop("metrics_pending", ()),
             )
-            rt: Runtime = app.extensions["dealdesk"]
-            held = rt.policies.held
-            policy = held.active
-            series.set_policy(
-                (policy.name, policy.version, policy.sha256),
-                held.generation,
-                held.loaded_at.timestamp(),
-            )
-            _sample_pools(rt)
-            if response.status_code < 300:
-                for outcome, source, categories in g.pop("metrics_pending", ()):
-                    if categories is not None:
-                        series.record_override(categories)
-                    else:
-                        series.record_decision(outcome, source)
         return response
 
     app.before_request(start)
     app.after_request(finish)
 
 
-def _sample_pools(rt: Runtime, *, force: bool = False) -> None:
-    series: metrics.Metrics | None = runtime_metrics()
+Pending = tuple[str | None, str | None, list[str] | None]
+
+
+def record_request(
+    rt: Runtime,
+    series: metrics.Metrics,
+    route: str,
+    method: str,
+    status: int,
+    seconds: float,
+    pending: Iterable[Pending] = (),
+) -> None:
+    """One answered request: its count and latency, the policy served, pool use now and
+    then, and (for a 2xx only: committed) the decisions and overrides it made."""
+    series.observe_request(route, method, status, seconds)
+    held = rt.policies.held
+    policy = held.active
+    series.set_policy(
+        (policy.name, policy.version, policy.sha256), held.generation, held.loaded_at.timestamp()
+    )
+    _sample_pools(rt, series)
+    if status < 300:
+        for outcome, source, categories in pending:
+            if categories is not None:
+                series.record_override(categories)
+            elif outcome is not None and source is not None:
+                series.record_decision(outcome, source)
+
+
+def _sample_pools(rt: Runtime, series: metrics.Metrics | None, *, force: bool = False) -> None:
     if series is None or not (force or series.pool_due()):
         return
     series.set_pool("transactions", rt.pool.get_stats())
