@@ -47,6 +47,12 @@ class Expression:
                 return self.native(variables)
             except Delegate:
                 pass
+        return self.run_library(variables, library)
+
+    def run_library(
+        self, variables: Mapping[str, Any], library: Callable[[], Any] | None = None
+    ) -> Any:
+        """`run` in the CEL library alone (for a caller that tried `native` itself)."""
         try:
             return self.program.execute(library() if library is not None else variables)
         except Exception as exc:  # the CEL runtime raises KeyError, TypeError, ValueError...

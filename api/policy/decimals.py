@@ -45,7 +45,8 @@ def to_decimal(value: Any) -> Decimal | None:
 
 def from_cel_number(value: float) -> Decimal:
     """A computed result, rounded to 10 places so float noise never crosses a ceiling."""
-    exact = Decimal(repr(float(value))).quantize(_COMPUTED_PLACES, rounding=ROUND_HALF_EVEN)
+    shown = repr(value) if type(value) is float else repr(float(value))
+    exact = Decimal(shown).quantize(_COMPUTED_PLACES, rounding=ROUND_HALF_EVEN)
     return exact.normalize() if exact != 0 else Decimal(0)
 
 

@@ -94,7 +94,10 @@ class Decision(NamedTuple):
 
 def iso_utc(moment: datetime) -> str:
     """ISO 8601 in UTC with a Z, to the second (sub-second precision is noise to clients)."""
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    # isoformat is C and a third of strftime's cost; years before 1000 keep strftime's form
+    if moment.year < 1000:
+        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
 def _text(value: Decimal | None) -> str | None:

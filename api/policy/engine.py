@@ -9,7 +9,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from api.policy.cel_native import as_double
+from api.policy.cel_native import Delegate, as_double
 from api.policy.conditions import ExpressionError, new_activation
 from api.policy.decimals import EXACT, decimal_str, from_cel_number, to_decimal
 from api.policy.decision import Decision, EvalError, Finding, Party
@@ -222,8 +222,16 @@ def _matched_rules(
     """Rules whose `when` holds; a `when` that errors counts as matched (fail closed)."""
     matched = []
     for rule in policy.rules:
+        when = rule.when
+        native = when.native
         try:
-            result = rule.when.run(variables, library)
+            if native is None:
+                result = when.run(variables, library)
+            else:  # Expression.run, without its frame: once per rule per decision
+                try:
+                    result = native(variables)
+                except Delegate:
+                    result = when.run_library(variables, library)
         except ExpressionError as exc:
             errors.append(EvalError(f"rule:{rule.name}", str(exc)))
             matched.append(rule)
@@ -260,13 +268,21 @@ def _computed(
     errors: list[EvalError],
 ) -> tuple[Decimal | None, tuple[str, ...], bool]:
     """(value, missing input fields, compute failed) for a computed lever."""
-    assert lever.compute is not None
+    compute = lever.compute
+    assert compute is not None
     for path in lever.inputs:
-        if not has_path(deal, path):
+        if (deal.get(path[0]) is None) if len(path) == 1 else not has_path(deal, path):
             missing = [".".join(p) for p in lever.inputs if not has_path(deal, p)]
             return None, tuple(missing), False
+    native = compute.native
     try:
-        result = lever.compute.run(variables, library)
+        if native is None:
+            result = compute.run(variables, library)
+        else:
+            try:
+                result = native(variables)
+            except Delegate:
+                result = compute.run_library(variables, library)
     except ExpressionError as exc:
         errors.append(EvalError(f"lever:{lever.name}", str(exc)))
         return None, (), True
