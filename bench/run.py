@@ -2,8 +2,12 @@
 measured side by side in one run, printed as a table and written to bench/results.json.
 
 1. GET /healthz throughput: the Flask floor.
-2. POST /v1/evaluations (a realistic deal, decision logged): throughput, p50, p99; run in
-   alternating rounds with 1., and the ratio is the median of the rounds' ratios.
+2. POST /v1/evaluations (a realistic deal, decision durably logged): throughput, p50, p99;
+   run in alternating rounds with 1., and the ratio is the median of the rounds' ratios.
+   The same pair on a second server with the evaluation path as it was before issue 16
+   (through Flask, each worker writing its own row) in the same rounds; CPU per request on
+   each side (server, PostgreSQL, load tool; bench/cpu.py) and the decision-log writer's
+   rows per commit.
 3. Submit plus approve, each committed with its audit event: throughput, p99.
 4. A 200-line quote: server time, beside a 1-line quote.
    Beside it, the same evaluations on a second server that skips the policy-generation check
@@ -250,15 +254,28 @@ def python_load(port: int, path: str, script: str | None, env: dict[str, str]) -
     }
 
 
-def alternating(port: int, env: dict[str, str]) -> dict[str, Any]:
+BEFORE = {"DEALDESK_FAST_LANE": "0", "DEALDESK_DECISION_WRITER": "0"}
+"""The evaluation path as it was before issue 16: through Flask, each worker writing its own
+row (durably too, as every path now does), for the side-by-side "before" figures."""
+
+
+def alternating(port: int, env: dict[str, str], before: int | None = None) -> dict[str, Any]:
     """/healthz and evaluations in turn, ROUNDS times, so that drift on a noisy machine hits
     both alike; each figure is the median of its rounds and the ratio the median of the
-    per-round ratios."""
-    rounds = []
+    per-round ratios. With `before` (a second server started with BEFORE), the same pair on
+    it in the same rounds."""
+    rounds: list[tuple[dict[str, Any], ...]] = []
     for _ in range(ROUNDS):
-        healthz = load(port, "/healthz", None, env)
-        evaluations = load(port, "/v1/evaluations", "evaluate.lua", env)
-        rounds.append((healthz, evaluations))
+        pair = (
+            load(port, "/healthz", None, env),
+            load(port, "/v1/evaluations", "evaluate.lua", env),
+        )
+        if before is not None:
+            pair += (
+                load(before, "/healthz", None, env),
+                load(before, "/v1/evaluations", "evaluate.lua", env),
+            )
+        rounds.append(pair)
 
     def median(side: int) -> dict[str, Any]:
         runs = [r[side] for r in rounds]
@@ -269,15 +286,40 @@ def alternating(port: int, env: dict[str, str]) -> dict[str, Any]:
         merged["non_2xx"] = sum(run["non_2xx"] for run in runs)
         if all("cpu" in run for run in runs):
             merged["cpu"] = {
-                side: statistics.median(run["cpu"][side] for run in runs) for side in runs[0]["cpu"]
+                part: statistics.median(run["cpu"][part] for run in runs) for part in runs[0]["cpu"]
             }
         return merged
 
-    ratios = [e["rps"] / h["rps"] for h, e in rounds if h["rps"]]
+    def ratio(healthz: int, evaluations: int) -> float:
+        ratios = [r[evaluations]["rps"] / r[healthz]["rps"] for r in rounds if r[healthz]["rps"]]
+        return statistics.median(ratios) if ratios else 0.0
+
+    result = {"healthz": median(0), "evaluations": median(1), "ratio": ratio(0, 1)}
+    if before is not None:
+        result["before"] = {"healthz": median(2), "evaluations": median(3), "ratio": ratio(2, 3)}
+    return result
+
+
+def writer_groups(port: int, key: str) -> dict[str, float]:
+    """The decision-log writer's commits so far, from /metrics: rows per commit and its time."""
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/metrics")
+    request.add_header("Authorization", f"Bearer {key}")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        text = response.read().decode()
+    found = {}
+    for name in (
+        "dealdesk_decision_log_group_rows_count",
+        "dealdesk_decision_log_group_rows_sum",
+        "dealdesk_decision_log_commit_seconds_sum",
+    ):
+        match = re.search(rf"^{name} ([\d.e+-]+)$", text, re.M)
+        found[name] = float(match.group(1)) if match else 0.0
+    commits = found["dealdesk_decision_log_group_rows_count"] or 1.0
     return {
-        "healthz": median(0),
-        "evaluations": median(1),
-        "ratio": statistics.median(ratios) if ratios else 0.0,
+        "commits": found["dealdesk_decision_log_group_rows_count"],
+        "rows": found["dealdesk_decision_log_group_rows_sum"],
+        "rows_per_commit": round(found["dealdesk_decision_log_group_rows_sum"] / commits, 2),
+        "commit_ms": round(found["dealdesk_decision_log_commit_seconds_sum"] * 1000 / commits, 3),
     }
 
 
@@ -298,6 +340,8 @@ def main() -> int:
         POSTMASTER.append(cpu.postmaster_pid(conn))
     port = free_port()
     server = start_server(url, port)
+    before_port = free_port()
+    before = start_server(url, before_port, BEFORE)
     results: dict[str, Any] = {}
     try:
         for person_id, tier, manager in ORG:
@@ -313,7 +357,8 @@ def main() -> int:
             "BENCH_BODY": json.dumps(deal()),
             "BENCH_RUN": str(int(time.time())),
         }
-        results.update(alternating(port, env))
+        results.update(alternating(port, env, before_port))
+        results["writer"] = writer_groups(port, key)
         results["policy_check"] = policy_follow.measure(url, port, env)
         results["submit_approve"] = load(port, "/v1/approval-requests", "submit_approve.lua", env)
         results["quote_1_line_ms"] = server_time(port, key, deal(lines=1))
@@ -328,8 +373,9 @@ def main() -> int:
         status, verdict = call(port, "GET", "/v1/audit/verify", key)
         results["chain_ok_after_load"] = status == 200 and verdict["ok"]
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        for process in (server, before):
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=30)
     results["engine"] = engines.measure()
     if not os.environ.get("BENCH_SKIP_WEBHOOKS"):
         results["webhooks"] = webhook_bench.measure()
@@ -377,7 +423,15 @@ def report(r: dict[str, Any]) -> None:
             f"{evaluations['rps']:.0f} req/s",
             f"p50 {fmt(evaluations['p50_ms'])} / p99 {fmt(evaluations['p99_ms'])} ms",
             f"{ratio:.2f}x healthz, median of {ROUNDS} alternating rounds "
-            "(target 0.70x; p99 target 25 ms)",
+            "(target 0.50x; p99 target 25 ms)",
+        ),
+        (
+            "  before (Flask, per-worker row)",
+            f"{r['before']['evaluations']['rps']:.0f} req/s",
+            f"p50 {fmt(r['before']['evaluations']['p50_ms'])} / "
+            f"p99 {fmt(r['before']['evaluations']['p99_ms'])} ms",
+            f"{r['before']['ratio']:.2f}x its own /healthz "
+            f"({r['before']['healthz']['rps']:.0f} req/s), same rounds",
         ),
         (
             "submit + approve, durable",
@@ -395,7 +449,7 @@ def report(r: dict[str, Any]) -> None:
             "engine in-process",
             f"{engine['dealdesk_us']:.1f} us/decision",
             f"cedarpy {fmt(engine['cedarpy_us'])} us, casbin {fmt(engine['casbin_us'])} us",
-            f"best batch (median {fmt(engine['dealdesk_median_us'])} us); target < 20 us",
+            f"best batch (median {fmt(engine['dealdesk_median_us'])} us); target < 10 us",
         ),
     ]
     print(
@@ -403,13 +457,24 @@ def report(r: dict[str, Any]) -> None:
     )
     for name, a, b, c in rows:
         print(f"{name:32} {a:>18}  {b:40} {c}")
-    for name, side in (("/healthz", healthz), ("evaluation", evaluations)):
+    sides = [
+        ("/healthz", healthz),
+        ("evaluation", evaluations),
+        ("before: /healthz", r["before"]["healthz"]),
+        ("before: evaluation", r["before"]["evaluations"]),
+    ]
+    for name, side in sides:
         if "cpu" in side:
             c = side["cpu"]
             print(
-                f"CPU per request, {name:11} server {c['server_ms']:.2f} ms, "
-                f"PostgreSQL {c['postgres_ms']:.2f} ms, load tool {c['tool_ms']:.2f} ms"
+                f"CPU per request, {name:18} server {c['server_ms']:.3f} ms, "
+                f"PostgreSQL {c['postgres_ms']:.3f} ms, load tool {c['tool_ms']:.3f} ms"
             )
+    w = r["writer"]
+    print(
+        f"decision-log writer: {w['rows']:.0f} rows in {w['commits']:.0f} commits, "
+        f"{w['rows_per_commit']} rows and {w['commit_ms']} ms per commit"
+    )
     policy_follow.report(r["policy_check"])
     print(
         f"non-2xx: healthz {healthz['non_2xx']}, evaluations {evaluations['non_2xx']}, "
