@@ -33,6 +33,7 @@ from api.http.schemas import (
 from api.http.spec import EXAMPLES, body, problems
 from api.http.uow import IDEMPOTENCY_PARAM, idempotent, unit_of_work
 from api.service import requests as service
+from api.service.context import Context
 from api.service.resources import request_json
 from api.storage.requests import RequestRecord, list_requests
 from api.workflow.states import Action
@@ -57,13 +58,13 @@ def _reply(record: RequestRecord, status: int = 200) -> Response:
     return reply(request_json(record), status, headers)
 
 
-def context(conn: psycopg.Connection) -> service.Context:
+def context(conn: psycopg.Connection) -> Context:
     """The action's context, under the policy set in force: read in the request's own
     transaction, so nothing decides under a set that a committed publish has replaced."""
     rt = runtime()
     key = current_key()
     held = rt.policies.follow(conn)
-    return service.Context(
+    return Context(
         held.active,
         rt.today(),
         rt.now(),

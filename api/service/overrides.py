@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 
@@ -19,6 +19,7 @@ from api.policy.decision import Party
 from api.policy.engine import REQUESTER_NOT_OWNER, Assessment, assess
 from api.policy.model import Policy, Status
 from api.service.announce import request_changed
+from api.service.context import Context
 from api.service.evaluations import check_currency
 from api.service.parties import check_acting_as, in_database, resolve_parties
 from api.service.reports import override_json, review_json
@@ -29,9 +30,6 @@ from api.storage.people import get_person, manager_chain
 from api.storage.requests import RequestRecord, get_request, update_request
 from api.workflow.overrides import Category, categorize, excess_value, excesses, lever_terms
 from api.workflow.states import RequestState
-
-if TYPE_CHECKING:  # the requests service imports this module
-    from api.service.requests import Context
 
 
 @dataclass(frozen=True, slots=True)

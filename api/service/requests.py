@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
-from datetime import date, datetime
+from dataclasses import replace
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -21,9 +21,10 @@ from api.policy.deal import restore
 from api.policy.decimals import jsonable
 from api.policy.decision import Decision
 from api.policy.engine import Assessment, assess
-from api.policy.model import Policy, Routing
+from api.policy.model import Routing
 from api.service import history, overrides
 from api.service.announce import request_changed
+from api.service.context import Context
 from api.service.evaluations import check_currency
 from api.service.parties import Parties, check_acting_as, in_database, resolve_parties
 from api.service.shadow import shadow_results
@@ -41,20 +42,6 @@ from api.workflow.machine import Approver, act, carry_over, current_step, settle
 from api.workflow.overrides import lever_terms
 from api.workflow.routing import Candidate, assign, step_tiers
 from api.workflow.states import FINAL_STATES, Action, RequestState, Step
-
-
-@dataclass(frozen=True, slots=True)
-class Context:
-    """What every action needs besides its body: policy, dates, and who is calling."""
-
-    policy: Policy
-    today: date
-    now: datetime
-    actor_key: str
-    may_override: bool
-    shadows: tuple[Policy, ...] = ()
-    person_id: str | None = None
-    """The person a people-bound key acts as; None for an unbound key (CPQ systems)."""
 
 
 def find(conn: psycopg.Connection, request_id: uuid.UUID, *, lock: bool = False) -> RequestRecord:
