@@ -111,7 +111,5 @@ def test_no_import_cycles_in_api() -> None:
     ],
     ids=["chain", "diamond", "two-module circle", "circle below the start"],
 )
-def test_find_cycle_reports_the_circle(
-    graph: dict[str, set[str]], cycle: list[str] | None
-) -> None:
+def test_find_cycle_reports_the_circle(graph: dict[str, set[str]], cycle: list[str] | None) -> None:
     assert find_cycle(graph) == cycle
