@@ -22,7 +22,7 @@ import psycopg
 from api.errors import DealdeskError
 from api.policy.engine import period_of
 from api.policy.model import Policy
-from api.service import overrides, requests
+from api.service import overrides, request_actions, requests
 from api.service.context import Context
 from api.service.people import put_person
 from api.storage.requests import RequestRecord
@@ -138,7 +138,7 @@ def _act(
 ) -> RequestRecord:
     step = next(s for s in record.steps if s.state.value == "pending")
     comment = "Lead with a multi-year term before a deeper discount."
-    return requests.act_on(conn, ctx, record, action, step.approver_id or "", comment, None)
+    return request_actions.act_on(conn, ctx, record, action, step.approver_id or "", comment, None)
 
 
 def _settle(conn: psycopg.Connection, ctx: Context, record: RequestRecord) -> None:
@@ -169,7 +169,7 @@ def _pushed_after_no(conn: psycopg.Connection, policy: Policy, today: date) -> N
     ctx = _context(policy, first_day, 600)
     record = requests.submit(conn, ctx, deal, owner, None, None)
     reason = "The customer said no: budget moved to next year."
-    requests.withdraw(conn, _later(ctx, 1), record, owner, reason, None, "customer_declined")
+    request_actions.withdraw(conn, _later(ctx, 1), record, owner, reason, None, "customer_declined")
     deeper = {**deal, "discount_pct": Decimal(18)}
     requests.submit(
         conn, _context(policy, first_day + timedelta(days=21), 600), deeper, owner, None, None
