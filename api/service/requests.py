@@ -21,7 +21,7 @@ from api.policy.decimals import jsonable
 from api.policy.decision import Decision
 from api.policy.engine import Assessment, assess
 from api.policy.model import Routing
-from api.service import history, overrides
+from api.service import bypass, history
 from api.service import request_records as records
 from api.service.announce import request_changed
 from api.service.context import Context
@@ -53,7 +53,7 @@ def submit(
         in_database(conn), ctx.policy, deal["owner_id"], requested_by, ctx.today
     )
     if not parties.acting_for_owner:
-        overrides.check_bypass_allowed(
+        bypass.check_bypass_allowed(
             ctx.policy, parties.requester_party(), ctx.may_override, reason_code, justification
         )
     check_acting_as(ctx.person_id, requested_by, "requested_by")
@@ -100,7 +100,7 @@ def submit(
     request_changed(conn, event, record, submitted=True)
     if not parties.acting_for_owner:
         nothing = {lever.name: None for lever in ctx.policy.deal_levers}
-        overrides.bypass(
+        bypass.bypass(
             conn, ctx, record, assessment, nothing, str(reason_code), str(justification), deal
         )
     return record
@@ -123,7 +123,7 @@ def revise(
         in_database(conn), ctx.policy, record.owner_id, requested_by, ctx.today
     )
     if not parties.acting_for_owner:
-        overrides.check_bypass_allowed(
+        bypass.check_bypass_allowed(
             ctx.policy, parties.requester_party(), ctx.may_override, reason_code, justification
         )
     check_acting_as(ctx.person_id, requested_by, "requested_by")
@@ -148,7 +148,7 @@ def revise(
     request_changed(conn, event, updated)
     if not parties.acting_for_owner:
         asked = lever_terms(ctx.policy, restore(record.deal, ctx.policy.lever_names))
-        overrides.bypass(
+        bypass.bypass(
             conn, ctx, updated, assessment, asked, str(reason_code), str(justification), deal
         )
     return updated
