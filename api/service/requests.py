@@ -30,10 +30,7 @@ from api.service.parties import Parties, check_acting_as, in_database, resolve_p
 from api.service.shadow import shadow_results
 from api.storage.decisions import log_decision
 from api.storage.people import active_in_tier, manager_chain
-from api.storage.requests import (
-    RequestRecord,
-    insert_request,
-)
+from api.storage.requests import RequestRecord, insert_request
 from api.workflow.machine import carry_over, current_step, settle, went_up
 from api.workflow.overrides import lever_terms
 from api.workflow.routing import Candidate, assign, step_tiers
