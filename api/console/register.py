@@ -20,9 +20,9 @@ from api.http.replies import decode_cursor, encode_cursor, resource_id
 from api.http.schemas import OverridesQuery, ReviewIn
 from api.http.schemas.overrides import CATEGORIES, REVIEW_STATUSES
 from api.policy.decimals import decimal_str
-from api.service import overrides as service
+from api.service import override_reviews as service
 from api.service import reports
-from api.service.requests import Context
+from api.service.context import Context
 from api.storage import console_reads as reads
 from api.storage import overrides as store
 from api.storage.database import transaction

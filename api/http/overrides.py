@@ -32,8 +32,8 @@ from api.http.schemas import (
 from api.http.spec import EXAMPLES, body, problems
 from api.http.uow import IDEMPOTENCY_PARAM, idempotent, replica_read, unit_of_work
 from api.policy.decimals import decimal_str
+from api.service import override_reviews, reports
 from api.service import overrides as service
-from api.service import reports
 from api.storage import overrides as store
 
 blp = Blueprint(
@@ -181,7 +181,7 @@ def get(override_id: str) -> Response:
     """One override with its full review history."""
     oid = resource_id(override_id, "override")
     with unit_of_work() as conn:
-        record = service.find(conn, oid)
+        record = override_reviews.find(conn, oid)
         reviews = store.reviews(conn, oid)
     return reply(reports.override_json(record, reviews))
 
@@ -198,9 +198,9 @@ def acknowledge(override_id: str) -> Response:
     oid = resource_id(override_id, "override")
     with unit_of_work() as conn:
         ctx = context(conn)
-        service.find(conn, oid)
+        override_reviews.find(conn, oid)
         data = json_body(ACKNOWLEDGE_IN)
-        record = service.acknowledge(conn, ctx, oid, data["owner_id"])
+        record = override_reviews.acknowledge(conn, ctx, oid, data["owner_id"])
         reviews = store.reviews(conn, oid)
     return reply(reports.override_json(record, reviews))
 
@@ -217,7 +217,9 @@ def add_review(override_id: str) -> Response:
     oid = resource_id(override_id, "override")
     with unit_of_work() as conn:
         ctx = context(conn)
-        service.find(conn, oid)
+        override_reviews.find(conn, oid)
         data = json_body(REVIEW_IN)
-        review = service.review(conn, ctx, oid, data["reviewer_id"], data["status"], data["note"])
+        review = override_reviews.review(
+            conn, ctx, oid, data["reviewer_id"], data["status"], data["note"]
+        )
     return reply(reports.review_json(review), 201)

@@ -32,7 +32,10 @@ from api.http.schemas import (
 )
 from api.http.spec import EXAMPLES, body, problems
 from api.http.uow import IDEMPOTENCY_PARAM, idempotent, unit_of_work
+from api.service import request_actions as actions
+from api.service import request_records as records
 from api.service import requests as service
+from api.service.context import Context
 from api.service.resources import request_json
 from api.storage.requests import RequestRecord, list_requests
 from api.workflow.states import Action
@@ -57,13 +60,13 @@ def _reply(record: RequestRecord, status: int = 200) -> Response:
     return reply(request_json(record), status, headers)
 
 
-def context(conn: psycopg.Connection) -> service.Context:
+def context(conn: psycopg.Connection) -> Context:
     """The action's context, under the policy set in force: read in the request's own
     transaction, so nothing decides under a set that a committed publish has replaced."""
     rt = runtime()
     key = current_key()
     held = rt.policies.follow(conn)
-    return service.Context(
+    return Context(
         held.active,
         rt.today(),
         rt.now(),
@@ -126,7 +129,7 @@ def submit() -> Response:
 @problems(blp, 404, 503)
 def get(request_id: str) -> Response:
     with unit_of_work() as conn:
-        record = service.find(conn, resource_id(request_id, "approval request"))
+        record = records.find(conn, resource_id(request_id, "approval request"))
     return _reply(record)
 
 
@@ -162,9 +165,9 @@ def _action(request_id: str, action: Action) -> Response:
     rid = resource_id(request_id, "approval request")
     with unit_of_work() as conn:
         ctx = context(conn)
-        record = service.find(conn, rid, lock=True)
+        record = records.find(conn, rid, lock=True)
         data = json_body(ACTION_BODIES[action])
-        record = service.act_on(
+        record = actions.act_on(
             conn, ctx, record, action, data["approver_id"], data.get("comment"), _if_match()
         )
     return _reply(record)
@@ -238,7 +241,7 @@ def revise(request_id: str) -> Response:
     rid = resource_id(request_id, "approval request")
     with unit_of_work() as conn:
         ctx = context(conn)
-        record = service.find(conn, rid, lock=True)
+        record = records.find(conn, rid, lock=True)
         data = json_body(REVISE_IN)
         deal = with_levers(data["deal"], ctx.policy)
         earlier = overrides_of(conn, rid) if data["requested_by"] != record.owner_id else None
@@ -274,9 +277,9 @@ def withdraw(request_id: str) -> Response:
     rid = resource_id(request_id, "approval request")
     with unit_of_work() as conn:
         ctx = context(conn)
-        record = service.find(conn, rid, lock=True)
+        record = records.find(conn, rid, lock=True)
         data = json_body(WITHDRAW_IN)
-        record = service.withdraw(
+        record = actions.withdraw(
             conn,
             ctx,
             record,

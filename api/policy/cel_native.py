@@ -16,20 +16,23 @@ lists, maps, `in`, escapes in strings) compiles to None and always runs in the l
 Variables named in `raw` may hold values as the API loaded them (Decimal, int) rather than as
 CEL sees them: fields read through them are converted on the way (every number a double), so
 the deal never needs converting up front.
+
+The grammar is in cel_parser, the node shapes and what the tree says about types in cel_tree;
+this module turns a tree into its function and holds what that function calls at run time.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
-Native = Callable[[Mapping[str, Any]], Any]
-Node = tuple[Any, ...]
+from api.policy.cel_parser import INT64_MAX, INT64_MIN, Unsupported, parse
+from api.policy.cel_tree import Node, float_literal, holder_only, is_bool, static_type
 
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+Native = Callable[[Mapping[str, Any]], Any]
+
 _EXACT = 2**53  # beyond this an int and a double may compare differently in the library
 
 
@@ -37,153 +40,12 @@ class Delegate(Exception):
     """Let the CEL library decide: an error, or a case this evaluator does not cover."""
 
 
-class _Unsupported(Exception):
-    """The expression is outside the subset."""
-
-
 def compile_native(source: str, raw: frozenset[str] = frozenset()) -> Native | None:
     """A native evaluator for `source`, or None when it is outside the subset."""
     try:
-        parser = _Parser(_tokenize(source))
-        tree = parser.expression()
-        if parser.peek() is not None:
-            raise _Unsupported("trailing input")
-        return _Codegen(raw).function(tree)
-    except (_Unsupported, RecursionError):
+        return _Codegen(raw).function(parse(source))
+    except (Unsupported, RecursionError):
         return None
-
-
-# --- parsing: CEL's grammar, precedence climbing, into tuples ---------------------------------
-
-_TOKEN = re.compile(
-    r"""\s*(?:
-      (?P<float>\d+\.\d+(?:[eE][+-]?\d+)?|\d+[eE][+-]?\d+)
-    | (?P<int>\d+)(?![\w.])
-    | (?P<string>"[^"\\\n]*"|'[^'\\\n]*')
-    | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
-    | (?P<op>&&|\|\||==|!=|<=|>=|[<>+\-*/!?:.()\[\]])
-    )""",
-    re.VERBOSE,
-)
-_RESERVED = frozenset({"in", "as", "break", "const", "continue", "else", "for", "function",
-                       "if", "import", "let", "loop", "package", "namespace", "return", "var",
-                       "void", "while"})  # fmt: skip
-_LEVELS: list[tuple[str, ...]] = [
-    ("||",),
-    ("&&",),
-    ("==", "!=", "<", "<=", ">", ">="),
-    ("+", "-"),
-    ("*", "/"),
-]
-_CONSTANTS = {"true": True, "false": False, "null": None}
-
-
-def _tokenize(source: str) -> list[tuple[str, str]]:
-    tokens, position = [], 0
-    while source[position:].strip():
-        match = _TOKEN.match(source, position)
-        if match is None or match.end() == position:
-            raise _Unsupported(source[position:])
-        kind = match.lastgroup
-        assert kind is not None
-        tokens.append((kind, match.group(kind)))
-        position = match.end()
-    return tokens
-
-
-class _Parser:
-    def __init__(self, tokens: list[tuple[str, str]]) -> None:
-        self.tokens = tokens
-        self.at = 0
-
-    def peek(self) -> tuple[str, str] | None:
-        return self.tokens[self.at] if self.at < len(self.tokens) else None
-
-    def take(self, text: str | None = None) -> tuple[str, str]:
-        token = self.peek()
-        if token is None or (text is not None and token[1] != text):
-            raise _Unsupported(f"expected {text}")
-        self.at += 1
-        return token
-
-    def accept(self, *texts: str) -> str | None:
-        token = self.peek()
-        if token is not None and token[0] == "op" and token[1] in texts:
-            self.at += 1
-            return token[1]
-        return None
-
-    def expression(self) -> Node:
-        condition = self.binary(0)
-        if self.accept("?") is None:
-            return condition
-        yes = self.binary(0)
-        self.take(":")
-        return ("cond", condition, yes, self.expression())
-
-    def binary(self, level: int) -> Node:
-        if level == len(_LEVELS):
-            return self.unary()
-        left = self.binary(level + 1)
-        while (op := self.accept(*_LEVELS[level])) is not None:
-            left = ("bin", op, left, self.binary(level + 1))
-        return left
-
-    def unary(self) -> Node:
-        if self.accept("!"):
-            return ("not", self.unary())
-        if self.accept("-"):
-            return ("neg", self.unary())
-        return self.member()
-
-    def member(self) -> Node:
-        node = self.primary()
-        while True:
-            if self.accept("."):
-                kind, name = self.take()
-                if kind != "name" or self.peek() == ("op", "("):
-                    raise _Unsupported("method call")
-                node = ("sel", node, name)
-            elif self.accept("["):
-                kind, text = self.take()
-                if kind != "string":
-                    raise _Unsupported("index")
-                self.take("]")
-                node = ("sel", node, text[1:-1])
-            else:
-                return node
-
-    def primary(self) -> Node:
-        kind, text = self.take()
-        if kind == "float":
-            number = float(text)
-            if math.isinf(number):
-                raise _Unsupported(text)
-            return ("lit", number)
-        if kind == "int":
-            if int(text) > INT64_MAX:
-                raise _Unsupported(text)
-            return ("lit", int(text))
-        if kind == "string":
-            return ("lit", text[1:-1])
-        if kind == "op" and text == "(":
-            inner = self.expression()
-            self.take(")")
-            return inner
-        if kind != "name" or text in _RESERVED:
-            raise _Unsupported(text)
-        if text in _CONSTANTS:
-            return ("lit", _CONSTANTS[text])
-        if self.peek() == ("op", "("):
-            if text != "has":
-                raise _Unsupported(f"function {text}")
-            self.take("(")
-            target = self.member()
-            self.take(")")
-            if target[0] != "sel":
-                raise _Unsupported("has() needs a field selection")
-            return ("has", target[1], target[2])
-        return ("var", text)
 
 
 # --- code generation: one function per expression --------------------------------------------
@@ -205,7 +67,7 @@ class _Codegen:
         self.holders: frozenset[str] = frozenset()
 
     def function(self, tree: Node) -> Native:
-        self.holders = _holder_only(tree)
+        self.holders = holder_only(tree)
         result = self.node(tree, 1)
         prologue = []
         for name, local in self.variables.items():
@@ -213,7 +75,7 @@ class _Codegen:
             if name in self.holders:  # only ever selected from: it must be a map
                 prologue.append(f"    if type({local}) is not dict: raise Delegate")
         # a map as the result would be the raw value, not CEL's view of it: the library says
-        if _static(tree) not in _RESULTS:
+        if static_type(tree) not in _RESULTS:
             self.emit(1, f"if type({result}) not in SCALARS: raise Delegate")
         body = "\n".join(prologue + self.lines)
         source = f"def native(v):\n{body}\n    return {result}\n"
@@ -293,7 +155,7 @@ class _Codegen:
         return node[0] == "var" and node[1] in self.raw
 
     def require_bool(self, value: str, node: Node, depth: int) -> None:
-        if not _is_bool(node):
+        if not is_bool(node):
             self.emit(depth, f"if type({value}) is not bool: raise Delegate")
 
     def conditional(self, out: str, node: Node, depth: int) -> None:
@@ -331,7 +193,7 @@ class _Codegen:
             self.emit(depth, f"{out} = {_EQUALITY.format(a=a, b=b)}")
             if op == "!=":
                 self.emit(depth, f"{out} = not {out}")
-        elif op in ("<", "<=", ">", ">=") and _float_literal(right):
+        elif op in ("<", "<=", ">", ">=") and float_literal(right):
             self.against_float(out, f"{a} {op} {b}", a, left, right[1], depth)
         elif op in ("<", "<=", ">", ">="):
             self.emit(depth, f"if {_NUMBERS.format(a=a, b=b)}:")
@@ -339,12 +201,12 @@ class _Codegen:
             self.emit(depth + 1, f"{out} = {a} {op} {b}")
             self.emit(depth, f"elif type({a}) is str and type({b}) is str: {out} = {a} {op} {b}")
             self.emit(depth, "else: raise Delegate")
-        elif (op != "/" and float in (_static(left), _static(right))) or (
-            op == "/" and _float_literal(right) and right[1] != 0.0
+        elif (op != "/" and float in (static_type(left), static_type(right))) or (
+            op == "/" and float_literal(right) and right[1] != 0.0
         ):
             # double arithmetic where one side is surely a double: only a double is defined
             for value, side in ((a, left), (b, right)):
-                if _static(side) is not float:
+                if static_type(side) is not float:
                     self.emit(depth, f"if type({value}) is not float: raise Delegate")
             self.emit(depth, f"{out} = {a} {op} {b}")
         elif op == "/":
@@ -365,7 +227,7 @@ class _Codegen:
     ) -> None:
         """`a <op> literal` for a double literal: a double (not NaN) compares as is, an int
         only where it and the literal are exact as doubles; anything else is the library's."""
-        if _static(left) is float:
+        if static_type(left) is float:
             self.emit(depth, f"if {a} != {a}: raise Delegate")
             self.emit(depth, f"{out} = {test}")
             return
@@ -373,57 +235,6 @@ class _Codegen:
         if -_EXACT <= literal <= _EXACT:
             self.emit(depth, f"elif type({a}) is int and -EXACT <= {a} <= EXACT: {out} = {test}")
         self.emit(depth, "else: raise Delegate")
-
-
-def _float_literal(node: Node) -> bool:
-    return node[0] == "lit" and type(node[1]) is float
-
-
-def _static(node: Node) -> type | None:
-    """The Python type a node has whenever it does not raise, when the tree alone says."""
-    if node[0] == "lit":
-        return type(node[1])
-    if _is_bool(node):
-        return bool
-    if node[0] == "bin" and node[1] in ("+", "-", "*", "/"):
-        # `/` only ever gives a double here, and so does arithmetic with a double operand
-        return float if node[1] == "/" or float in (_static(node[2]), _static(node[3])) else None
-    if node[0] == "neg" and _static(node[1]) is float:
-        return float
-    if node[0] == "cond":
-        yes = _static(node[2])
-        return yes if yes is not None and yes is _static(node[3]) else None
-    return None
-
-
-def _holder_only(tree: Node) -> frozenset[str]:
-    """Variables the expression only ever selects from (never uses as a value itself)."""
-    selected, used = set(), set()
-
-    def walk(node: Node) -> None:
-        if node[0] == "lit":
-            return
-        if node[0] == "var":
-            used.add(node[1])
-            return
-        if node[0] in ("sel", "has") and node[1][0] == "var":
-            selected.add(node[1][1])
-            return
-        for child in node[1:]:
-            if isinstance(child, tuple):
-                walk(child)
-
-    walk(tree)
-    return frozenset(selected - used)
-
-
-def _is_bool(node: Node) -> bool:
-    """Nodes whose value is a bool whenever they do not raise."""
-    if node[0] in ("has", "not"):
-        return True
-    if node[0] == "lit":
-        return type(node[1]) is bool
-    return node[0] == "bin" and node[1] in ("&&", "||", "==", "!=", "<", "<=", ">", ">=")
 
 
 _MISSING = object()

@@ -213,3 +213,11 @@ class Policy:
         if any(e.reads_whole_deal for e in self.expressions):
             return None
         return frozenset(f for e in self.expressions for f in e.deal_fields)
+
+
+def monotonic(values: tuple[Decimal, ...]) -> tuple[Decimal, ...]:
+    """Authority never decreases going up: each tier gets the largest ceiling at or below it."""
+    result: list[Decimal] = []
+    for value in values:
+        result.append(max(value, result[-1]) if result else value)
+    return tuple(result)

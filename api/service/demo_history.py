@@ -22,7 +22,8 @@ import psycopg
 from api.errors import DealdeskError
 from api.policy.engine import period_of
 from api.policy.model import Policy
-from api.service import overrides, requests
+from api.service import overrides, request_actions, requests
+from api.service.context import Context
 from api.service.people import put_person
 from api.storage.requests import RequestRecord
 from api.workflow.states import Action, RequestState
@@ -65,9 +66,9 @@ def seed_history(conn: psycopg.Connection, policy: Policy, today: date) -> int:
     return count
 
 
-def _context(policy: Policy, day: date, minute: int = 0) -> requests.Context:
+def _context(policy: Policy, day: date, minute: int = 0) -> Context:
     now = datetime.combine(day, time(9, 0), UTC) + timedelta(minutes=minute)
-    return requests.Context(policy, day, now, "system:demo-seed", True)
+    return Context(policy, day, now, "system:demo-seed", True)
 
 
 def _deal(deal_id: str, owner: str, rng: random.Random, **fields: Any) -> dict[str, Any]:
@@ -84,7 +85,7 @@ def _deal(deal_id: str, owner: str, rng: random.Random, **fields: Any) -> dict[s
 
 def _one_deal(
     conn: psycopg.Connection,
-    ctx: requests.Context,
+    ctx: Context,
     rng: random.Random,
     n: int,
     to_go: int,
@@ -124,30 +125,30 @@ def _one_deal(
         _settle(conn, _later(ctx, 60), record)
 
 
-def _later(ctx: requests.Context, minutes: int) -> requests.Context:
+def _later(ctx: Context, minutes: int) -> Context:
     return replace(ctx, now=ctx.now + timedelta(minutes=minutes))
 
 
-def _lowest(ctx: requests.Context) -> str:
+def _lowest(ctx: Context) -> str:
     return f"demo.{ctx.policy.tiers[0]}"
 
 
 def _act(
-    conn: psycopg.Connection, ctx: requests.Context, record: RequestRecord, action: Action
+    conn: psycopg.Connection, ctx: Context, record: RequestRecord, action: Action
 ) -> RequestRecord:
     step = next(s for s in record.steps if s.state.value == "pending")
     comment = "Lead with a multi-year term before a deeper discount."
-    return requests.act_on(conn, ctx, record, action, step.approver_id or "", comment, None)
+    return request_actions.act_on(conn, ctx, record, action, step.approver_id or "", comment, None)
 
 
-def _settle(conn: psycopg.Connection, ctx: requests.Context, record: RequestRecord) -> None:
+def _settle(conn: psycopg.Connection, ctx: Context, record: RequestRecord) -> None:
     """Approve step by step while a step waits."""
     while record.request_state is RequestState.PENDING:
         record = _act(conn, ctx, record, Action.APPROVE)
 
 
 def _rescue(
-    conn: psycopg.Connection, ctx: requests.Context, record: RequestRecord, discount: Decimal
+    conn: psycopg.Connection, ctx: Context, record: RequestRecord, discount: Decimal
 ) -> None:
     """demo.vp_sales grants more than the owner asked, around them."""
     body = overrides.OverrideInput(
@@ -168,7 +169,7 @@ def _pushed_after_no(conn: psycopg.Connection, policy: Policy, today: date) -> N
     ctx = _context(policy, first_day, 600)
     record = requests.submit(conn, ctx, deal, owner, None, None)
     reason = "The customer said no: budget moved to next year."
-    requests.withdraw(conn, _later(ctx, 1), record, owner, reason, None, "customer_declined")
+    request_actions.withdraw(conn, _later(ctx, 1), record, owner, reason, None, "customer_declined")
     deeper = {**deal, "discount_pct": Decimal(18)}
     requests.submit(
         conn, _context(policy, first_day + timedelta(days=21), 600), deeper, owner, None, None

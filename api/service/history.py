@@ -7,20 +7,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 
 from api.policy.decision import Decision
 from api.policy.model import Policy
 from api.policy.period import fiscal_period
+from api.service.context import Context
 from api.storage import history
 from api.storage.requests import RequestRecord
 from api.workflow.customer_no import AFTER_CUSTOMER_NO, after_no_flags
 from api.workflow.states import Step
-
-if TYPE_CHECKING:  # the requests service imports this module
-    from api.service.requests import Context
 
 
 def lever_values(decision: Mapping[str, Any]) -> dict[str, Decimal | None]:

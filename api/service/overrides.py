@@ -1,4 +1,7 @@
-"""Executive overrides: classified, costed, chained into the audit log, reviewed by finance."""
+"""Executive overrides: classified, costed, chained into the audit log, reviewed by finance.
+
+Filing one is here; an override written by acting around the owner is in bypass.py, and the
+owner's acknowledgement and finance's review in override_reviews.py."""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 
@@ -15,13 +18,13 @@ from api.errors import Conflict, Forbidden, Invalid, NotFound, Refused
 from api.events.types import EventType
 from api.policy.deal import restore
 from api.policy.decimals import decimal_str, jsonable
-from api.policy.decision import Party
 from api.policy.engine import REQUESTER_NOT_OWNER, Assessment, assess
 from api.policy.model import Policy, Status
 from api.service.announce import request_changed
+from api.service.context import Context
 from api.service.evaluations import check_currency
 from api.service.parties import check_acting_as, in_database, resolve_parties
-from api.service.reports import override_json, review_json
+from api.service.reports import override_json
 from api.storage import audit
 from api.storage import overrides as store
 from api.storage.outbox import emit_for
@@ -29,9 +32,6 @@ from api.storage.people import get_person, manager_chain
 from api.storage.requests import RequestRecord, get_request, update_request
 from api.workflow.overrides import Category, categorize, excess_value, excesses, lever_terms
 from api.workflow.states import RequestState
-
-if TYPE_CHECKING:  # the requests service imports this module
-    from api.service.requests import Context
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +83,7 @@ def create(conn: psycopg.Connection, ctx: Context, body: OverrideInput) -> store
     )
     _refuse_absolute_max(policy, assessment)
     check_acting_as(ctx.person_id, executive.id, "executive_id")
-    _check_min_tier(policy, executive.id, executive.tier)
+    check_min_tier(policy, executive.id, executive.tier)
     if request is not None and request.request_state is RequestState.WITHDRAWN:
         raise Conflict("The request was withdrawn (the customer said no); it cannot be overridden.")
     found = excesses(policy, assessment, executive.tier)
@@ -183,68 +183,6 @@ def write(
     return record, event
 
 
-def find(conn: psycopg.Connection, override_id: uuid.UUID) -> store.OverrideRecord:
-    record = store.get_override(conn, override_id)
-    if record is None:
-        raise NotFound(f"No override {override_id}.")
-    return record
-
-
-def acknowledge(
-    conn: psycopg.Connection, ctx: Context, override_id: uuid.UUID, owner_id: str
-) -> store.OverrideRecord:
-    record = find(conn, override_id)
-    check_acting_as(ctx.person_id, owner_id, "owner_id")
-    if owner_id != record.owner_id:
-        raise Forbidden("Only the deal's owner acknowledges an override of their deal.")
-    if store.acknowledge(conn, override_id, ctx.now):
-        event = audit.append_event(
-            conn,
-            "override.acknowledged",
-            owner_id,
-            f"override:{override_id}",
-            {"override_id": str(override_id), "via_key": ctx.actor_key},
-        )
-        data = override_json(find(conn, override_id), store.reviews(conn, override_id))
-        emit_for(conn, event, EventType.OVERRIDE_ACKNOWLEDGED, data)
-    return find(conn, override_id)
-
-
-def review(
-    conn: psycopg.Connection,
-    ctx: Context,
-    override_id: uuid.UUID,
-    reviewer_id: str,
-    status: str,
-    note: str,
-) -> store.Review:
-    record = find(conn, override_id)
-    if get_person(conn, reviewer_id) is None:
-        raise Invalid(
-            "Unknown reviewer.", {"reviewer_id": [f"No person {reviewer_id!r} in the registry."]}
-        )
-    check_acting_as(ctx.person_id, reviewer_id, "reviewer_id")
-    if reviewer_id == record.executive_id:
-        raise Forbidden("The executive who made an override can never review it.")
-    result = store.add_review(conn, override_id, reviewer_id, status, note, ctx.now)
-    event = audit.append_event(
-        conn,
-        "override.reviewed",
-        reviewer_id,
-        f"override:{override_id}",
-        {
-            "override_id": str(override_id),
-            "review_id": result.id,
-            "status": status,
-            "before": record.review_status,
-            "note": note,
-            "via_key": ctx.actor_key,
-        },
-    )
-    emit_for(conn, event, EventType.OVERRIDE_REVIEWED, review_json(result))
-    return result
-
-
 def owners_ask(policy: Policy, request: RequestRecord) -> dict[str, Decimal | None] | None:
     """What the owner asked for: the lever values of the decision they got (the request's
     deal may already hold an earlier override's terms). None when someone else submitted."""
@@ -258,7 +196,7 @@ def owners_ask(policy: Policy, request: RequestRecord) -> dict[str, Decimal | No
     }
 
 
-def _check_min_tier(policy: Policy, person_id: str, tier: str) -> None:
+def check_min_tier(policy: Policy, person_id: str, tier: str) -> None:
     min_tier = policy.override_min_tier
     if min_tier is not None and policy.rank(tier) < policy.rank(min_tier):
         raise Forbidden(f"Only {min_tier} and above may override; {person_id} is {tier}.")
@@ -298,59 +236,3 @@ def _mark_overridden(
         },
         None,
     )
-
-
-def check_bypass_allowed(
-    policy: Policy,
-    requester: Party,
-    may_override: bool,
-    reason_code: str | None,
-    justification: str | None,
-) -> None:
-    """Acting around the owner writes an override: 422 without a reason, then 403 without
-    the overrides scope, then 403 below `overrides.min_tier` (it binds every override)."""
-    errors = {}
-    if not reason_code:
-        errors["reason_code"] = ["Required when someone other than the owner submits."]
-    if not justification:
-        errors["justification"] = ["Required when someone other than the owner submits."]
-    if errors:
-        raise Invalid("Acting around the deal's owner needs a reason.", errors)
-    if not may_override:
-        raise Forbidden(
-            "Acting around the deal's owner needs an API key with the `overrides` scope."
-        )
-    _check_min_tier(policy, requester.id, requester.tier)
-
-
-def bypass(
-    conn: psycopg.Connection,
-    ctx: Context,
-    request: RequestRecord,
-    assessment: Assessment,
-    before: Mapping[str, Decimal | None],
-    reason_code: str,
-    justification: str,
-    deal: Mapping[str, Any],
-) -> store.OverrideRecord:
-    """The override row for a submission or revision made around the owner."""
-    decision = assessment.decision
-    categories = [Category.BYPASSED_OWNER]
-    if decision.outcome.value == "denied":
-        categories.append(Category.BEYOND_POLICY)
-    if decision.requester.id not in {p.id for p in manager_chain(conn, decision.owner.id)}:
-        categories.append(Category.OUT_OF_CHAIN)
-    found = excesses(ctx.policy, assessment, decision.requester.tier)
-    record, _ = write(
-        conn,
-        ctx,
-        assessment,
-        request_id=request.id,
-        deal=deal,
-        categories=sorted(categories),
-        before=before,
-        reason_code=reason_code,
-        justification=justification,
-        excess=found,
-    )
-    return record
