@@ -13,8 +13,16 @@ from api.policy.cel_native import Delegate, as_double
 from api.policy.conditions import ExpressionError, new_activation
 from api.policy.decimals import EXACT, decimal_str, from_cel_number, to_decimal
 from api.policy.decision import Decision, EvalError, Finding, Party
-from api.policy.loader import monotonic
-from api.policy.model import Lever, Outcome, Policy, Rule, Status, above_tail, within_tail
+from api.policy.model import (
+    Lever,
+    Outcome,
+    Policy,
+    Rule,
+    Status,
+    above_tail,
+    monotonic,
+    within_tail,
+)
 from api.policy.period import Period, fiscal_period
 
 REQUESTER_NOT_OWNER = "requester_not_owner"

@@ -11,7 +11,6 @@ from pathlib import Path
 
 from api.errors import InvalidPolicy, PolicyProblem
 from api.policy.model import Policy, PolicyStatus
-from api.policy.model import monotonic as monotonic  # engine.py imports it from here
 from api.policy.sections import PolicyBuilder
 from api.policy.yamlnodes import YamlProblem, read_yaml
 
