@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from html import escape as html_escape
 from collections.abc import Callable
 from typing import Any
 
@@ -106,6 +107,30 @@ def test_a_bad_filter_names_its_field(
     assert "<code>fiscal_quarter</code>: Must be greater than or equal to 1" in html
     assert "<code>from</code>:" in html
     assert ROW.findall(html) == []
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("cursor=not-a-cursor", "cursor"),
+        ("fiscal_quarter=7", "fiscal_quarter"),
+        ("category=nonsense", "category"),
+        ("from=yesterday", "from"),
+    ],
+    ids=["bad-cursor", "quarter-out-of-range", "unknown-category", "bad-date"],
+)
+def test_a_bad_filter_reads_as_the_api_says_it(
+    client: FlaskClient, admin: dict[str, str], auditor: str, query: str, field: str
+) -> None:
+    """The register parses its filters with the API's own function: the same messages."""
+    api = client.get(f"/v1/overrides?{query}", headers=admin)
+    assert api.status_code == 422
+    messages = api.json["errors"][field]
+    assert messages and all(isinstance(m, str) for m in messages)
+    response = client.get(f"/console/overrides?{query}")
+    assert response.status_code == 422
+    shown = html_escape(" ".join(messages), quote=True)
+    assert f"<li><code>{field}</code>: {shown}</li>" in text(response)
 
 
 def test_keyset_paging(client: FlaskClient, overrides: list[dict[str, Any]], auditor: str) -> None:
