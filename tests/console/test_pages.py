@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from html import escape as html_escape
 from collections.abc import Callable
+from html import escape as html_escape
 from typing import Any
 
 import pytest
