@@ -17,10 +17,10 @@ from tests.console.conftest import csrf_of, sign_in
 
 HX = {"HX-Request": "true"}
 ROW = re.compile(
-    r'<tr>\s*<td><time datetime="([^"]+)">[^<]+</time></td>\s*'
-    r'<th scope="row"><a href="/console/overrides/([^"]+)">'
+    r'<tr>\s*<td data-label="Created \(UTC\)"><time datetime="([^"]+)">[^<]+</time></td>\s*'
+    r'<th scope="row" data-label="Deal"><a href="/console/overrides/([^"]+)">'
 )
-CELL = re.compile(r"<td class=\"num\">([^<]+)</td>")
+CELL = re.compile(r"<td class=\"num\" data-label=\"Excess value\">([^<]+)</td>")
 
 
 @pytest.fixture()
