@@ -225,12 +225,16 @@ def test_audit_events_page_like_the_api(
 ) -> None:
     events = client.get("/v1/audit/events?limit=500", headers=admin).json["items"]
     html = text(client.get("/console/audit"))
-    ids = [int(i) for i in re.findall(r'<tr><th scope="row">(\d+)</th>', html)]
+    ids = [int(i) for i in re.findall(r'<tr><th scope="row" data-label="Id">(\d+)</th>', html)]
     assert ids == [e["id"] for e in events][:50]
-    hashes = re.findall(r'<td><code class="hash">([0-9a-f]{64})</code></td>', html)
+    hashes = re.findall(
+        r'<td data-label="Hash"><code class="hash">([0-9a-f]{64})</code></td>', html
+    )
     assert hashes == [e["hash"] for e in events][:50]
     later = text(client.get(f"/console/audit?after={events[-2]['id']}", headers=HX))
-    assert re.findall(r'<tr><th scope="row">(\d+)</th>', later) == [str(events[-1]["id"])]
+    assert re.findall(r'<tr><th scope="row" data-label="Id">(\d+)</th>', later) == [
+        str(events[-1]["id"])
+    ]
     assert "End of the log." in later
 
 
