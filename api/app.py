@@ -29,11 +29,12 @@ from api.http.auth import authenticate, confirm_snapshot_key
 from api.http.problems import HttpProblem
 from api.http.salesforce import salesforce_profile
 from api.http.spec import DealdeskApi
+from api.logwriter.client import SocketLog
 from api.metrics import shared as shared_metrics
 from api.policy.loader import PolicySet, load_policy_dir
 from api.runtime import PolicyFollower, Runtime
 from api.storage.database import open_pool, start_embedded
-from api.storage.preview_log import PreviewLog
+from api.storage.preview_log import DecisionLog, PreviewLog
 from api.storage.registry import RegistrySnapshot
 
 MAX_BODY = 1024 * 1024
@@ -82,7 +83,7 @@ def create_app(
         PolicyFollower(policy_set, policy_generation, datetime.now(UTC)),
         quick,
         RegistrySnapshot(quick),
-        PreviewLog(quick, check_policy=settings.policy_check),
+        _decision_log(settings, pool),
         read_pool or pool,
     )
 
@@ -103,6 +104,17 @@ def create_app(
     app.add_url_rule("/openapi.yaml", "openapi_yaml", lambda: _openapi_yaml(app))
     console.install(app)
     return app
+
+
+def _decision_log(settings: Settings, pool: ConnectionPool) -> DecisionLog:
+    """Through the instance's writer process when `serve` runs one, else from this process;
+    either way every row is durably committed before its evaluation is answered."""
+    direct = PreviewLog(pool, check_policy=settings.policy_check)
+    if settings.decision_socket is None:
+        return direct
+    return SocketLog(
+        settings.decision_socket, direct, statement_timeout_ms=settings.statement_timeout_ms
+    )
 
 
 def _pool(settings: Settings, url: str, *, autocommit: bool) -> ConnectionPool:

@@ -48,6 +48,11 @@ class Settings:
     set in force; `database`: it only follows the database (DEALDESK_POLICY_SOURCE)."""
     policy_check: bool = True
     """False only for the bench's side-by-side run: evaluations skip the generation guard."""
+    decision_writer: bool = True
+    """`serve` runs a decision-log writer process beside its workers (DEALDESK_DECISION_WRITER=0:
+    each worker writes its own rows; the bench compares the two)."""
+    decision_socket: Path | None = None
+    """Set by `serve` for its workers: the writer's Unix socket."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -72,6 +77,7 @@ class Settings:
             database_read_url=env.get("DATABASE_READ_URL") or None,
             policy_source=_choice(env, "DEALDESK_POLICY_SOURCE", POLICY_SOURCES),
             policy_check=env.get("DEALDESK_BENCH_SKIP_POLICY_CHECK") != "1",
+            decision_writer=_flag(env, "DEALDESK_DECISION_WRITER", True),
         )
 
 

@@ -14,6 +14,9 @@ The series (all prefixed `dealdesk_`):
   `policy_generation` and `policy_loaded_timestamp_seconds`: the oldest over live workers,
   so a worker still on an old generation shows (DESIGN 7: it should never last)
 - `pool_connections{pool,state}`: size, available and waiting, per pool, over live workers
+- `decision_log_rows_total{result}` (written, stale, unstorable, unavailable),
+  `decision_log_group_rows` and `decision_log_commit_seconds`: the decision-log writer's
+  groups, how many rows each carried and how long its commit took
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from prometheus_client import (
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 LAG_BUCKETS = (0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0, 14400.0, 86400.0)
+GROUP_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 POOL_EVERY_S = 1.0
 
 
@@ -81,6 +85,21 @@ class Metrics:
             ["pool", "state"],
             multiprocess_mode="livesum",
         )
+        self.log_rows = Counter(
+            "dealdesk_decision_log_rows",
+            "Evaluation rows the decision-log writer answered, by verdict.",
+            ["result"],
+        )
+        self.log_group = Histogram(
+            "dealdesk_decision_log_group_rows",
+            "Rows per commit of the decision-log writer.",
+            buckets=GROUP_BUCKETS,
+        )
+        self.log_commit = Histogram(
+            "dealdesk_decision_log_commit_seconds",
+            "Time the decision-log writer's group insert and commit took.",
+            buckets=LATENCY_BUCKETS,
+        )
         # made on first use: an unset gauge would count as 0 in livemin for a process (the
         # gunicorn master, the dispatcher) that never serves a policy
         self._policy_loaded: Gauge | None = None
@@ -117,6 +136,15 @@ class Metrics:
     def record_delivery(self, result: str, lag_seconds: float) -> None:
         self.deliveries.labels(result).inc()
         self.delivery_lag.observe(lag_seconds)
+
+    def record_log_group(self, verdicts: Iterable[str], seconds: float) -> None:
+        """One commit of the decision-log writer: each row's verdict and the time it took."""
+        rows = 0
+        for verdict in verdicts:
+            self.log_rows.labels(verdict).inc()
+            rows += 1
+        self.log_group.observe(rows)
+        self.log_commit.observe(seconds)
 
     def set_policy(self, policy: tuple[str, str, str], generation: int, loaded_at: float) -> None:
         """The active policy (name, version, sha256) and the generation of the set in force;

@@ -16,7 +16,7 @@ from api.policy.model import Policy
 from api.service.policy_sets import Published, load_in_force, publish
 from api.storage.database import transaction
 from api.storage.policy_sets import current_generation
-from api.storage.preview_log import PreviewLog
+from api.storage.preview_log import DecisionLog
 from api.storage.registry import RegistrySnapshot
 
 
@@ -98,8 +98,8 @@ class Runtime:
     """Autocommit reads and previews: API key lookups, evaluations."""
     registry: RegistrySnapshot
     """Keys and people for the evaluation path, checked by the writes that rely on them."""
-    previews: PreviewLog
-    """The decision log's group commit for evaluations."""
+    previews: DecisionLog
+    """The decision log's group commit for evaluations (the writer process, or in-process)."""
     reads: ConnectionPool
     """Finance reads that tolerate replica lag (DATABASE_READ_URL); else the primary pool."""
 

@@ -16,12 +16,14 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import psycopg
 from gunicorn.app.base import BaseApplication
+from gunicorn.arbiter import Arbiter
 
 from api.config import Settings
 from api.errors import InvalidPolicy, Refused
@@ -32,14 +34,64 @@ from api.storage.database import init_database
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # read by prometheus-client: set before it loads
 
 
+RESTART_S = 1.0  # a child that keeps dying is started again at most this often
+
+
+class _Child:
+    """A process `serve` runs beside its workers (the decision-log writer, the webhook
+    dispatcher): started again by the master when it dies, stopped with the server."""
+
+    def __init__(self, name: str, command: list[str], env: dict[str, str]) -> None:
+        self.name = name
+        self.command = command
+        self.env = env
+        self.started = 0.0
+        self.process = self._start()
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        self.started = time.monotonic()
+        return subprocess.Popen(self.command, env=self.env, preexec_fn=_die_with_parent)  # noqa: S603
+
+    def tend(self, log: Any) -> None:
+        """In the master's loop: a dead child (gunicorn's arbiter may have reaped it, which
+        `poll` also reports) is started again."""
+        if self.process.poll() is None or time.monotonic() - self.started < RESTART_S:
+            return
+        log.warning("%s (pid %s) exited; starting it again", self.name, self.process.pid)
+        self.process = self._start()
+
+    def stop(self) -> None:
+        _stop(self.process)
+
+
+class _Arbiter(Arbiter):  # type: ignore[misc]
+    def manage_workers(self) -> None:
+        super().manage_workers()
+        for child in self.app.children:
+            child.tend(self.log)
+
+
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
     def __init__(
-        self, settings: Settings, policies: tuple[PolicySet, int], options: dict[str, Any]
+        self,
+        settings: Settings,
+        policies: tuple[PolicySet, int],
+        options: dict[str, Any],
+        children: list[_Child],
     ) -> None:
         self.settings = settings
         self.policies = policies
         self.options = options
+        self.children = children
         super().__init__()
+
+    def run(self) -> None:
+        """BaseApplication.run with an arbiter that also keeps our children running."""
+        try:
+            _Arbiter(self).run()
+        except RuntimeError as exc:
+            print(f"\nError: {exc}\n", file=sys.stderr)
+            sys.exit(1)
 
     def load_config(self) -> None:
         for key, value in self.options.items():
@@ -103,8 +155,10 @@ def serve(
 ) -> int:
     """Refuse a bad policy before binding; apply the schema; then serve until stopped.
 
-    With `webhooks`, a dispatcher runs beside the server in its own process (never in a
-    request worker); it stops with the server, and by itself if the server dies."""
+    Beside the workers run, each in its own process, the decision-log writer (unless
+    DEALDESK_DECISION_WRITER=0) and, with `webhooks`, a dispatcher (never in a request
+    worker). The master starts either again if it dies; they stop with the server, and by
+    themselves if the server dies."""
     master = os.getpid()
     made = _metrics_dir() if settings.metrics else None
     try:
@@ -151,15 +205,34 @@ def _serve(
         "loglevel": "info",
     }
     master = os.getpid()
+    env = {**os.environ, "DATABASE_URL": url}
+    children = []
+    sockets = None
+    if settings.decision_writer:
+        sockets = tempfile.mkdtemp(prefix="dealdesk-writer-")
+        path = Path(sockets) / "decisions.sock"
+        settings = dataclasses.replace(settings, decision_socket=path)
+        writer = [sys.executable, "-m", "api.logwriter", str(path), "--parent-pid", str(master)]
+        children.append(_Child("decision-log writer", writer, env))
     if webhooks:
-        dispatcher = _start_dispatcher(url)
-        options["on_exit"] = lambda server: _stop(dispatcher)
+        dispatcher = [sys.executable, "-m", "api.cli", "webhooks", "run"]
+        children.append(
+            _Child("webhook dispatcher", [*dispatcher, "--parent-pid", str(master)], env)
+        )
+    options["on_exit"] = lambda server: _stop_all(children)
     try:
-        _Gunicorn(settings, policies, options).run()
+        _Gunicorn(settings, policies, options, children).run()
     finally:
-        if webhooks and os.getpid() == master:  # not in an exiting worker (see serve)
-            _stop(dispatcher)
+        if os.getpid() == master:  # not in an exiting worker (see serve)
+            _stop_all(children)
+            if sockets is not None:
+                shutil.rmtree(sockets, ignore_errors=True)
     return 0
+
+
+def _stop_all(children: list[_Child]) -> None:
+    for child in children:
+        child.stop()
 
 
 def _metrics_dir() -> str | None:
@@ -181,12 +254,6 @@ def _worker_exited(server: Any, worker: Any) -> None:
     from api.metrics import mark_process_dead
 
     mark_process_dead(worker.pid)
-
-
-def _start_dispatcher(url: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "DATABASE_URL": url}
-    command = [sys.executable, "-m", "api.cli", "webhooks", "run", "--parent-pid"]
-    return subprocess.Popen([*command, str(os.getpid())], env=env, preexec_fn=_die_with_parent)  # noqa: S603
 
 
 def _die_with_parent() -> None:

@@ -48,7 +48,7 @@ sys.path.insert(0, str(ROOT))
 
 from api.service.keys import issue_key  # noqa: E402
 from api.storage.database import init_database, start_embedded  # noqa: E402
-from bench import engines, policy_follow  # noqa: E402
+from bench import cpu, engines, policy_follow  # noqa: E402
 from bench import webhooks as webhook_bench  # noqa: E402
 
 SECONDS = int(os.environ.get("BENCH_SECONDS", "6"))
@@ -118,6 +118,7 @@ def start_server(
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
+    ACCOUNTING[port] = process.pid  # its own session: every process it starts is in it
     for _ in range(150):
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
@@ -146,16 +147,34 @@ def parse_wrk(text: str) -> dict[str, Any]:
         return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
     rps = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    total = re.search(r"(\d+) requests in", text)
     errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
     return {
         "rps": float(rps.group(1)) if rps else 0.0,
+        "requests": int(total.group(1)) if total else 0,
         "p50_ms": ms("50"),
         "p99_ms": ms("99"),
         "non_2xx": int(errors.group(1)) if errors else 0,
     }
 
 
+ACCOUNTING: dict[int, int] = {}
+"""port -> the server's session id, for the CPU accounting of its load runs (bench/cpu.py)."""
+POSTMASTER: list[int] = []
+
+
 def load(port: int, path: str, script: str | None, env: dict[str, str]) -> dict[str, Any]:
+    """One load run; with the CPU each side spent per request when the server is known."""
+    session = ACCOUNTING.get(port)
+    before = cpu.sample(session, POSTMASTER[0]) if session and POSTMASTER else None
+    result = _load(port, path, script, env)
+    if before is not None and session is not None:
+        after = cpu.sample(session, POSTMASTER[0])
+        result["cpu"] = cpu.per_request(before, after, result["requests"])
+    return result
+
+
+def _load(port: int, path: str, script: str | None, env: dict[str, str]) -> dict[str, Any]:
     if shutil.which("wrk"):
         command = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency"]
         if script:
@@ -223,6 +242,7 @@ def python_load(port: int, path: str, script: str | None, env: dict[str, str]) -
     ordered = sorted(latencies)
     return {
         "rps": len(ordered) / SECONDS,
+        "requests": len(ordered),
         "p50_ms": statistics.median(ordered),
         "p99_ms": ordered[int(0.99 * (len(ordered) - 1))],
         "non_2xx": failures[0],
@@ -247,6 +267,10 @@ def alternating(port: int, env: dict[str, str]) -> dict[str, Any]:
             values = [run[key] for run in runs if run[key] is not None]
             merged[key] = statistics.median(values) if values else None
         merged["non_2xx"] = sum(run["non_2xx"] for run in runs)
+        if all("cpu" in run for run in runs):
+            merged["cpu"] = {
+                side: statistics.median(run["cpu"][side] for run in runs) for side in runs[0]["cpu"]
+            }
         return merged
 
     ratios = [e["rps"] / h["rps"] for h, e in rounds if h["rps"]]
@@ -271,6 +295,7 @@ def main() -> int:
     url = scratch_database()
     with psycopg.connect(url) as conn:
         key, _ = issue_key(conn, "bench", ["admin"], "bench")
+        POSTMASTER.append(cpu.postmaster_pid(conn))
     port = free_port()
     server = start_server(url, port)
     results: dict[str, Any] = {}
@@ -378,6 +403,13 @@ def report(r: dict[str, Any]) -> None:
     )
     for name, a, b, c in rows:
         print(f"{name:32} {a:>18}  {b:40} {c}")
+    for name, side in (("/healthz", healthz), ("evaluation", evaluations)):
+        if "cpu" in side:
+            c = side["cpu"]
+            print(
+                f"CPU per request, {name:11} server {c['server_ms']:.2f} ms, "
+                f"PostgreSQL {c['postgres_ms']:.2f} ms, load tool {c['tool_ms']:.2f} ms"
+            )
     policy_follow.report(r["policy_check"])
     print(
         f"non-2xx: healthz {healthz['non_2xx']}, evaluations {evaluations['non_2xx']}, "

@@ -58,7 +58,7 @@ def create_evaluation() -> Response:
     except Invalid:
         pass  # perhaps from an outdated snapshot or set: the database has the last word
     reauthenticate()
-    with transaction(rt.quick) as conn:
+    with transaction(rt.pool) as conn:  # durable: committed before the 200
         held = rt.policies.follow(conn)
         output = preview(
             conn,

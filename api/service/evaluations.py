@@ -23,8 +23,8 @@ from api.policy.engine import evaluate
 from api.policy.model import Policy
 from api.service.parties import Parties, check_acting_as, in_database, resolve_parties
 from api.service.shadow import shadow_results
-from api.storage.decisions import Preview, log_decision, relax_commit
-from api.storage.preview_log import PreviewLog
+from api.storage.decisions import Preview, log_decision
+from api.storage.preview_log import DecisionLog
 from api.storage.registry import RegistrySnapshot
 
 
@@ -60,14 +60,13 @@ def preview(
     check_acting_as(bound_to, requested_by, "requested_by")
     decision, shadow = _decide(policy, deal, parties, today, now, shadows)
     output = decision.as_dict()
-    relax_commit(conn)
     log_decision(conn, decision, output, today, stored_input, shadow=shadow)
     return output
 
 
 def preview_from_snapshot(
     registry: RegistrySnapshot,
-    log: PreviewLog,
+    log: DecisionLog,
     policy: Policy,
     deal: Mapping[str, Any],
     requested_by: str,

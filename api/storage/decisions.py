@@ -123,26 +123,29 @@ def insert_previews(
 ) -> set[uuid.UUID]:
     """Insert previews in one statement; returns the ids written (a row whose registry or
     policy generation is no longer current is not)."""
-    document = orjson.dumps(
-        [
-            {
-                **p._asdict(),
-                "input": orjson.Fragment(p.input),
-                "output": orjson.Fragment(p.output),
-                "shadow": orjson.Fragment(p.shadow),
-            }
-            for p in previews
-        ]
+    return insert_rows(conn, [preview_row(p) for p in previews], check_policy=check_policy)
+
+
+def preview_row(preview: Preview) -> bytes:
+    """One preview as the JSON object the guarded insert reads (what the decision-log writer
+    process receives from a worker)."""
+    return orjson.dumps(
+        {
+            **preview._asdict(),
+            "input": orjson.Fragment(preview.input),
+            "output": orjson.Fragment(preview.output),
+            "shadow": orjson.Fragment(preview.shadow),
+        }
     )
+
+
+def insert_rows(
+    conn: psycopg.Connection, rows: Sequence[bytes], *, check_policy: bool = True
+) -> set[uuid.UUID]:
+    """`insert_previews` for rows already serialised by `preview_row`."""
+    document = b"[" + b",".join(rows) + b"]"
     statement = GUARDED_INSERT if check_policy else UNCHECKED_POLICY_INSERT
     return {row[0] for row in conn.execute(statement, (document.decode(),)).fetchall()}
-
-
-def relax_commit(conn: psycopg.Connection) -> None:
-    """Previews only: this transaction's commit need not wait for the WAL flush. A database
-    crash may lose the last moments of previews, never corrupt anything."""
-    if not conn.autocommit:  # the quick pool's sessions already run with it off
-        conn.execute("SET LOCAL synchronous_commit = off")
 
 
 def replayable(

@@ -2,8 +2,10 @@
 the database together in the next statement, so a busy process pays one round trip and one
 commit for many of them. Every caller still returns only after its own row is committed.
 
-Previews commit with `synchronous_commit = off` (the quick pool): a database crash may lose
-the last moments of them, never corrupt anything. Approvals and overrides do not come here.
+Every group commits durably (the transactional pool) before any of its callers returns. Under
+`serve` the workers send their rows to the decision-log writer process instead
+(api/logwriter), which groups rows across workers; this class is its fallback and what a
+process without a writer (tests, an embedded app) uses.
 """
 
 from __future__ import annotations
@@ -12,12 +14,20 @@ import threading
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from psycopg_pool import ConnectionPool
 
 from api.errors import Invalid
 from api.storage.database import transaction
 from api.storage.decisions import Preview, insert_previews
+
+
+class DecisionLog(Protocol):
+    def write(self, preview: Preview) -> bool:
+        """Commit one preview durably; False when its registry or policy generation was no
+        longer current (nothing is written then)."""
+        ...
 
 
 @dataclass(slots=True)

@@ -150,15 +150,18 @@ def test_serve_runs_a_dispatcher_that_dies_with_it(db: str, receiver: Receiver) 
     try:
         hooks = [p for p in _children(server.process.pid) if "webhooks run" in _cmdline(p)]
         assert len(hooks) == 1
+        writers = [p for p in _children(server.process.pid) if "api.logwriter" in _cmdline(p)]
+        assert len(writers) == 1  # the decision-log writer: not a worker either
         # workers replaced (SIGHUP) exit through serve's own frames: they must not stop it
         os.kill(server.process.pid, signal.SIGHUP)
         deadline = time.monotonic() + 30
-        workers = set(_children(server.process.pid)) - set(hooks)
+        workers = set(_children(server.process.pid)) - set(hooks) - set(writers)
         while time.monotonic() < deadline and workers & set(_children(server.process.pid)):
             time.sleep(0.2)
         assert not workers & set(_children(server.process.pid)), "old workers still running"
         time.sleep(1)
         assert "webhooks run" in _cmdline(hooks[0]), "a worker's exit stopped the dispatcher"
+        assert "api.logwriter" in _cmdline(writers[0]), "a worker's exit stopped the writer"
         assert call(server.port, "GET", "/readyz")[0] == 200
         os.kill(server.process.pid, signal.SIGKILL)
         server.process.wait(timeout=10)
@@ -166,6 +169,9 @@ def test_serve_runs_a_dispatcher_that_dies_with_it(db: str, receiver: Receiver) 
         while time.monotonic() < deadline and "webhooks run" in _cmdline(hooks[0]):
             time.sleep(0.1)
         assert "webhooks run" not in _cmdline(hooks[0])
+        while time.monotonic() < deadline and "api.logwriter" in _cmdline(writers[0]):
+            time.sleep(0.1)
+        assert "api.logwriter" not in _cmdline(writers[0])
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(server.process.pid, signal.SIGKILL)
