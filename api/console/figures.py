@@ -37,6 +37,11 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def _axes(x: str, y: str) -> dict[str, str]:
+    """Axis titles for the chart, each naming its unit (what one step of the scale counts)."""
+    return {"x": x, "y": y}
+
+
 def _series(label: str, values: Sequence[Any]) -> dict[str, Any]:
     return {"label": label, "data": [float(v) if v is not None else None for v in values]}
 
@@ -58,6 +63,7 @@ def threshold_proximity(items: Items, lever: str, band: str, group_by: str) -> F
         "type": "bar",
         "labels": [f"band {k}" for k in BAND_KEYS],
         "datasets": [_series(i["key"], [i["bands"][k] for k in BAND_KEYS]) for i in items],
+        "axes": _axes(f"offset from own {lever} ceiling (bands of {band} {lever})", "asks"),
     }
     return Figure(
         caption=f"Asks by offset from the requester's own {lever} ceiling, bands of {band}",
@@ -104,6 +110,7 @@ def period_end(items: Items, lever: str) -> Figure:
         "type": "bar",
         "labels": list(BUCKET_NAMES),
         "datasets": [_series(q, [cell.get((q, b), 0) for b in BUCKET_NAMES]) for q in quarters],
+        "axes": _axes("days to quarter end at submission", "requests"),
     }
     busiest = max(items, key=lambda i: i["requests"], default=None)
     return Figure(
@@ -154,6 +161,7 @@ def rescues(items: Items) -> Figure:
         "stacked": True,
         "labels": [i["key"] for i in items],
         "datasets": [_series(f, [i[f] for i in items]) for f in fields],
+        "axes": _axes("approver or executive", "steps and rescues"),
     }
     most = max(items, key=lambda i: i["rescues"], default=None)
     return Figure(
@@ -181,6 +189,7 @@ def seller_timeline(items: Items, flag: str) -> Figure:
         "type": "bar",
         "labels": [i["key"] for i in items],
         "datasets": [_series(f, [i[f] for i in items]) for f in fields],
+        "axes": _axes("owner", "requests and revisions"),
     }
     slips = sum(i["slips"] for i in items)
     return Figure(
@@ -220,6 +229,7 @@ def customer_no(items: Items) -> Figure:
             _series("after_no", [i["after_no"] for i in items]),
             _series("deeper_after_no", [i["deeper_after_no"] for i in items]),
         ],
+        "axes": _axes("owner", "withdrawals and submissions"),
     }
     deeper = sum(i["deeper_after_no"] for i in items)
     return Figure(

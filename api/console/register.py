@@ -3,20 +3,19 @@ filter) and an override's own page with its reviews and the review form."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Response, redirect, request, stream_with_context, url_for
+from flask import Response, redirect, request, url_for
 from marshmallow import ValidationError
 
 from api.console.blueprint import bp, page, user
 from api.console.sessions import SignedIn
 from api.errors import Forbidden, Invalid
 from api.http.context import runtime
+from api.http.overrides import FILTERS, csv_export, override_filters
 from api.http.problems import HttpProblem
-from api.http.progress import heartbeating
-from api.http.replies import decode_cursor, encode_cursor, resource_id
+from api.http.replies import encode_cursor, resource_id
 from api.http.schemas import OverridesQuery, ReviewIn
 from api.http.schemas.overrides import CATEGORIES, REVIEW_STATUSES
 from api.policy.decimals import decimal_str
@@ -29,17 +28,6 @@ from api.storage.database import transaction
 
 QUERY = OverridesQuery()
 REVIEW_IN = ReviewIn()
-FILTERS = (
-    "from",
-    "to",
-    "fiscal_year",
-    "fiscal_quarter",
-    "executive_id",
-    "owner_id",
-    "category",
-    "review_status",
-    "period_end",
-)
 PAGE_SIZE = 50
 
 
@@ -58,14 +46,10 @@ def _query() -> tuple[dict[str, Any], dict[str, str], dict[str, list[str]]]:
         parsed: dict[str, Any] = QUERY.load(sent)
     except ValidationError as exc:
         return {}, sent, messages_of(exc)
-    filters = {k: parsed.get(k) for k in FILTERS if k != "from"}
-    filters["from"] = parsed.get("from_")
     try:
-        cursor = decode_cursor(parsed.get("cursor"), int)
+        filters = override_filters(parsed, paged=True)
     except HttpProblem as exc:
         return {}, sent, exc.errors
-    if cursor is not None:
-        filters["after"] = cursor[0]
     filters["limit"] = parsed.get("limit", PAGE_SIZE)
     return filters, sent, {}
 
@@ -114,23 +98,7 @@ def register_csv() -> Response | tuple[str, int]:
         raise Invalid("The filter is not valid.", errors)
     filters.pop("limit", None)
     filters.pop("after", None)
-
-    def generate() -> Iterator[str]:
-        with transaction(runtime().reads) as conn:
-            yield from heartbeating(reports.csv_lines(store.export_rows(conn, filters)), every=1)
-
-    chunks = generate()
-    first = next(chunks)
-
-    def body() -> Iterator[str]:
-        yield first
-        yield from chunks
-
-    return Response(
-        stream_with_context(body()),
-        mimetype="text/csv",
-        headers={"Content-Disposition": "attachment; filename=overrides.csv"},
-    )
+    return csv_export(filters)
 
 
 def may_review(me: SignedIn, executive_id: str) -> tuple[bool, str | None]:

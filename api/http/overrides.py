@@ -47,6 +47,17 @@ PAGE_OR_CSV = {
         **CSV_DOC,
     },
 }
+FILTERS = (  # the filter parameters of GET /v1/overrides, as sent
+    "from",
+    "to",
+    "fiscal_year",
+    "fiscal_quarter",
+    "executive_id",
+    "owner_id",
+    "category",
+    "review_status",
+    "period_end",
+)
 OVERRIDE_IN, ACKNOWLEDGE_IN, REVIEW_IN = OverrideIn(), AcknowledgeIn(), ReviewIn()
 
 
@@ -86,12 +97,9 @@ def create() -> Response:
 def index(query: dict[str, Any]) -> Response:
     """Filter overrides; pages by an opaque cursor, or streams every match as CSV
     (`Accept: text/csv`; `exportOverrides` is the same export as its own operation)."""
-    filters = _filters(query)
     if request.accept_mimetypes.best_match(["application/json", "text/csv"]) == "text/csv":
-        return _csv(filters)
-    cursor = decode_cursor(query.get("cursor"), int)
-    if cursor is not None:
-        filters["after"] = cursor[0]
+        return csv_export(override_filters(query))
+    filters = override_filters(query, paged=True)
     limit = query["limit"]
     with replica_read() as conn:
         rows = store.list_overrides(conn, filters, limit + 1)
@@ -108,32 +116,31 @@ def index(query: dict[str, Any]) -> Response:
 @problems(blp, 422, 503)
 def export(query: dict[str, Any]) -> Response:
     """Every override that matches the filters, as CSV (what `Accept: text/csv` gives)."""
-    return _csv(_filters(query))
+    return csv_export(override_filters(query))
 
 
-def _filters(query: dict[str, Any]) -> dict[str, Any]:
-    names = (
-        "to",
-        "fiscal_year",
-        "fiscal_quarter",
-        "executive_id",
-        "owner_id",
-        "category",
-        "review_status",
-        "period_end",
-    )
-    filters = {k: query.get(k) for k in names}
+def override_filters(query: dict[str, Any], *, paged: bool = False) -> dict[str, Any]:
+    """The storage filters of a parsed `OverridesQuery`/`OverridesFilter`, for the API and
+    the console alike; `paged` adds `after` from the cursor (a bad one is a 422 on `cursor`)."""
+    filters = {k: query.get(k) for k in FILTERS if k != "from"}
     filters["from"] = query.get("from_")
+    if paged:
+        cursor = decode_cursor(query.get("cursor"), int)
+        if cursor is not None:
+            filters["after"] = cursor[0]
     return filters
 
 
-def _csv(filters: dict[str, Any]) -> Response:
+def csv_export(filters: dict[str, Any]) -> Response:
+    """Every override matching `filters` as streamed CSV, from a read transaction opened
+    before the first byte, so that an outage is a 503 and not a cut stream."""
+
     def generate() -> Iterator[str]:
         with replica_read() as conn:
             yield from heartbeating(reports.csv_lines(store.export_rows(conn, filters)), every=1)
 
     chunks = generate()
-    first = next(chunks)  # opens the transaction now, so an outage is a 503, not a cut stream
+    first = next(chunks)
 
     def body() -> Iterator[str]:
         yield first

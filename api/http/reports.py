@@ -6,8 +6,10 @@ Each answers `{items, from, to, generated_at}`, or the same rows as CSV on
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import wraps
 from typing import Any
 
 import psycopg
@@ -50,23 +52,58 @@ def csv_doc(schema: type) -> dict[str, Any]:
     }
 
 
-def _answer(
-    report: str, query: dict[str, Any], compute: Callable[[psycopg.Connection], patterns.Items]
-) -> Response:
+@dataclass(frozen=True, slots=True)
+class Asked:
+    """A report's parsed query, with its `from`/`to` as dates."""
+
+    query: dict[str, Any]
+    start: date | None
+    end: date | None
+
+    def lever(self) -> str:
+        """The `lever` asked for, else the active policy's first lever."""
+        lever = self.query.get("lever")
+        return str(lever) if lever else runtime().policies.active.levers[0].name
+
+
+Compute = Callable[[psycopg.Connection, Asked], patterns.Items]
+
+
+def report(path: str, operation_id: str, query: type, out: type) -> Callable[[Compute], Compute]:
+    """Register one report: `compute(conn, asked)` gives its items; the view around it
+    parses the query, runs it and answers JSON or CSV. Its docstring documents the operation."""
+    name = path.rsplit("/", 1)[-1]
+
+    def register(compute: Compute) -> Compute:
+        @wraps(compute)
+        def view(parsed: dict[str, Any]) -> Response:
+            return _answer(name, parsed, compute)
+
+        documented = problems(blp, 422, 503)(view)
+        documented = blp.response(200, out)(documented)
+        documented = blp.arguments(query, location="query")(documented)
+        documented = blp.doc(operationId=operation_id, responses=csv_doc(out))(documented)
+        blp.route(path, methods=["GET"])(requires(Scope.AUDIT_READ)(documented))
+        return compute
+
+    return register
+
+
+def _answer(report: str, query: dict[str, Any], compute: Compute) -> Response:
     """Run one report in a read transaction (on DATABASE_READ_URL when set) and answer JSON
     or, when asked, CSV."""
     rt = runtime()
+    start, end = _dates(query)
     with transaction(rt.pool) as conn:  # the rollups are written on the primary
         patterns.roll_up(conn, ROLL_BUDGET_S)
     with transaction(rt.reads) as conn:
-        items = compute(conn)
+        items = compute(conn, Asked(query, start, end))
     if request.accept_mimetypes.best_match(["application/json", "text/csv"]) == "text/csv":
         return Response(
             "".join(patterns.csv_text(report, items)),
             mimetype="text/csv",
             headers={"Content-Disposition": f"attachment; filename={report}.csv"},
         )
-    start, end = _dates(query)
     return reply(
         {
             "items": items,
@@ -85,83 +122,41 @@ def _dates(query: dict[str, Any]) -> tuple[date | None, date | None]:
     )
 
 
-def _lever(query: dict[str, Any]) -> str:
-    lever = query.get("lever")
-    return str(lever) if lever else runtime().policies.active.levers[0].name
-
-
-@blp.route("/v1/reports/threshold-proximity", methods=["GET"])
-@requires(Scope.AUDIT_READ)
-@blp.doc(operationId="getThresholdProximityReport", responses=csv_doc(ProximityReportOut))
-@blp.arguments(ProximityQuery, location="query")
-@blp.response(200, ProximityReportOut)
-@problems(blp, 422, 503)
-def threshold_proximity(query: dict[str, Any]) -> Response:
+@report(
+    "/v1/reports/threshold-proximity",
+    "getThresholdProximityReport",
+    ProximityQuery,
+    ProximityReportOut,
+)
+def threshold_proximity(conn: psycopg.Connection, asked: Asked) -> patterns.Items:
     """Threshold hugging: every ask's offset from the requester's own ceiling, in bands."""
-    policy = runtime().policies.active
-    start, end = _dates(query)
-    band = query.get("band") or Decimal(1)
-    return _answer(
-        "threshold-proximity",
-        query,
-        lambda conn: patterns.threshold_proximity(
-            conn, policy, _lever(query), band, query["group_by"], start, end
-        ),
+    policy, band = runtime().policies.active, asked.query.get("band") or Decimal(1)
+    group_by = asked.query["group_by"]
+    return patterns.threshold_proximity(
+        conn, policy, asked.lever(), band, group_by, asked.start, asked.end
     )
 
 
-@blp.route("/v1/reports/period-end", methods=["GET"])
-@requires(Scope.AUDIT_READ)
-@blp.doc(operationId="getPeriodEndReport", responses=csv_doc(PeriodEndReportOut))
-@blp.arguments(LeverQuery, location="query")
-@blp.response(200, PeriodEndReportOut)
-@problems(blp, 422, 503)
-def period_end(query: dict[str, Any]) -> Response:
+@report("/v1/reports/period-end", "getPeriodEndReport", LeverQuery, PeriodEndReportOut)
+def period_end(conn: psycopg.Connection, asked: Asked) -> patterns.Items:
     """The mad dash: asks and overrides by fiscal quarter and days to quarter end."""
     policy = runtime().policies.active
-    start, end = _dates(query)
-    return _answer(
-        "period-end",
-        query,
-        lambda conn: patterns.period_end(conn, policy, _lever(query), start, end),
-    )
+    return patterns.period_end(conn, policy, asked.lever(), asked.start, asked.end)
 
 
-@blp.route("/v1/reports/rescues", methods=["GET"])
-@requires(Scope.AUDIT_READ)
-@blp.doc(operationId="getRescuesReport", responses=csv_doc(RescuesReportOut))
-@blp.arguments(ReportQuery, location="query")
-@blp.response(200, RescuesReportOut)
-@problems(blp, 422, 503)
-def rescues(query: dict[str, Any]) -> Response:
+@report("/v1/reports/rescues", "getRescuesReport", ReportQuery, RescuesReportOut)
+def rescues(conn: psycopg.Connection, asked: Asked) -> patterns.Items:
     """Managers who rescue instead of coach: steps acted on, overrides, coaching share."""
-    start, end = _dates(query)
-    return _answer("rescues", query, lambda conn: patterns.rescues(conn, start, end))
+    return patterns.rescues(conn, asked.start, asked.end)
 
 
-@blp.route("/v1/reports/seller-timeline", methods=["GET"])
-@requires(Scope.AUDIT_READ)
-@blp.doc(operationId="getSellerTimelineReport", responses=csv_doc(TimelineReportOut))
-@blp.arguments(TimelineQuery, location="query")
-@blp.response(200, TimelineReportOut)
-@problems(blp, 422, 503)
-def seller_timeline(query: dict[str, Any]) -> Response:
+@report("/v1/reports/seller-timeline", "getSellerTimelineReport", TimelineQuery, TimelineReportOut)
+def seller_timeline(conn: psycopg.Connection, asked: Asked) -> patterns.Items:
     """Close dates on the seller's clock: flagged requests and quarter slips per owner."""
-    start, end = _dates(query)
-    return _answer(
-        "seller-timeline",
-        query,
-        lambda conn: patterns.seller_timeline(conn, query["flag"], start, end),
-    )
+    return patterns.seller_timeline(conn, asked.query["flag"], asked.start, asked.end)
 
 
-@blp.route("/v1/reports/customer-no", methods=["GET"])
-@requires(Scope.AUDIT_READ)
-@blp.doc(operationId="getCustomerNoReport", responses=csv_doc(CustomerNoReportOut))
-@blp.arguments(ReportQuery, location="query")
-@blp.response(200, CustomerNoReportOut)
-@problems(blp, 422, 503)
-def customer_no(query: dict[str, Any]) -> Response:
+@report("/v1/reports/customer-no", "getCustomerNoReport", ReportQuery, CustomerNoReportOut)
+def customer_no(conn: psycopg.Connection, asked: Asked) -> patterns.Items:
     """The customer's no: withdrawals by reason and deals pushed again after a no."""
-    start, end = _dates(query)
-    return _answer("customer-no", query, lambda conn: patterns.customer_no(conn, start, end))
+    return patterns.customer_no(conn, asked.start, asked.end)

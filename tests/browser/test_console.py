@@ -21,7 +21,12 @@ from tests.console.test_reports import history
 
 REPORT_NAMES = ["threshold-proximity", "period-end", "rescues", "seller-timeline", "customer-no"]
 
-REPORT_NAMES = ["threshold-proximity", "period-end", "rescues", "seller-timeline", "customer-no"]
+# The right edge of every cell of a card table, and of the widest cell, against the viewport.
+CELL_EDGES = """(() => {
+  const cells = [...document.querySelectorAll('table.cards tbody td, table.cards tbody th')];
+  const right = Math.max(0, ...cells.map(c => c.getBoundingClientRect().right));
+  return {cells: cells.length, right: right, width: window.innerWidth};
+})()"""
 
 NOTE = "Checked the competitor's quote: the discount holds up."
 
@@ -165,6 +170,14 @@ def visit_every_page(page: Page, oid: str) -> list[tuple[str, Callable[[], None]
                 (d["label"], d["data"]) for d in island["datasets"]
             ]
             assert page.locator("#report-table tbody tr").count() >= 1
+            titles = page.evaluate(
+                "(() => { const s = Chart.getChart('chart').options.scales;"
+                " return [s.x.title.display, s.x.title.text, s.y.title.display, s.y.title.text];"
+                " })()"
+            )
+            axes = island["axes"]
+            assert titles == [True, axes["x"], True, axes["y"]], name
+            assert axes["x"] and axes["y"], name
 
         return visit
 
@@ -204,4 +217,8 @@ def test_every_page_no_csp_violation_no_serious_axe_finding_and_a_screenshot(
             assert axe_serious(page) == [], name
             overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
             assert overflow <= 0, f"{name} scrolls sideways at {width}px"
+        if name in ("register", "audit", "policies") or name.startswith("report-"):
+            edges = page.evaluate(CELL_EDGES)
+            assert edges["cells"] >= 2, name
+            assert edges["right"] <= edges["width"], f"{name}: a cell is cut at {width}px"
         screenshot(page, f"{name}-{width}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from html import escape as html_escape
 from typing import Any
 
 import pytest
@@ -16,10 +17,10 @@ from tests.console.conftest import csrf_of, sign_in
 
 HX = {"HX-Request": "true"}
 ROW = re.compile(
-    r'<tr>\s*<td><time datetime="([^"]+)">[^<]+</time></td>\s*'
-    r'<th scope="row"><a href="/console/overrides/([^"]+)">'
+    r'<tr>\s*<td data-label="Created \(UTC\)"><time datetime="([^"]+)">[^<]+</time></td>\s*'
+    r'<th scope="row" data-label="Deal"><a href="/console/overrides/([^"]+)">'
 )
-CELL = re.compile(r"<td class=\"num\">([^<]+)</td>")
+CELL = re.compile(r"<td class=\"num\" data-label=\"Excess value\">([^<]+)</td>")
 
 
 @pytest.fixture()
@@ -106,6 +107,30 @@ def test_a_bad_filter_names_its_field(
     assert "<code>fiscal_quarter</code>: Must be greater than or equal to 1" in html
     assert "<code>from</code>:" in html
     assert ROW.findall(html) == []
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("cursor=not-a-cursor", "cursor"),
+        ("fiscal_quarter=7", "fiscal_quarter"),
+        ("category=nonsense", "category"),
+        ("from=yesterday", "from"),
+    ],
+    ids=["bad-cursor", "quarter-out-of-range", "unknown-category", "bad-date"],
+)
+def test_a_bad_filter_reads_as_the_api_says_it(
+    client: FlaskClient, admin: dict[str, str], auditor: str, query: str, field: str
+) -> None:
+    """The register parses its filters with the API's own function: the same messages."""
+    api = client.get(f"/v1/overrides?{query}", headers=admin)
+    assert api.status_code == 422
+    messages = api.json["errors"][field]
+    assert messages and all(isinstance(m, str) for m in messages)
+    response = client.get(f"/console/overrides?{query}")
+    assert response.status_code == 422
+    shown = html_escape(" ".join(messages), quote=True)
+    assert f"<li><code>{field}</code>: {shown}</li>" in text(response)
 
 
 def test_keyset_paging(client: FlaskClient, overrides: list[dict[str, Any]], auditor: str) -> None:
@@ -200,12 +225,16 @@ def test_audit_events_page_like_the_api(
 ) -> None:
     events = client.get("/v1/audit/events?limit=500", headers=admin).json["items"]
     html = text(client.get("/console/audit"))
-    ids = [int(i) for i in re.findall(r'<tr><th scope="row">(\d+)</th>', html)]
+    ids = [int(i) for i in re.findall(r'<tr><th scope="row" data-label="Id">(\d+)</th>', html)]
     assert ids == [e["id"] for e in events][:50]
-    hashes = re.findall(r'<td><code class="hash">([0-9a-f]{64})</code></td>', html)
+    hashes = re.findall(
+        r'<td data-label="Hash"><code class="hash">([0-9a-f]{64})</code></td>', html
+    )
     assert hashes == [e["hash"] for e in events][:50]
     later = text(client.get(f"/console/audit?after={events[-2]['id']}", headers=HX))
-    assert re.findall(r'<tr><th scope="row">(\d+)</th>', later) == [str(events[-1]["id"])]
+    assert re.findall(r'<tr><th scope="row" data-label="Id">(\d+)</th>', later) == [
+        str(events[-1]["id"])
+    ]
     assert "End of the log." in later
 
 

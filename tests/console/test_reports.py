@@ -50,17 +50,29 @@ def auditor(client: FlaskClient, make_key: Callable[..., str]) -> None:
     assert sign_in(client, make_key("audit:read", name="auditor")).status_code == 302
 
 
+TABLE = '<table id="report-table" class="cards">'
+
+
 def table(html: str) -> list[list[str]]:
-    body = html.split('<table id="report-table">')[1].split("</table>")[0]
-    rows = re.findall(r"<tr><th scope=\"row\">(.*?)</th>(.*?)</tr>", body.split("<tbody>")[1])
+    body = html.split(TABLE)[1].split("</table>")[0]
+    rows = re.findall(r"<tr><th scope=\"row\"[^>]*>(.*?)</th>(.*?)</tr>", body.split("<tbody>")[1])
     return [
         [htmllib.unescape(head), *map(htmllib.unescape, re.findall(r"<td[^>]*>(.*?)</td>", rest))]
         for head, rest in rows
     ]
 
 
+def labels(html: str) -> list[list[str]]:
+    """Each body row's cells by their data-label: the card a phone shows."""
+    body = html.split(TABLE)[1].split("</table>")[0].split("<tbody>")[1]
+    return [
+        [htmllib.unescape(x) for x in re.findall(r'<t[hd] [^>]*data-label="([^"]*)"', row)]
+        for row in re.findall(r"<tr>(.*?)</tr>", body)
+    ]
+
+
 def columns(html: str) -> list[str]:
-    head = html.split('<table id="report-table">')[1].split("</thead>")[0]
+    head = html.split(TABLE)[1].split("</thead>")[0]
     return [htmllib.unescape(c) for c in re.findall(r"<th scope=\"col\"[^>]*>(.*?)</th>", head)]
 
 
@@ -107,6 +119,37 @@ def test_table_is_the_api_and_every_chart_point_a_table_cell(
     assert 'role="img" aria-label="' in html and "The table below holds the same numbers." in html
 
 
+AXES = {
+    "threshold-proximity?lever=discount_pct&group_by=tier": (
+        "offset from own discount_pct ceiling (bands of 1 discount_pct)",
+        "asks",
+    ),
+    "threshold-proximity?lever=discount_pct&group_by=owner&band=0.5": (
+        "offset from own discount_pct ceiling (bands of 0.5 discount_pct)",
+        "asks",
+    ),
+    "period-end?lever=discount_pct": ("days to quarter end at submission", "requests"),
+    "rescues": ("approver or executive", "steps and rescues"),
+    "seller-timeline?flag=seller_timeline": ("owner", "requests and revisions"),
+    "customer-no": ("owner", "withdrawals and submissions"),
+}
+
+
+@pytest.mark.usefixtures("history", "auditor")
+@pytest.mark.parametrize("path", PAGES, ids=lambda p: p.replace("?", " ").replace("&", " "))
+def test_every_cell_is_labelled_with_its_column_and_both_axes_name_their_unit(
+    client: FlaskClient, path: str
+) -> None:
+    """At phone width each row is a card of `label: value` lines (data-label, via CSS)."""
+    html = client.get(f"/console/reports/{path}").get_data(as_text=True)
+    heads = columns(html)
+    found = labels(html)
+    assert len(found) == len(table(html)) >= 1
+    assert all(row == heads for row in found), (heads, found)
+    axes = chart(html)["axes"]
+    assert (axes["x"], axes["y"]) == AXES[path]
+
+
 def _cell(name: str, rows: list[list[str]], heads: list[str], series: str, label: str) -> str:
     """The table cell behind one chart point, found the way a reader would."""
     if name == "threshold-proximity":  # a dataset per group, a label per band
@@ -132,7 +175,7 @@ def test_htmx_gets_the_figure_and_a_plain_request_the_page(client: FlaskClient) 
     fragment = client.get("/console/reports/rescues", headers={"HX-Request": "true"})
     body = fragment.get_data(as_text=True)
     assert page.startswith("<!doctype html>") and "vendor/chart.umd.min.js" in page
-    assert "<html" not in body and '<table id="report-table">' in body
+    assert "<html" not in body and TABLE in body
     assert table(body) == table(page)
 
 

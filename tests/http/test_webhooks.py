@@ -19,6 +19,7 @@ from api.dispatch.worker import Dispatcher
 from tests.http.conftest import deal
 from tests.webhooks.receiver import Receiver, running, verified
 
+LIVE = pytest.mark.usefixtures("org", "dispatcher")  # the people, and a dispatcher running
 ALLOW = {"webhook_allow_nets": ("127.0.0.0/8", "::1/128"), "webhook_allow_http": True}
 
 
@@ -79,6 +80,38 @@ def settled(client: FlaskClient, admin: dict[str, str], status: str) -> dict[str
     return one
 
 
+def disabled(client: FlaskClient, admin: dict[str, str], sub: dict[str, Any]) -> dict[str, Any]:
+    """The subscription once the dispatcher has disabled it (or as it is after 10 s)."""
+    deadline = time.monotonic() + 10
+    while True:
+        shown: dict[str, Any] = client.get(
+            f"/v1/webhook-subscriptions/{sub['id']}", headers=admin
+        ).json
+        if not shown["enabled"] or time.monotonic() > deadline:
+            return shown
+        time.sleep(0.05)
+
+
+def send_test(client: FlaskClient, admin: dict[str, str], sub: dict[str, Any]) -> dict[str, Any]:
+    """Queue a `webhook.test` event for the subscription."""
+    sent = client.post(f"/v1/webhook-subscriptions/{sub['id']}/test", headers=admin)
+    assert sent.status_code == 202, sent.json
+    body: dict[str, Any] = sent.json
+    return body
+
+
+@pytest.fixture()
+def everything(client: FlaskClient, admin: dict[str, str], receiver: Receiver) -> dict[str, Any]:
+    """A subscription to every event type, delivering to the receiver."""
+    return subscribe(client, admin, receiver.url)
+
+
+@pytest.fixture()
+def tests_only(client: FlaskClient, admin: dict[str, str], receiver: Receiver) -> dict[str, Any]:
+    """A subscription to `webhook.test` alone, delivering to the receiver."""
+    return subscribe(client, admin, receiver.url, ["webhook.test"])
+
+
 def submit(client: FlaskClient, admin: dict[str, str], **fields: Any) -> dict[str, Any]:
     body = {"deal": deal(discount_pct="12", **fields), "requested_by": "am.jones"}
     response = client.post("/v1/approval-requests", json=body, headers=admin)
@@ -87,15 +120,15 @@ def submit(client: FlaskClient, admin: dict[str, str], **fields: Any) -> dict[st
     return result
 
 
+@LIVE
 def test_submit_then_approve_arrives_signed_in_sequence_order(
     client: FlaskClient,
     admin: dict[str, str],
-    org: Any,
     receiver: Receiver,
-    dispatcher: Any,
     db: str,
+    everything: dict[str, Any],
 ) -> None:
-    sub = subscribe(client, admin, receiver.url)
+    sub = everything
     assert sub["secret"].startswith("whsec_") and len(sub["secret"]) == 6 + 44
     request = submit(client, admin)
     approve = client.post(
@@ -137,18 +170,17 @@ def test_submit_then_approve_arrives_signed_in_sequence_order(
     ],
     ids=["not-the-approver-403", "no-approver-422"],
 )
+@LIVE
 def test_a_refused_action_sends_nothing(
     client: FlaskClient,
     admin: dict[str, str],
-    org: Any,
     receiver: Receiver,
-    dispatcher: Any,
     db: str,
     approver: str,
     body: dict[str, str],
     status: int,
+    everything: dict[str, Any],
 ) -> None:
-    sub = subscribe(client, admin, receiver.url)
     request = submit(client, admin)
     receiver.wait_for(2)
     before = rows(db, "SELECT count(*) FROM webhook_events")[0][0]
@@ -157,8 +189,7 @@ def test_a_refused_action_sends_nothing(
     )
     assert refused.status_code == status, refused.json
     assert rows(db, "SELECT count(*) FROM webhook_events")[0][0] == before
-    marker = client.post(f"/v1/webhook-subscriptions/{sub['id']}/test", headers=admin)
-    assert marker.status_code == 202
+    send_test(client, admin, everything)
     got = receiver.wait_for(3)
     assert [r.event["type"] for r in got] == [
         "approval_request.submitted",
@@ -167,26 +198,19 @@ def test_a_refused_action_sends_nothing(
     ]
 
 
+@LIVE
 def test_a_conflict_sends_nothing(
     client: FlaskClient,
     admin: dict[str, str],
-    org: Any,
     receiver: Receiver,
-    dispatcher: Any,
     db: str,
+    everything: dict[str, Any],
 ) -> None:
-    subscribe(client, admin, receiver.url)
     request = submit(client, admin)
-    path = f"/v1/approval-requests/{request['id']}"
-    assert (
-        client.post(
-            f"{path}/withdraw", json={"requested_by": "am.jones", "reason": "no"}, headers=admin
-        ).status_code
-        == 200
-    )
-    again = client.post(
-        f"{path}/withdraw", json={"requested_by": "am.jones", "reason": "no"}, headers=admin
-    )
+    path = f"/v1/approval-requests/{request['id']}/withdraw"
+    withdraw = {"requested_by": "am.jones", "reason": "no"}
+    assert client.post(path, json=withdraw, headers=admin).status_code == 200
+    again = client.post(path, json=withdraw, headers=admin)
     assert again.status_code == 409
     got = receiver.wait_for(3)
     time.sleep(0.5)
@@ -214,13 +238,17 @@ def delivery_metrics(client: FlaskClient, admin: dict[str, str]) -> dict[str, fl
     }
 
 
+@LIVE
 def test_500_500_200_is_one_success_with_identical_bytes(
-    client: FlaskClient, admin: dict[str, str], org: Any, receiver: Receiver, dispatcher: Any
+    client: FlaskClient,
+    admin: dict[str, str],
+    receiver: Receiver,
+    tests_only: dict[str, Any],
 ) -> None:
-    sub = subscribe(client, admin, receiver.url, ["webhook.test"])
+    sub = tests_only
     receiver.answers = [(500, 0, {}), (500, 0, {})]
     before = delivery_metrics(client, admin)
-    sent = client.post(f"/v1/webhook-subscriptions/{sub['id']}/test", headers=admin).json
+    sent = send_test(client, admin, sub)
     got = receiver.wait_for(1)
     settled(client, admin, "delivered")
     time.sleep(0.5)
@@ -246,23 +274,17 @@ def test_500_500_200_is_one_success_with_identical_bytes(
     ]
 
 
+@LIVE
 def test_410_disables_the_subscription(
     client: FlaskClient,
     admin: dict[str, str],
-    org: Any,
     receiver: Receiver,
-    dispatcher: Any,
     db: str,
+    tests_only: dict[str, Any],
 ) -> None:
-    sub = subscribe(client, admin, receiver.url, ["webhook.test"])
     receiver.answers = [(410, 0, {})]
-    client.post(f"/v1/webhook-subscriptions/{sub['id']}/test", headers=admin)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        shown = client.get(f"/v1/webhook-subscriptions/{sub['id']}", headers=admin).json
-        if not shown["enabled"]:
-            break
-        time.sleep(0.05)
+    send_test(client, admin, tests_only)
+    shown = disabled(client, admin, tests_only)
     assert shown["enabled"] is False
     assert shown["disabled_reason"] == "the receiver answered 410 Gone"
     listed = client.get("/v1/webhook-deliveries?status=failed", headers=admin).json["items"]
@@ -274,12 +296,15 @@ def test_410_disables_the_subscription(
     ) == [("system:dispatcher", "the receiver answered 410 Gone")]
 
 
+@LIVE
 def test_a_slow_receiver_times_out_and_is_retried(
-    client: FlaskClient, admin: dict[str, str], org: Any, receiver: Receiver, dispatcher: Any
+    client: FlaskClient,
+    admin: dict[str, str],
+    receiver: Receiver,
+    tests_only: dict[str, Any],
 ) -> None:
-    sub = subscribe(client, admin, receiver.url, ["webhook.test"])
     receiver.answers = [(200, 2.0, {})]
-    client.post(f"/v1/webhook-subscriptions/{sub['id']}/test", headers=admin)
+    send_test(client, admin, tests_only)
     receiver.wait_for(1)
     one = settled(client, admin, "delivered")
     assert [(a["status_code"], a["error"]) for a in one["attempts"]] == [
@@ -290,15 +315,19 @@ def test_a_slow_receiver_times_out_and_is_retried(
     assert one["status"] == "delivered"
 
 
+@LIVE
 def test_rotation_signs_with_both_secrets_during_the_overlap(
-    client: FlaskClient, admin: dict[str, str], org: Any, receiver: Receiver, dispatcher: Any
+    client: FlaskClient,
+    admin: dict[str, str],
+    receiver: Receiver,
+    tests_only: dict[str, Any],
 ) -> None:
-    sub = subscribe(client, admin, receiver.url, ["webhook.test"])
+    sub = tests_only
     rotated = client.post(f"/v1/webhook-subscriptions/{sub['id']}/rotate-secret", headers=admin)
     assert rotated.status_code == 200
     new = rotated.json["secret"]
     assert new != sub["secret"] and rotated.json["previous_secret_expires_at"] is not None
-    client.post(f"/v1/webhook-subscriptions/{sub['id']}/test", headers=admin)
+    send_test(client, admin, sub)
     got = receiver.wait_for(1)[0]
     assert len(got.headers["webhook-signature"].split(" ")) == 2
     assert verified(got, new)["type"] == "webhook.test"
@@ -306,15 +335,18 @@ def test_rotation_signs_with_both_secrets_during_the_overlap(
     assert "secret" not in client.get(f"/v1/webhook-subscriptions/{sub['id']}", headers=admin).json
 
 
+@LIVE
 def test_a_redirect_is_not_followed_and_retry_after_is_honoured(
-    client: FlaskClient, admin: dict[str, str], org: Any, receiver: Receiver, dispatcher: Any
+    client: FlaskClient,
+    admin: dict[str, str],
+    receiver: Receiver,
+    tests_only: dict[str, Any],
 ) -> None:
-    sub = subscribe(client, admin, receiver.url, ["webhook.test"])
     receiver.answers = [
         (302, 0, {"Location": "http://127.0.0.1:9/elsewhere"}),
         (503, 0, {"Retry-After": "2"}),
     ]
-    client.post(f"/v1/webhook-subscriptions/{sub['id']}/test", headers=admin)
+    send_test(client, admin, tests_only)
     receiver.wait_for(1, timeout=20)
     one = settled(client, admin, "delivered")
     assert [a["status_code"] for a in one["attempts"]] == [302, 503, 200]
@@ -323,27 +355,21 @@ def test_a_redirect_is_not_followed_and_retry_after_is_honoured(
     assert [seen.headers["x-path"] for seen, _, _ in receiver.requests] == ["/hooks"] * 3
 
 
+@LIVE
 def test_no_success_for_5_days_disables_the_subscription(
     client: FlaskClient,
     admin: dict[str, str],
-    org: Any,
     receiver: Receiver,
-    dispatcher: Any,
     db: str,
+    tests_only: dict[str, Any],
 ) -> None:
-    sub = subscribe(client, admin, receiver.url, ["webhook.test"])
     with psycopg.connect(db) as conn:
         conn.execute(
             "UPDATE webhook_subscriptions SET failing_since = now() - interval '5 days 1 minute'"
         )
     receiver.answers = [(500, 0, {})]
-    client.post(f"/v1/webhook-subscriptions/{sub['id']}/test", headers=admin)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        shown = client.get(f"/v1/webhook-subscriptions/{sub['id']}", headers=admin).json
-        if not shown["enabled"]:
-            break
-        time.sleep(0.05)
+    send_test(client, admin, tests_only)
+    shown = disabled(client, admin, tests_only)
     assert (shown["enabled"], shown["disabled_reason"]) == (
         False,
         "no successful delivery in 5 days",
@@ -358,16 +384,20 @@ def test_no_success_for_5_days_disables_the_subscription(
 
 
 def test_the_address_is_checked_again_when_sending(
-    client: FlaskClient, admin: dict[str, str], receiver: Receiver, settings: Settings, db: str
+    client: FlaskClient,
+    admin: dict[str, str],
+    receiver: Receiver,
+    settings: Settings,
+    db: str,
+    tests_only: dict[str, Any],
 ) -> None:
     """Saved while loopback was allowed; a dispatcher without the allow-list refuses to send."""
-    sub = subscribe(client, admin, receiver.url, ["webhook.test"])
     strict = dataclasses.replace(settings, webhook_allow_nets=())
     worker = Dispatcher(strict, db, threads=1)
     thread = threading.Thread(target=worker.run, daemon=True)
     thread.start()
     try:
-        client.post(f"/v1/webhook-subscriptions/{sub['id']}/test", headers=admin)
+        send_test(client, admin, tests_only)
         one = settled(client, admin, "failed")
     finally:
         worker.stop.set()

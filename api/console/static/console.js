@@ -21,6 +21,12 @@
   // id="ID">, the same numbers as the table beside it.
   var palette = ["#1f5fa8", "#c2571a", "#2e7d32", "#7b3fa0", "#8a6d00", "#b0003a", "#00707a"];
 
+  // Each axis is titled with its unit, from the island's "axes" ({x: "...", y: "..."}).
+  function axisTitle(spec, axis) {
+    var text = spec.axes && spec.axes[axis];
+    return { display: !!text, text: text || "", font: { weight: "bold" } };
+  }
+
   function drawCharts(root) {
     if (typeof Chart === "undefined") {
       return;
@@ -45,8 +51,13 @@
           indexAxis: spec.indexAxis || "x",
           plugins: { legend: { display: true } },
           scales: {
-            y: { beginAtZero: true, stacked: !!spec.stacked, ticks: { precision: 0 } },
-            x: { stacked: !!spec.stacked }
+            y: {
+              beginAtZero: true,
+              stacked: !!spec.stacked,
+              ticks: { precision: 0 },
+              title: axisTitle(spec, "y")
+            },
+            x: { stacked: !!spec.stacked, title: axisTitle(spec, "x") }
           }
         }
       });
