@@ -108,6 +108,7 @@ class Metrics:
         self._counted: dict[tuple[str, str, int], Any] = {}
         self._timed: dict[tuple[str, str], Any] = {}
         self._decided: dict[tuple[str, str], Any] = {}
+        self._verdicts: dict[str, Any] = {}
         self._pool_at = 0.0
         self._lock = threading.Lock()
 
@@ -137,13 +138,14 @@ class Metrics:
         self.deliveries.labels(result).inc()
         self.delivery_lag.observe(lag_seconds)
 
-    def record_log_group(self, verdicts: Iterable[str], seconds: float) -> None:
+    def record_log_group(self, verdicts: list[str], seconds: float) -> None:
         """One commit of the decision-log writer: each row's verdict and the time it took."""
-        rows = 0
-        for verdict in verdicts:
-            self.log_rows.labels(verdict).inc()
-            rows += 1
-        self.log_group.observe(rows)
+        for verdict in set(verdicts):
+            child = self._verdicts.get(verdict)
+            if child is None:
+                child = self._verdicts[verdict] = self.log_rows.labels(verdict)
+            child.inc(verdicts.count(verdict))
+        self.log_group.observe(len(verdicts))
         self.log_commit.observe(seconds)
 
     def set_policy(self, policy: tuple[str, str, str], generation: int, loaded_at: float) -> None:

@@ -21,6 +21,19 @@ class Verdict(bytes, Enum):
     UNSTORABLE = b"I"  # PostgreSQL refused a value (out of range, malformed)
     UNAVAILABLE = b"U"  # the database failed: nothing written
 
+    @property
+    def label(self) -> str:
+        """The `result` label of dealdesk_decision_log_rows_total."""
+        return _LABELS[self]
+
+
+_LABELS = {
+    Verdict.WRITTEN: "written",
+    Verdict.STALE: "stale",
+    Verdict.UNSTORABLE: "unstorable",
+    Verdict.UNAVAILABLE: "unavailable",
+}
+
 
 def frame(row_id: uuid.UUID, row: bytes) -> bytes:
     body = row_id.bytes + row

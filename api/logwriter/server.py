@@ -24,10 +24,11 @@ import psycopg
 
 from api.logwriter.protocol import Verdict, frames
 from api.metrics import Metrics
-from api.storage.decisions import insert_rows
+from api.storage.decisions import insert_rows_prepared, prepare_rows
 
 log = logging.getLogger("dealdesk.logwriter")
 MAX_GROUP = 512
+RECV_BYTES = 1 << 16  # recv allocates what it is asked for: a row is a few kB
 RECONNECT_S = 0.5
 
 
@@ -124,7 +125,7 @@ class Writer:
 
     def _read(self, peer: _Peer, rows: list[_Row]) -> None:
         try:
-            chunk = peer.sock.recv(1 << 20)
+            chunk = peer.sock.recv(RECV_BYTES)
             if not chunk:
                 raise ConnectionResetError
             peer.buffer += chunk
@@ -148,12 +149,12 @@ class Writer:
         if self.metrics is not None:  # after the answers: nobody waits for the figures
             for start, seconds in timings:
                 group = rows[start : start + MAX_GROUP]
-                self.metrics.record_log_group((r.verdict.name.lower() for r in group), seconds)
+                self.metrics.record_log_group([r.verdict.label for r in group], seconds)
 
     def _write(self, group: list[_Row]) -> None:
         try:
             conn = self._connection()  # autocommit: the one statement is the transaction
-            written = insert_rows(conn, [r.row for r in group], check_policy=self.check_policy)
+            written = insert_rows_prepared(conn, [r.row for r in group])
         except psycopg.DataError:
             if len(group) == 1:
                 group[0].verdict = Verdict.UNSTORABLE
@@ -173,13 +174,19 @@ class Writer:
     def _connection(self) -> psycopg.Connection:
         if self._conn is None or self._conn.closed:
             timeout = self.statement_timeout_ms
-            self._conn = psycopg.connect(
+            conn = psycopg.connect(
                 self.url,
                 connect_timeout=3,
                 application_name="dealdesk-logwriter",
                 autocommit=True,
                 options=f"-c statement_timeout={timeout} -c lock_timeout={timeout}",
             )
+            try:
+                prepare_rows(conn, check_policy=self.check_policy)
+            except BaseException:
+                conn.close()
+                raise
+            self._conn = conn
         return self._conn
 
     def _reset(self) -> None:
