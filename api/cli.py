@@ -49,7 +49,10 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="serve the API with gunicorn")
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--workers", type=int, default=int(os.environ.get("DEALDESK_WORKERS", "4")))
+    # gunicorn's own advice, 2 x cores + 1: a worker waits for its evaluation's durable commit
+    default_workers = str(2 * (os.cpu_count() or 1) + 1)
+    workers = int(os.environ.get("DEALDESK_WORKERS", default_workers))
+    serve.add_argument("--workers", type=int, default=workers)
     serve.add_argument("--threads", type=int, default=int(os.environ.get("DEALDESK_THREADS", "1")))
     serve.add_argument(
         "--demo",
