@@ -61,8 +61,13 @@ class FastLane:
         length = _length(environ)
         if key is None or length is None or length > self.max_body or not _json(environ):
             return self.inner(environ, start_response)
-        raw = environ["wsgi.input"].read(length)
+        try:
+            raw = environ["wsgi.input"].read(length)
+        except Exception:  # the client went away mid-body: werkzeug says how (400)
+            raw = b""
         environ["wsgi.input"] = io.BytesIO(raw)  # Flask reads it again if we pass
+        if len(raw) != length:
+            return self.inner(environ, start_response)
         data = self._load(raw)
         if data is None:
             return self.inner(environ, start_response)

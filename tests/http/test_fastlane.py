@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from flask import Flask
 from psycopg_pool import ConnectionPool
-from werkzeug.test import Client
+from werkzeug.test import Client, EnvironBuilder
+from werkzeug.wrappers import Response
 
 from api.app import create_app
 from api.config import Settings
@@ -273,3 +274,24 @@ def _access_line_and_metrics_match(
         "key",
         "remote",
     ]
+
+
+def test_a_body_shorter_than_its_length_is_flasks_to_refuse(
+    both: tuple[Flask, Flask], keys: dict[str, str]
+) -> None:
+    answers = []
+    for app in both:
+        body = ask(discount_pct="5")
+        environ = EnvironBuilder(
+            path="/v1/evaluations",
+            method="POST",
+            headers={"Authorization": f"Bearer {keys['evaluator']}"},
+            content_type=JSON,
+            input_stream=io.BytesIO(body[:20]),
+            content_length=len(body),
+        ).get_environ()
+        response = Response.from_app(app, environ)
+        answers.append((response.status_code, response.get_json()))
+    assert answers[0] == answers[1]
+    assert answers[0][0] == 400
+    assert both[0].wsgi_app.inner.calls == 1  # type: ignore[attr-defined]
