@@ -39,7 +39,7 @@ from api.http.metrics import outcome_of, record_request
 from api.metrics import Metrics
 from api.runtime import Runtime
 from api.service.evaluations import Stale
-from api.storage.keys import hash_key
+from api.storage.keys import ApiKey, hash_key
 
 PATH = "/v1/evaluations"
 ROUTE = PATH  # the metrics label: the route template, as Flask's url_rule gives it
@@ -100,7 +100,7 @@ class FastLane:
         log_access(request_id, "POST", PATH, 200, seconds, api_key.name, environ.get("REMOTE_ADDR"))
         return [decision]
 
-    def _key(self, environ: dict[str, Any]) -> tuple[Any, int] | None:
+    def _key(self, environ: dict[str, Any]) -> tuple[ApiKey, int] | None:
         """The snapshot's key for the bearer token, with the generation it was seen under."""
         scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
         token = token.strip()

@@ -144,9 +144,13 @@ def insert_rows(
     conn: psycopg.Connection, rows: Sequence[bytes], *, check_policy: bool = True
 ) -> set[uuid.UUID]:
     """`insert_previews` for rows already serialised by `preview_row`."""
-    document = b"[" + b",".join(rows) + b"]"
     statement = GUARDED_INSERT if check_policy else UNCHECKED_POLICY_INSERT
-    return {row[0] for row in conn.execute(statement, (document.decode(),)).fetchall()}
+    return {row[0] for row in conn.execute(statement, (_document(rows).decode(),)).fetchall()}
+
+
+def _document(rows: Sequence[bytes]) -> bytes:
+    """The JSON array the guarded insert reads its rows from (one document, no escaping)."""
+    return b"[" + b",".join(rows) + b"]"
 
 
 PREPARED = b"dealdesk_insert_rows"
@@ -162,7 +166,7 @@ def insert_rows_prepared(conn: psycopg.Connection, rows: Sequence[bytes]) -> set
     """`insert_rows` through libpq directly, on an autocommit connection `prepare_rows` has
     prepared: the decision-log writer's path, where psycopg's per-statement work (cursor,
     adaptation, a row object per id) costs more than the statement itself."""
-    result = _check(conn.pgconn.exec_prepared(PREPARED, [b"[" + b",".join(rows) + b"]"]), conn)
+    result = _check(conn.pgconn.exec_prepared(PREPARED, [_document(rows)]), conn)
     return {uuid.UUID(result.get_value(i, 0).decode()) for i in range(result.ntuples)}
 
 
