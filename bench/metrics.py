@@ -14,8 +14,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +24,6 @@ sys.path.insert(0, str(ROOT))
 
 from api.service.keys import issue_key  # noqa: E402
 from bench.run import (  # noqa: E402
-    DEALDESK,
     ORG,
     ROUNDS,
     call,
@@ -34,32 +31,12 @@ from bench.run import (  # noqa: E402
     free_port,
     load,
     scratch_database,
+    start_server,
 )
 
 
 def start(url: str, port: int, metrics: bool) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "DEALDESK_TODAY": "2026-12-29",
-        "DEALDESK_METRICS": "1" if metrics else "0",
-    }
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    process = subprocess.Popen(
-        [DEALDESK, "serve", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    for _ in range(150):
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
-                return process
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("the server did not start")
+    return start_server(url, port, {"DEALDESK_METRICS": "1" if metrics else "0"})
 
 
 def record_cost(multiprocess: bool, repeat: int = 20_000) -> float:

@@ -92,13 +92,16 @@ def deal(lines: int = 0, deal_id: str = "Q-00042") -> dict[str, Any]:
     return {"deal": body, "requested_by": "am.jones"}
 
 
-def scratch_database() -> str:
+def scratch_database(name: str = "dealdesk_bench_http") -> str:
+    """A new, empty database `name` with the schema (on DATABASE_URL's server, else the
+    embedded one); its URL."""
     server = os.environ.get("DATABASE_URL") or start_embedded(ROOT / ".dealdesk")
     with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS dealdesk_bench_http WITH (FORCE)"))
-        conn.execute(sql.SQL("CREATE DATABASE dealdesk_bench_http"))
+        database = sql.Identifier(name)
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(database))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(database))
     params = conninfo_to_dict(server)
-    params["dbname"] = "dealdesk_bench_http"
+    params["dbname"] = name
     url = make_conninfo(**params)
     init_database(url)
     return url
@@ -114,6 +117,7 @@ def start_server(
     url: str, port: int, extra: dict[str, str] | None = None
 ) -> subprocess.Popen[bytes]:
     env = {**os.environ, "DATABASE_URL": url, "DEALDESK_TODAY": "2026-12-29", **(extra or {})}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # each server its own: counts must not mix
     process = subprocess.Popen(
         [DEALDESK, "serve", "--port", str(port)],
         cwd=ROOT,

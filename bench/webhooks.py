@@ -26,10 +26,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import psycopg
-from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -42,7 +38,7 @@ from api.service import webhooks  # noqa: E402
 from api.service.keys import issue_key  # noqa: E402
 from api.service.sealing import SecretBox  # noqa: E402
 from api.storage import outbox  # noqa: E402
-from api.storage.database import init_database, open_pool, start_embedded, transaction  # noqa: E402
+from api.storage.database import open_pool, transaction  # noqa: E402
 
 PAIRS = int(os.environ.get("BENCH_WEBHOOK_PAIRS", "150"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
@@ -60,15 +56,9 @@ ORG = [
 
 
 def scratch_database() -> str:
-    server = os.environ.get("DATABASE_URL") or start_embedded(ROOT / ".dealdesk")
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS dealdesk_bench_webhooks WITH (FORCE)"))
-        conn.execute(sql.SQL("CREATE DATABASE dealdesk_bench_webhooks"))
-    params = conninfo_to_dict(server)
-    params["dbname"] = "dealdesk_bench_webhooks"
-    url = make_conninfo(**params)
-    init_database(url)
-    return url
+    from bench.run import scratch_database  # here: bench/run.py imports this module
+
+    return scratch_database("dealdesk_bench_webhooks")
 
 
 def outbox_cost(url: str) -> dict[str, Any]:
