@@ -15,18 +15,14 @@ import pytest
 
 from api.service.keys import issue_key
 from tests.http.conftest import ORG, deal
-from tests.system.server import Server, call, free_port
+from tests.system.server import Server, call, serving
 
 CUT_OFF = (OSError, http.client.HTTPException)  # a response the kill cut off: not acknowledged
 
 
 @pytest.fixture()
 def server(db: str) -> Iterator[Server]:
-    running = Server(db, free_port())
-    running.start()
-    yield running
-    if running.process and running.process.poll() is None:
-        running.kill(signal.SIGTERM)
+    yield from serving(db)
 
 
 def test_kill_9_mid_burst_loses_nothing_acknowledged(server: Server, db: str) -> None:

@@ -19,8 +19,7 @@ import pytest
 from api.logwriter.client import RETRY_S
 from api.service.keys import issue_key
 from tests.http.conftest import ORG, deal
-from tests.system.server import Server, call, free_port
-from tests.system.test_metrics import scrape, value
+from tests.system.server import Server, call, cmdline, scrape, serving, value
 
 WORKERS = 4
 UNAVAILABLE = {
@@ -38,13 +37,7 @@ def metrics_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture()
 def server(db: str, metrics_dir: Path) -> Iterator[Server]:
-    running = Server(
-        db, free_port(), workers=WORKERS, env={"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
-    )
-    running.start()
-    yield running
-    if running.process and running.process.poll() is None:
-        running.kill(signal.SIGTERM)
+    yield from serving(db, workers=WORKERS, env={"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)})
 
 
 @pytest.fixture()
@@ -58,23 +51,8 @@ def key(server: Server, db: str) -> str:
     return admin
 
 
-def children(server: Server) -> Iterator[tuple[int, bytes]]:
-    """(pid, command line) of the serve master's live children."""
-    assert server.process is not None
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            command = (entry / "cmdline").read_bytes()  # empty for a zombie
-        except OSError:
-            continue
-        if int(stat[stat.rindex(")") + 2 :].split()[1]) == server.process.pid and command:
-            yield int(entry.name), command
-
-
 def writer_pid(server: Server) -> int | None:
-    return next((pid for pid, command in children(server) if b"api.logwriter" in command), None)
+    return next((pid for pid, command in server.children() if "api.logwriter" in command), None)
 
 
 def wait_for_new_writer(server: Server, old: int | None = None) -> int:
@@ -83,7 +61,7 @@ def wait_for_new_writer(server: Server, old: int | None = None) -> int:
     while time.monotonic() < deadline:
         pid = writer_pid(server)
         if pid is not None and pid != old:
-            path = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[3].decode()
+            path = cmdline(pid).split()[3]
             with socket.socket(socket.AF_UNIX) as probe:
                 try:
                     probe.connect(path)

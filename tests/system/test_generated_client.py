@@ -9,7 +9,6 @@ import csv
 import importlib
 import io
 import json
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -25,7 +24,7 @@ import pytest
 from api.service.keys import issue_key
 from tests.conftest import ROOT
 from tests.http.conftest import ORG
-from tests.system.server import Server, free_port
+from tests.system.server import Server, serving
 
 GENERATOR = str(Path(sys.executable).parent / "openapi-python-client")
 PACKAGE = "dealdesk_client"
@@ -85,11 +84,7 @@ def _exact(value: Any) -> str:
 
 @pytest.fixture()
 def server(db: str) -> Iterator[Server]:
-    running = Server(db, free_port(), workers=1)
-    running.start()
-    yield running
-    if running.process and running.process.poll() is None:
-        running.kill(signal.SIGTERM)
+    yield from serving(db, workers=1)
 
 
 def _module(package: ModuleType, name: str) -> Any:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import time
-import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -14,11 +13,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from api.service.keys import issue_key
 from tests.http.conftest import ORG, deal
-from tests.system.server import Server, call, free_port
+from tests.system.server import Server, call, scrape, serving, value
 
 WORKERS = 4
 THREADS = 8
@@ -36,35 +34,7 @@ def metrics_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture()
 def server(db: str, metrics_dir: Path) -> Iterator[Server]:
-    running = Server(
-        db, free_port(), workers=WORKERS, env={"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
-    )
-    running.start()
-    yield running
-    if running.process and running.process.poll() is None:
-        running.kill(signal.SIGTERM)
-
-
-def scrape(
-    port: int, key: str
-) -> tuple[int, str, dict[tuple[str, tuple[tuple[str, str], ...]], float]]:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/metrics")
-    request.add_header("Authorization", f"Bearer {key}")
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-        text = response.read().decode()
-        kind = response.headers["Content-Type"]
-    samples = {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
-    return response.status, kind, samples
-
-
-def value(
-    samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], series: str, **labels: str
-) -> float:
-    return samples.get((series, tuple(sorted(labels.items()))), 0.0)
+    yield from serving(db, workers=WORKERS, env={"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)})
 
 
 def test_scrape_under_load_from_four_workers_counts_what_was_sent(

@@ -11,7 +11,6 @@ import subprocess
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -24,7 +23,7 @@ from api.service.sealing import SecretBox
 from api.storage import outbox
 from api.storage.database import transaction
 from tests.conftest import ROOT
-from tests.system.server import DEALDESK, Server, call, free_port
+from tests.system.server import DEALDESK, Server, call, children, cmdline, free_port
 from tests.webhooks.receiver import Receiver, running, verified
 
 KEY = "system-test-secret-key-0123456789abcdef"
@@ -131,47 +130,35 @@ def test_two_dispatchers_never_send_one_delivery_twice_at_once(
     assert delivered(db) == [("delivered", 200)]
 
 
-def _children(pid: int) -> list[int]:
-    text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    return [int(p) for p in text.split()]
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except FileNotFoundError:
-        return ""
-
-
 def test_serve_runs_a_dispatcher_that_dies_with_it(db: str, receiver: Receiver) -> None:
     server = Server(db, free_port(), workers=1, env=ENV)
     server.start()
     assert server.process is not None
     try:
-        hooks = [p for p in _children(server.process.pid) if "webhooks run" in _cmdline(p)]
+        hooks = [p for p, line in server.children() if "webhooks run" in line]
         assert len(hooks) == 1
-        writers = [p for p in _children(server.process.pid) if "api.logwriter" in _cmdline(p)]
+        writers = [p for p, line in server.children() if "api.logwriter" in line]
         assert len(writers) == 1  # the decision-log writer: not a worker either
         # workers replaced (SIGHUP) exit through serve's own frames: they must not stop it
         os.kill(server.process.pid, signal.SIGHUP)
         deadline = time.monotonic() + 30
-        workers = set(_children(server.process.pid)) - set(hooks) - set(writers)
-        while time.monotonic() < deadline and workers & set(_children(server.process.pid)):
+        workers = {p for p, _ in server.children()} - set(hooks) - set(writers)
+        while time.monotonic() < deadline and workers & {p for p, _ in server.children()}:
             time.sleep(0.2)
-        assert not workers & set(_children(server.process.pid)), "old workers still running"
+        assert not workers & {p for p, _ in server.children()}, "old workers still running"
         time.sleep(1)
-        assert "webhooks run" in _cmdline(hooks[0]), "a worker's exit stopped the dispatcher"
-        assert "api.logwriter" in _cmdline(writers[0]), "a worker's exit stopped the writer"
+        assert "webhooks run" in cmdline(hooks[0]), "a worker's exit stopped the dispatcher"
+        assert "api.logwriter" in cmdline(writers[0]), "a worker's exit stopped the writer"
         assert call(server.port, "GET", "/readyz")[0] == 200
         os.kill(server.process.pid, signal.SIGKILL)
         server.process.wait(timeout=10)
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and "webhooks run" in _cmdline(hooks[0]):
+        while time.monotonic() < deadline and "webhooks run" in cmdline(hooks[0]):
             time.sleep(0.1)
-        assert "webhooks run" not in _cmdline(hooks[0])
-        while time.monotonic() < deadline and "api.logwriter" in _cmdline(writers[0]):
+        assert "webhooks run" not in cmdline(hooks[0])
+        while time.monotonic() < deadline and "api.logwriter" in cmdline(writers[0]):
             time.sleep(0.1)
-        assert "api.logwriter" not in _cmdline(writers[0])
+        assert "api.logwriter" not in cmdline(writers[0])
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(server.process.pid, signal.SIGKILL)
@@ -190,7 +177,7 @@ def test_serve_without_webhooks_starts_no_dispatcher(db: str) -> None:
     try:
         time.sleep(4)
         assert process.poll() is None
-        assert not [p for p in _children(process.pid) if "webhooks run" in _cmdline(p)]
+        assert not [p for p, line in children(process.pid) if "webhooks run" in line]
     finally:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
