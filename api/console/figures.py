@@ -82,7 +82,7 @@ def threshold_proximity(items: Items, lever: str, band: str, group_by: str) -> F
     )
 
 
-def period_end(items: Items, lever: str) -> Figure:
+def period_end(items: Items, lever: str, currency: str) -> Figure:
     columns = [
         "quarter",
         "days to quarter end",
@@ -90,7 +90,7 @@ def period_end(items: Items, lever: str) -> Figure:
         f"mean {lever}",
         f"p90 {lever}",
         "overrides",
-        "excess value",
+        f"excess value ({currency})",
     ]
     rows = [
         [

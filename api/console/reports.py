@@ -79,7 +79,7 @@ REPORTS = {
             lambda conn, policy, q: patterns.period_end(
                 conn, policy, _lever(policy, q), *_dates(q)
             ),
-            lambda items, q: figures.period_end(items, q["lever_name"]),
+            lambda items, q: figures.period_end(items, q["lever_name"], q["currency"]),
         ),
         Report(
             "rescues",
@@ -125,6 +125,7 @@ def _run(report: Report) -> tuple[patterns.Items, dict[str, Any], dict[str, str]
         raise Invalid("The report's filter is not valid.", messages_of(exc)) from None
     policy = runtime().policies.active
     query["lever_name"] = _lever(policy, query)
+    query["currency"] = policy.currency
     with transaction(runtime().pool) as conn:  # as GET /v1/reports: rollups on the primary
         patterns.roll_up(conn, ROLL_BUDGET_S)
     with transaction(runtime().reads) as conn:  # as GET /v1/reports reads

@@ -217,3 +217,9 @@ def test_the_reports_index_links_every_report(client: FlaskClient) -> None:
         "customer-no",
     ]
     assert client.get("/console/reports/nonsense").status_code == 404
+
+
+@pytest.mark.usefixtures("history", "auditor")
+def test_money_columns_name_their_currency(client: FlaskClient) -> None:
+    html = client.get("/console/reports/period-end?lever=discount_pct").get_data(as_text=True)
+    assert columns(html)[-1] == "excess value (USD)"  # the shipped policy's currency
