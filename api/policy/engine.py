@@ -21,7 +21,7 @@ from api.policy.decision import Decision, EvalError, Party
 from api.policy.findings import has_path
 from api.policy.model import Outcome, Policy, Rule
 from api.policy.period import Period, fiscal_period
-from api.policy.plan import REQUESTER_NOT_OWNER, Effects
+from api.policy.plan import REQUESTER_NOT_OWNER, Effects, plan_of
 
 __all__ = [
     "REQUESTER_NOT_OWNER",
@@ -78,7 +78,7 @@ def assess(
     decision, effects, values = _decide(
         policy, deal, requester, owner, today, now, decision_id, owner_delegate_id
     )
-    by_lever = dict(zip(policy.plan.names, values, strict=True))
+    by_lever = dict(zip(plan_of(policy).names, values, strict=True))
     return _new(Assessment, (decision, dict(effects.ceilings), by_lever, effects.matched))
 
 
@@ -92,7 +92,7 @@ def _decide(
     decision_id: str,
     owner_delegate_id: str | None,
 ) -> tuple[Decision, Effects, list[Decimal | None]]:
-    plan = policy.plan
+    plan = plan_of(policy)
     period, period_var = _period(today, plan.month, plan.day, plan.end_days)
     if plan.parties:
         variables = _variables(policy, requester, owner, period_var)

@@ -7,13 +7,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 from api.policy.conditions import Expression
 from api.policy.decimals import decimal_str
-
-if TYPE_CHECKING:
-    from api.policy.plan import Plan
 
 
 class Outcome(StrEnum):
@@ -195,13 +192,6 @@ class Policy:
             )
             tails[lever.name] = ReasonTails(within, above)
         return tails
-
-    @cached_property
-    def plan(self) -> Plan:
-        """What the engine prepares once per policy version (api/policy/plan.py)."""
-        from api.policy.plan import Plan  # the plan is built from the model
-
-        return Plan(self)
 
     @cached_property
     def lever_names(self) -> frozenset[str]:

@@ -1,6 +1,6 @@
 """The engine's plan for one policy version: what a decision would otherwise rebuild each time.
 
-Built once per policy (Policy.plan) and shared by every decision on it:
+Built once per policy (plan_of) and shared by every decision on it:
 - per set of matched rules (a bit mask, rule i is bit i): the rules' effects (required ranks,
   flags, deny, the rules as a decision lists them) and every lever's ladder as those rules
   tighten it, with the required tiers for every (highest lever rank, requester rank);
@@ -145,6 +145,18 @@ class Effects(NamedTuple):
     ceilings: dict[str, tuple[Decimal, ...]]
     required: tuple[tuple[tuple[str, ...], ...], ...]
     """required[highest lever rank + 1][requester rank]: the tiers that must approve."""
+
+
+def plan_of(policy: Policy) -> Plan:
+    """The policy's plan, built on first use and kept on the policy itself, as a
+    cached_property keeps its value (the model cannot import the plan: it is built from it)."""
+    plan: Plan | None = policy.__dict__.get(_PLAN)
+    if plan is None:
+        plan = policy.__dict__.setdefault(_PLAN, Plan(policy))
+    return plan
+
+
+_PLAN = "_engine_plan"
 
 
 class Plan:
