@@ -21,7 +21,7 @@ from api.policy.decision import Decision, EvalError, Party
 from api.policy.findings import has_path
 from api.policy.model import Outcome, Policy, Rule
 from api.policy.period import Period, fiscal_period
-from api.policy.plan import REQUESTER_NOT_OWNER, Effects, plan_of
+from api.policy.plan import REQUESTER_NOT_OWNER, Effects, Plan, plan_of
 
 __all__ = [
     "REQUESTER_NOT_OWNER",
@@ -95,7 +95,7 @@ def _decide(
     plan = plan_of(policy)
     period, period_var = _period(today, plan.month, plan.day, plan.end_days)
     if plan.parties:
-        variables = _variables(policy, requester, owner, period_var)
+        variables = _variables(plan, requester, owner, period_var)
     else:
         variables = {"period": period_var} if plan.period else {}
     variables["deal"] = deal  # read natively as is (cel_native converts what it reads)
@@ -175,22 +175,20 @@ def _in_library(
 
 
 def _variables(
-    policy: Policy, requester: Party, owner: Party, period: dict[str, Any]
+    plan: Plan, requester: Party, owner: Party, period: dict[str, Any]
 ) -> dict[str, Any]:
     """The variables other than `deal`, as CEL sees them (only those the policy reads)."""
-    names = policy.cel_variables
     variables: dict[str, Any] = {}
-    if "requester" in names:
-        variables["requester"] = _party_var(policy, requester)
-    if "owner" in names:
-        variables["owner"] = _party_var(policy, owner)
-    if "period" in names:
+    ranks = plan.ranks
+    if plan.requester:
+        tier = requester.tier
+        variables["requester"] = {"id": requester.id, "tier": tier, "rank": ranks[tier]}
+    if plan.owner:
+        tier = owner.tier
+        variables["owner"] = {"id": owner.id, "tier": tier, "rank": ranks[tier]}
+    if plan.period:
         variables["period"] = period
     return variables
-
-
-def _party_var(policy: Policy, party: Party) -> dict[str, Any]:
-    return {"id": party.id, "tier": party.tier, "rank": policy.rank(party.tier)}
 
 
 @lru_cache(maxsize=256)

@@ -167,7 +167,8 @@ class Plan:
         self.month, self.day = policy.fiscal_year_start
         self.end_days = policy.period_end_days
         names = policy.cel_variables
-        self.parties = "requester" in names or "owner" in names
+        self.requester, self.owner = "requester" in names, "owner" in names
+        self.parties = self.requester or self.owner
         self.period = "period" in names
         self.rules = tuple(
             (1 << i, rule.when.native or _delegate, rule) for i, rule in enumerate(policy.rules)
