@@ -47,9 +47,11 @@ class LeverPlan:
     """One lever under one ladder: its findings by requester rank and value."""
 
     __slots__ = (
+        "by_inputs",
         "caches",
         "computed",
         "flat",
+        "keyed",
         "ladder",
         "lever",
         "name",
@@ -66,6 +68,15 @@ class LeverPlan:
         self.flat = tuple(path[0] for path in lever.inputs if len(path) == 1)
         self.nested = tuple(path for path in lever.inputs if len(path) > 1)
         self.caches: list[dict[Any, Entry]] = [{} for _ in policy.tiers]
+        self.by_inputs: list[dict[tuple[str, ...], Entry]] = [{} for _ in policy.tiers]
+        compute = lever.compute
+        self.keyed = (  # the result depends on these deal fields alone, so they can key it
+            compute is not None
+            and compute.variables == frozenset({"deal"})
+            and not compute.reads_whole_deal
+            and not self.nested
+            and compute.deal_fields == frozenset(self.flat)
+        )
 
     def settle(
         self, rank: int, value: Decimal | None, missing: tuple[str, ...] = (), failed: bool = False
@@ -79,10 +90,7 @@ class LeverPlan:
     ) -> Entry:
         """The entry for `key`, kept for the next decision that has it."""
         entry = self.settle(rank, value, missing)
-        cache = self.caches[rank]
-        if len(cache) >= VALUES_KEPT:
-            cache.clear()
-        cache[key] = entry
+        _keep(self.caches[rank], key, entry)
         return entry
 
     def evaluate(
@@ -93,7 +101,24 @@ class LeverPlan:
         errors: list[EvalError],
         rank: int,
     ) -> tuple[Entry, Library | None]:
-        """A computed lever's entry, and the CEL library context if it had to build one."""
+        """A computed lever's entry, and the CEL library context if it had to build one.
+
+        When the `compute` reads only deal fields and the deal sends each as a Decimal, the
+        entry is kept by those fields as written (CEL sees each as float(value), a function
+        of its text), so a repeated deal skips the expression and its float conversions."""
+        key: tuple[str, ...] | None = None
+        if self.keyed:
+            texts = []
+            for name in self.flat:
+                value = deal.get(name)
+                if type(value) is not Decimal:
+                    break
+                texts.append(str(value))
+            else:
+                key = tuple(texts)
+                entry = self.by_inputs[rank].get(key)
+                if entry is not None:
+                    return entry, library
         for name in self.flat:
             if deal.get(name) is None:
                 return self.incomplete(deal, rank), library
@@ -121,6 +146,8 @@ class LeverPlan:
                     if result == result
                     else self.settle(rank, value)
                 )
+            if key is not None:
+                _keep(self.by_inputs[rank], key, entry)
             return entry, library
         number = checked_number(self.lever, result, errors)
         if number is None:
@@ -130,6 +157,12 @@ class LeverPlan:
     def incomplete(self, deal: Mapping[str, Any], rank: int) -> Entry:
         missing = tuple(".".join(p) for p in self.lever.inputs if not has_path(deal, p))
         return self.settle(rank, None, missing)
+
+
+def _keep(cache: dict[Any, Entry], key: Any, entry: Entry) -> None:
+    if len(cache) >= VALUES_KEPT:
+        cache.clear()
+    cache[key] = entry
 
 
 class Effects(NamedTuple):
