@@ -101,21 +101,9 @@ def _decide(
     variables["deal"] = deal  # read natively as is (cel_native converts what it reads)
     errors: list[EvalError] = []
     library: Library | None = None  # the CEL library's context, built when first needed
-    mask = 0
-    for bit, native, rule in plan.rules:  # a `when` that errors counts as matched
-        try:
-            result = native(variables)
-        except Delegate:
-            if library is None:
-                library = Library(policy, deal, variables)
-            result = _in_library(rule, variables, library, errors)
-        if result is True:
-            mask |= bit
-        elif result is not False:
-            errors.append(
-                EvalError(f"rule:{rule.name}", f"`when` must be true or false, got {result!r}")
-            )
-            mask |= bit
+    mask, aside = plan.match(variables)
+    if aside:  # rules the native pass could not decide: one by one, as they always were
+        mask, library = _aside(plan, deal, variables, mask, aside, errors)
     effects = plan.effects.get(mask) or plan.effects_for(mask)
     rank = plan.ranks[requester.tier]
     findings, values, highest, denied = [], [], -1, effects.denied
@@ -163,15 +151,38 @@ def _decide(
     return decision, effects, values
 
 
-def _in_library(
-    rule: Rule, variables: dict[str, Any], library: Library, errors: list[EvalError]
-) -> Any:
-    """A rule's `when` in the CEL library; an error is reported and counts as true."""
-    try:
-        return rule.when.run_library(variables, library)
-    except ExpressionError as exc:
-        errors.append(EvalError(f"rule:{rule.name}", str(exc)))
-        return True
+def _aside(
+    plan: Plan,
+    deal: Mapping[str, Any],
+    variables: dict[str, Any],
+    mask: int,
+    aside: int,
+    errors: list[EvalError],
+) -> tuple[int, Library | None]:
+    """The rules in `aside` decided in order: natively, else in the CEL library; a `when`
+    that errors, or gives something other than a bool, counts as matched (fail closed)."""
+    library = None
+    for bit, native, rule in plan.rules:
+        if not aside & bit:
+            continue
+        try:
+            result = native(variables)
+        except Delegate:
+            if library is None:
+                library = Library(plan.policy, deal, variables)
+            try:
+                result = rule.when.run_library(variables, library)
+            except ExpressionError as exc:
+                errors.append(EvalError(f"rule:{rule.name}", str(exc)))
+                result = True
+        if result is True:
+            mask |= bit
+        elif result is not False:
+            errors.append(
+                EvalError(f"rule:{rule.name}", f"`when` must be true or false, got {result!r}")
+            )
+            mask |= bit
+    return mask, library
 
 
 def _variables(
