@@ -48,11 +48,15 @@ def compile_native(source: str, raw: frozenset[str] = frozenset()) -> Native | N
         return None
 
 
-def native_block(source: str, raw: frozenset[str] = frozenset()) -> tuple[list[str], str] | None:
+def native_block(
+    source: str, raw: frozenset[str], shared: dict[str, str]
+) -> tuple[list[str], str] | None:
     """`compile_native`'s statements and result local, for code that runs several expressions
-    in one function (cel_rules), or None when `source` is outside the subset."""
+    in one function (cel_rules), or None when `source` is outside the subset. The variables
+    are read once for all of them: `shared` gains each one's local (`var0 = v.get(...)` is
+    the caller's to write, before every block)."""
     try:
-        return _Codegen(raw).block(parse(source))
+        return _Codegen(raw, shared).block(parse(source))
     except (Unsupported, RecursionError):
         return None
 
@@ -68,11 +72,12 @@ class _Codegen:
     would not. Types known from the parse tree (literals, comparisons) drop the checks that
     cannot fail."""
 
-    def __init__(self, raw: frozenset[str]) -> None:
+    def __init__(self, raw: frozenset[str], shared: dict[str, str] | None = None) -> None:
         self.raw = raw
         self.lines: list[str] = []
         self.count = 0
-        self.variables: dict[str, str] = {}
+        self.shared = shared is not None  # the variables are read before this block
+        self.variables: dict[str, str] = shared if shared is not None else {}
         self.holders: frozenset[str] = frozenset()
 
     def function(self, tree: Node) -> Native:
@@ -91,7 +96,8 @@ class _Codegen:
         result = self.node(tree, 1)
         prologue = []
         for name, local in self.variables.items():
-            prologue.append(f"    {local} = v.get({name!r}, MISSING)")
+            if not self.shared:
+                prologue.append(f"    {local} = v.get({name!r}, MISSING)")
             if name in self.holders:  # only ever selected from: it must be a map
                 prologue.append(f"    if type({local}) is not dict: raise Delegate")
         # a map as the result would be the raw value, not CEL's view of it: the library says

@@ -5,8 +5,8 @@ One call per decision instead of one per rule: `rules(v)` gives (matched, aside)
 it is in `aside` when that evaluation raised Delegate, gave something other than a bool, or
 the expression is outside the native subset. The caller decides the `aside` rules exactly as
 before, one by one (the native function, then the CEL library), so nothing changes but the
-calls saved. Each rule's statements are cel_native's, one level deeper inside its own
-`try`: a Delegate abandons that rule only. The generated source holds only our own names and
+calls saved. The variables are read once at the top; each rule's statements are then
+cel_native's, one level deeper inside its own `try`: a Delegate abandons that rule only. The generated source holds only our own names and
 bit values; the expressions' literals go in as cel_native puts them (repr()).
 """
 
@@ -22,10 +22,11 @@ Rules = Callable[[Mapping[str, Any]], tuple[int, int]]
 
 def compile_rules(sources: Sequence[str], raw: frozenset[str] = frozenset()) -> Rules:
     """One function deciding every condition in `sources` natively (see the module doc)."""
-    lines = ["def rules(v):", "    matched = 0", "    aside = 0"]
+    lines = []
+    shared: dict[str, str] = {}  # variable name -> its local, read once at the top
     for position, source in enumerate(sources):
         bit = 1 << position
-        block = native_block(source, raw)
+        block = native_block(source, raw, shared)
         if block is None:  # outside the subset: always the library's
             lines.append(f"    aside |= {bit}")
             continue
@@ -38,7 +39,9 @@ def compile_rules(sources: Sequence[str], raw: frozenset[str] = frozenset()) -> 
         lines.append("    except Delegate:")
         lines.append(f"        aside |= {bit}")
     lines.append("    return matched, aside")
+    reads = [f"    {local} = v.get({name!r}, MISSING)" for name, local in shared.items()]
+    source = "\n".join(["def rules(v):", "    matched = 0", "    aside = 0", *reads, *lines])
     namespace = runtime()
-    exec(compile("\n".join(lines) + "\n", "<cel-rules>", "exec"), namespace)  # noqa: S102
+    exec(compile(source + "\n", "<cel-rules>", "exec"), namespace)  # noqa: S102
     function: Rules = namespace["rules"]
     return function
