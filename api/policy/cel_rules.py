@@ -6,8 +6,9 @@ it is in `aside` when that evaluation raised Delegate, gave something other than
 the expression is outside the native subset. The caller decides the `aside` rules exactly as
 before, one by one (the native function, then the CEL library), so nothing changes but the
 calls saved. The variables are read once at the top; each rule's statements are then
-cel_native's, one level deeper inside its own `try`: a Delegate abandons that rule only. The generated source holds only our own names and
-bit values; the expressions' literals go in as cel_native puts them (repr()).
+cel_native's, one level deeper inside its own `try`: a Delegate abandons that rule only.
+The generated source holds only our own names and bit values; the expressions' literals and
+field names go in as cel_native puts them (repr()).
 """
 
 from __future__ import annotations
