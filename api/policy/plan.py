@@ -10,7 +10,10 @@ Built once per policy (plan_of) and shared by every decision on it:
 
 A finding is immutable and depends only on those keys, so a kept one is the finding the
 engine would build again (tests/policy/test_engine_plan.py holds it to that against the
-engine as it was). Every cache is bounded: past its limit it starts again, never grows.
+engine as it was). Every cache is bounded: a finding cache past its limit starts again; past
+their limits, sets of rules and ladders are worked out per decision rather than kept. So a
+plan holds at most LADDER_SETS_KEPT x levers x tiers x 2 x VALUES_KEPT findings (about 20 MB
+for six levers and six tiers, at ~450 bytes a finding), and a few kB for the usual policy.
 """
 
 from __future__ import annotations
@@ -30,10 +33,12 @@ from api.policy.model import Lever, MatchedRule, Policy, Rule
 
 REQUESTER_NOT_OWNER = "requester_not_owner"
 
-VALUES_KEPT = 256
+VALUES_KEPT = 128
 """Findings kept per lever, ladder and requester rank; deals repeat their values a lot."""
 RULE_SETS_KEPT = 256
 """Sets of matched rules whose effects are kept (a policy with n rules has 2**n)."""
+LADDER_SETS_KEPT = 8
+"""Sets of tightening rules whose ladders and findings are kept."""
 
 Entry = tuple[Finding, int, bool, "Decimal | None"]
 """(finding, rank that must approve it or -1, beyond anyone's authority, the value)."""
@@ -265,7 +270,7 @@ class Plan:
                 )
                 for lever in policy.levers
             )
-            if len(self._ladders) < RULE_SETS_KEPT:
+            if len(self._ladders) < LADDER_SETS_KEPT:
                 self._ladders[tight] = found
         return found
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from api.policy import plan as plan_module
 from api.policy.decision import Party
 from api.policy.engine import assess, evaluate
 from api.policy.loader import load_policy_dir, parse_policy
@@ -218,3 +219,18 @@ def test_caches_stay_bounded_and_right_past_their_limit() -> None:
     discount = plan_of(policy).effects_for(0).levers[0]
     assert discount.name == "discount_pct"
     assert 0 < len(discount.caches[0]) <= VALUES_KEPT
+
+
+def test_past_every_limit_the_engine_still_decides_as_the_reference(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(plan_module, "VALUES_KEPT", 2)
+    monkeypatch.setattr(plan_module, "RULE_SETS_KEPT", 1)
+    monkeypatch.setattr(plan_module, "LADDER_SETS_KEPT", 1)
+    policy = policies()["wide"]()
+    cases = deals(policy, 400, seed=3)
+    expected = [both(policy, case, assess_reference) for case in cases]
+    assert [both(policy, case, assess) for case in cases] == expected
+    plan = plan_of(policy)
+    assert (len(plan.effects), len(plan._ladders)) == (1, 1)
+    assert max(len(c) for e in plan.effects.values() for lp in e.levers for c in lp.caches) <= 2
