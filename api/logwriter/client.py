@@ -9,6 +9,7 @@ that dies after taking a row cannot say whether it committed: that request is re
 from __future__ import annotations
 
 import socket
+import struct
 import threading
 import time
 from pathlib import Path
@@ -76,7 +77,7 @@ class SocketLog:
         if time.monotonic() < self._retry_at:
             return None
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self._timeout_s)
+        _time_limit(sock, self._timeout_s)
         try:
             sock.connect(self._path)
         except OSError:
@@ -99,3 +100,13 @@ class SocketLog:
         if sock is not None:
             sock.close()
         self._local.sock = None
+
+
+def _time_limit(sock: socket.socket, seconds: float) -> None:
+    """Bound each send and receive on `sock` in the kernel (SO_SNDTIMEO, SO_RCVTIMEO): the
+    socket stays blocking, where Python's `settimeout` would poll before every call. A call
+    that runs out of time raises OSError (EAGAIN), as a lost writer does."""
+    whole = int(seconds)
+    limit = struct.pack("ll", whole, int((seconds - whole) * 1_000_000))  # struct timeval
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, limit)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, limit)

@@ -58,7 +58,7 @@ def preview(
     check_currency(policy, deal)
     parties = resolve_parties(in_database(conn), policy, deal["owner_id"], requested_by, today)
     check_acting_as(bound_to, requested_by, "requested_by")
-    decision, shadow = _decide(policy, deal, parties, today, now, shadows)
+    decision, shadow = _decide(policy, deal, parties, today, now, shadows, str(uuid.uuid4()))
     output = decision.as_dict()
     log_decision(conn, decision, output, today, stored_input, shadow=shadow)
     return output
@@ -92,10 +92,11 @@ def preview_from_snapshot(
 
     parties = resolve_parties(lookup, policy, deal["owner_id"], requested_by, today)
     check_acting_as(bound_to, requested_by, "requested_by")  # a bound key acts only as its own
-    decision, shadow = _decide(policy, deal, parties, today, now, shadows)
+    row_id = uuid.uuid4()
+    decision, shadow = _decide(policy, deal, parties, today, now, shadows, str(row_id))
     output = json_bytes(decision.as_dict())
     preview = Preview(
-        uuid.UUID(decision.decision_id),
+        row_id,
         decision.evaluated_at,
         today,
         deal["deal_id"],
@@ -121,6 +122,7 @@ def _decide(
     today: date,
     now: datetime,
     shadows: Sequence[Policy],
+    decision_id: str,
 ) -> tuple[Decision, list[dict[str, Any]]]:
     requester, owner = parties.requester_party(), parties.owner_party()
     decision = evaluate(
@@ -130,7 +132,7 @@ def _decide(
         owner,
         today=today,
         now=now,
-        decision_id=str(uuid.uuid4()),
+        decision_id=decision_id,
         owner_delegate_id=parties.owner_delegate_id,
     )
     shadow = shadow_results(

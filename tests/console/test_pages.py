@@ -116,8 +116,17 @@ def test_a_bad_filter_names_its_field(
         ("fiscal_quarter=7", "fiscal_quarter"),
         ("category=nonsense", "category"),
         ("from=yesterday", "from"),
+        ("from=2026-07-01&to=2026-06-30", "from"),
+        ("from=2026-07-01&to=2026-06-30", "to"),
     ],
-    ids=["bad-cursor", "quarter-out-of-range", "unknown-category", "bad-date"],
+    ids=[
+        "bad-cursor",
+        "quarter-out-of-range",
+        "unknown-category",
+        "bad-date",
+        "from-after-to",
+        "to-before-from",
+    ],
 )
 def test_a_bad_filter_reads_as_the_api_says_it(
     client: FlaskClient, admin: dict[str, str], auditor: str, query: str, field: str

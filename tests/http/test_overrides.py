@@ -509,3 +509,26 @@ def test_override_of_a_request_submitted_around_the_owner_bypasses_them(
     rid = client.post("/v1/approval-requests", json=body, headers=admin).json["id"]
     response = override(client, admin, "vp.west", {"discount_pct": "25"}, request_id=rid)
     assert response.json["categories"] == ["bypassed_owner", "out_of_chain"]
+
+
+@pytest.mark.parametrize(
+    ("path", "accept"),
+    [
+        ("/v1/overrides?from=2026-07-01&to=2026-06-30", "*/*"),
+        ("/v1/overrides?from=2026-07-01&to=2026-06-30", "text/csv"),
+        ("/v1/overrides/summary?group_by=owner&from=2026-07-01&to=2026-06-30", "*/*"),
+    ],
+    ids=["list", "csv export", "summary"],
+)
+def test_from_after_to_names_both_fields(
+    client: FlaskClient, admin: dict[str, str], path: str, accept: str
+) -> None:
+    """A reversed window is a mistake, not an empty period: 422 naming from and to, as the
+    reports say it."""
+    response = client.get(path, headers={**admin, "Accept": accept})
+    assert response.status_code == 422
+    assert response.mimetype == "application/problem+json"
+    assert response.json["errors"] == {
+        "from": ["Must be on or before to (2026-06-30)."],
+        "to": ["Is before from (2026-07-01)."],
+    }

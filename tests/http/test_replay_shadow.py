@@ -69,6 +69,15 @@ def test_simulate_window_and_bad_candidate(client: FlaskClient, admin: dict[str,
         "/v1/policies/simulate", json={"policy": STRICTER, "to": "2000-01-01"}, headers=admin
     )
     assert (empty.json["evaluated"], empty.json["changed"]) == (0, 0)
+    reversed_window = client.post(
+        "/v1/policies/simulate",
+        json={"policy": STRICTER, "from": "2026-07-01", "to": "2026-06-30"},
+        headers=admin,
+    )
+    assert (reversed_window.status_code, reversed_window.json["errors"]) == (
+        422,
+        {"from": ["Must be on or before to (2026-06-30)."], "to": ["Is before from (2026-07-01)."]},
+    )
     bad = client.post("/v1/policies/simulate", json={"policy": "kind: [nope"}, headers=admin)
     assert bad.status_code == 422 and "not valid YAML" in bad.json["detail"]
 

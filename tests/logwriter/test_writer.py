@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +17,7 @@ import pytest
 from psycopg_pool import ConnectionPool
 
 from api.errors import Invalid, Unavailable
-from api.logwriter.client import SocketLog
+from api.logwriter.client import MARGIN_S, SocketLog
 from api.logwriter.protocol import HEADER, frame
 from api.logwriter.server import Writer
 from api.metrics import shared
@@ -157,3 +158,40 @@ def test_a_writer_that_dies_holding_a_row_fails_its_caller(
     later = preview(generation)  # no writer now: the next row goes to the database itself
     assert log.write(later) is True
     assert stored(db) == {later.id}
+
+
+def test_a_writer_that_never_answers_fails_its_caller_after_the_limit(
+    path: Path, pool: ConnectionPool, db: str, generation: int
+) -> None:
+    """The kernel's time limit on the socket: a writer that takes the row and hangs costs
+    its caller the statement timeout plus the margin, then 503, never a 2xx."""
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(path))
+    listener.listen()
+    taken = threading.Event()
+    release = threading.Event()
+
+    def hang_after_reading() -> None:
+        conn, _ = listener.accept()
+        (length,) = HEADER.unpack(conn.recv(HEADER.size, socket.MSG_WAITALL))
+        conn.recv(length, socket.MSG_WAITALL)
+        taken.set()
+        release.wait(10)  # holds the connection open, answering nothing
+        conn.close()
+
+    thread = threading.Thread(target=hang_after_reading)
+    thread.start()
+    log = SocketLog(path, PreviewLog(pool), statement_timeout_ms=100)
+    started = time.monotonic()
+    try:
+        with pytest.raises(Unavailable) as refused:
+            log.write(preview(generation))
+        waited = time.monotonic() - started
+    finally:
+        release.set()
+        thread.join(timeout=5)
+        listener.close()
+    assert taken.is_set()
+    assert refused.value.detail == "The decision log writer stopped; retry shortly."
+    assert 0.1 + MARGIN_S - 0.05 <= waited < 0.1 + MARGIN_S + 1.5
+    assert stored(db) == set()

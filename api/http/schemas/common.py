@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields, validate
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 ID = validate.Length(min=1, max=128)
 
@@ -13,6 +15,22 @@ class Strict(Schema):
     class Meta:
         unknown = RAISE
         ordered = True
+
+
+class DateRange:
+    """Mixin for a query with `from` and `to` dates: `from` after `to` is an error on both
+    fields (an empty answer would look like "nothing happened" to a finance reader)."""
+
+    @validates_schema
+    def _ordered(self, data: dict[str, Any], **kwargs: Any) -> None:
+        start, end = data.get("from_"), data.get("to")
+        if start is not None and end is not None and start > end:
+            raise ValidationError(
+                {
+                    "from": [f"Must be on or before to ({end})."],
+                    "to": [f"Is before from ({start})."],
+                }
+            )
 
 
 class PartyOut(Schema):

@@ -11,6 +11,7 @@ from api.http.schemas.common import (
     COMMENT,
     ID,
     JUSTIFICATION,
+    DateRange,
     PageQuery,
     PartyOut,
     PeriodOut,
@@ -87,7 +88,7 @@ class OverrideOut(Schema):
     reviews = fields.List(fields.Nested(ReviewOut))
 
 
-class OverridesFilter(Strict):
+class OverridesFilter(DateRange, Strict):
     """The filters of the override list and of its CSV export."""
 
     from_ = IsoDate(data_key="from")
@@ -110,7 +111,7 @@ class OverridesPage(Schema):
     next_cursor = fields.String(allow_none=True, required=True)
 
 
-class SummaryQuery(Strict):
+class SummaryQuery(DateRange, Strict):
     group_by = fields.String(
         required=True, validate=validate.OneOf(["executive", "owner", "fiscal_quarter"])
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from api.http.fields import IsoDate, decimal_out
-from api.http.schemas.common import PolicyRefOut, Strict
+from api.http.schemas.common import DateRange, PolicyRefOut, Strict
 
 
 class PolicyOut(Schema):
@@ -45,7 +45,7 @@ class AgreementOut(Schema):
     rate = decimal_out(allow_none=True, required=True)
 
 
-class SimulateIn(Strict):
+class SimulateIn(DateRange, Strict):
     policy = fields.String(required=True, validate=validate.Length(min=1, max=512 * 1024))
     from_ = IsoDate(data_key="from")
     to = IsoDate()

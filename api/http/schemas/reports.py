@@ -7,27 +7,16 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from api.http.fields import IsoDate, Number
-from api.http.schemas.common import Strict
+from api.http.schemas.common import DateRange, Strict
 from api.reports.bands import BAND_KEYS
 from api.reports.buckets import BUCKET_NAMES
 from api.workflow.customer_no import WITHDRAW_REASON_CODES
 from api.workflow.overrides import Category
 
 
-class ReportQuery(Strict):
+class ReportQuery(DateRange, Strict):
     from_ = IsoDate(data_key="from", metadata={"description": "First UTC date, inclusive."})
     to = IsoDate(metadata={"description": "Last UTC date, inclusive."})
-
-    @validates_schema
-    def _ordered(self, data: dict[str, Any], **kwargs: Any) -> None:
-        start, end = data.get("from_"), data.get("to")
-        if start is not None and end is not None and start > end:
-            raise ValidationError(
-                {
-                    "from": [f"Must be on or before to ({end})."],
-                    "to": [f"Is before from ({start})."],
-                }
-            )
 
 
 class LeverQuery(ReportQuery):
