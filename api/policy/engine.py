@@ -92,6 +92,8 @@ def _decide(
     decision_id: str,
     owner_delegate_id: str | None,
 ) -> tuple[Decision, Effects, list[Decimal | None]]:
+    """The decision, the matched rules' effects and the levers' values. The hot path, kept in
+    one function on purpose: every call saved per lever is ~0.1 us of a ~6 us decision."""
     plan = plan_of(policy)
     period, period_var = _period(today, plan.month, plan.day, plan.end_days)
     if plan.parties:

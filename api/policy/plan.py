@@ -6,7 +6,9 @@ Built once per policy (plan_of) and shared by every decision on it:
   tighten it, with the required tiers for every (highest lever rank, requester rank);
 - per lever, ladder and requester rank: the finding for each value seen, keyed by the value
   exactly as written (`str` of the Decimal: 18 and 18.0 are equal but read differently), or
-  for a computed lever by the CEL number it computed (which alone decides the value).
+  for a computed lever by the CEL number it computed (which alone decides the value) and,
+  when its `compute` reads only deal fields and the deal sends them as Decimals, by those
+  fields as written (which alone decide the number).
 
 A finding is immutable and depends only on those keys, so a kept one is the finding the
 engine would build again (tests/policy/test_engine_plan.py holds it to that against the
