@@ -48,6 +48,19 @@ def compile_native(source: str, raw: frozenset[str] = frozenset()) -> Native | N
         return None
 
 
+def native_block(
+    source: str, raw: frozenset[str], shared: dict[str, str]
+) -> tuple[list[str], str] | None:
+    """`compile_native`'s statements and result local, for code that runs several expressions
+    in one function (cel_rules), or None when `source` is outside the subset. The variables
+    are read once for all of them: `shared` gains each one's local (`var0 = v.get(...)` is
+    the caller's to write, before every block)."""
+    try:
+        return _Codegen(raw, shared).block(parse(source))
+    except (Unsupported, RecursionError):
+        return None
+
+
 # --- code generation: one function per expression --------------------------------------------
 
 
@@ -59,41 +72,38 @@ class _Codegen:
     would not. Types known from the parse tree (literals, comparisons) drop the checks that
     cannot fail."""
 
-    def __init__(self, raw: frozenset[str]) -> None:
+    def __init__(self, raw: frozenset[str], shared: dict[str, str] | None = None) -> None:
         self.raw = raw
         self.lines: list[str] = []
         self.count = 0
-        self.variables: dict[str, str] = {}
+        self.shared = shared is not None  # the variables are read before this block
+        self.variables: dict[str, str] = shared if shared is not None else {}
         self.holders: frozenset[str] = frozenset()
 
     def function(self, tree: Node) -> Native:
+        lines, result = self.block(tree)
+        body = "\n".join(lines)
+        source = f"def native(v):\n{body}\n    return {result}\n"
+        namespace = runtime()
+        exec(compile(source, "<cel>", "exec"), namespace)  # noqa: S102 - our own source
+        function: Native = namespace["native"]
+        return function
+
+    def block(self, tree: Node) -> tuple[list[str], str]:
+        """The statements (one level in) that compute `tree` from the variables `v`, and the
+        local that then holds its value; any doubt raises Delegate."""
         self.holders = holder_only(tree)
         result = self.node(tree, 1)
         prologue = []
         for name, local in self.variables.items():
-            prologue.append(f"    {local} = v.get({name!r}, MISSING)")
+            if not self.shared:
+                prologue.append(f"    {local} = v.get({name!r}, MISSING)")
             if name in self.holders:  # only ever selected from: it must be a map
                 prologue.append(f"    if type({local}) is not dict: raise Delegate")
         # a map as the result would be the raw value, not CEL's view of it: the library says
         if static_type(tree) not in _RESULTS:
             self.emit(1, f"if type({result}) not in SCALARS: raise Delegate")
-        body = "\n".join(prologue + self.lines)
-        source = f"def native(v):\n{body}\n    return {result}\n"
-        namespace: dict[str, Any] = {
-            "Delegate": Delegate,
-            "Decimal": Decimal,
-            "MISSING": _MISSING,
-            "SHAPED": _CEL_SHAPED,
-            "SCALARS": _RESULTS,
-            "INT64_MIN": INT64_MIN,
-            "INT64_MAX": INT64_MAX,
-            "EXACT": _EXACT,
-            "fail": _fail,
-            "as_double": as_double,
-        }
-        exec(compile(source, "<cel>", "exec"), namespace)  # noqa: S102 - our own source
-        function: Native = namespace["native"]
-        return function
+        return prologue + self.lines, result
 
     def emit(self, depth: int, line: str) -> None:
         self.lines.append("    " * depth + line)
@@ -251,6 +261,22 @@ _EQUALITY = (
     "else ((type({a}) is type({b}) and {a} == {b}) "
     "if type({a}) in " + _SCALARS + " and type({b}) in " + _SCALARS + " else fail())"
 )
+
+
+def runtime() -> dict[str, Any]:
+    """The names generated code calls, as the globals it runs with."""
+    return {
+        "Delegate": Delegate,
+        "Decimal": Decimal,
+        "MISSING": _MISSING,
+        "SHAPED": _CEL_SHAPED,
+        "SCALARS": _RESULTS,
+        "INT64_MIN": INT64_MIN,
+        "INT64_MAX": INT64_MAX,
+        "EXACT": _EXACT,
+        "fail": _fail,
+        "as_double": as_double,
+    }
 
 
 def _fail() -> Any:

@@ -1,0 +1,135 @@
+"""One lever's finding, worked out in full: its ladder as the matched rules tighten it, its
+value (a computed lever's CEL `compute`) and the finding with its status, headroom and reason.
+
+The engine's plan (plan.py) calls these once per distinct case and keeps the result; they
+are also the whole story for the cases it does not keep (a value it has not seen)."""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from api.policy.cel_native import Delegate
+from api.policy.conditions import ExpressionError
+from api.policy.decimals import EXACT, decimal_str, from_cel_number
+from api.policy.decision import EvalError, Finding
+from api.policy.model import Lever, Policy, Rule, Status, above_tail, monotonic, within_tail
+
+BEYOND = frozenset({Status.BEYOND_AUTHORITY, Status.BEYOND_ABSOLUTE_MAX})
+
+
+def tightened(lever: Lever, tightening: list[Rule]) -> tuple[Decimal, ...]:
+    """Base ladder tightened by every matched rule's ladder, then made monotonic again."""
+    ladders = [rule.ceilings[lever.name] for rule in tightening if lever.name in rule.ceilings]
+    if not ladders:
+        return lever.ceilings
+    values = list(lever.ceilings)
+    for ladder in ladders:
+        values = [
+            base if cap is None else min(base, cap)
+            for base, cap in zip(values, ladder, strict=True)
+        ]
+    return monotonic(tuple(values))
+
+
+def computed(
+    lever: Lever,
+    deal: Mapping[str, Any],
+    variables: dict[str, Any],
+    library: Callable[[], Any],
+    errors: list[EvalError],
+) -> tuple[Decimal | None, tuple[str, ...], bool]:
+    """(value, missing input fields, compute failed) for a computed lever."""
+    compute = lever.compute
+    assert compute is not None
+    for path in lever.inputs:
+        if (deal.get(path[0]) is None) if len(path) == 1 else not has_path(deal, path):
+            missing = [".".join(p) for p in lever.inputs if not has_path(deal, p)]
+            return None, tuple(missing), False
+    native = compute.native
+    try:
+        if native is None:
+            result = compute.run(variables, library)
+        else:
+            try:
+                result = native(variables)
+            except Delegate:
+                result = compute.run_library(variables, library)
+    except ExpressionError as exc:
+        errors.append(EvalError(f"lever:{lever.name}", str(exc)))
+        return None, (), True
+    checked = checked_number(lever, result, errors)
+    return (None, (), True) if checked is None else (from_cel_number(checked), (), False)
+
+
+def checked_number(lever: Lever, result: Any, errors: list[EvalError]) -> Any:
+    """`result` when `compute` gave a number (a double or an int), else None and an error."""
+    if type(result) is not float and (type(result) is bool or not isinstance(result, int)):
+        errors.append(
+            EvalError(f"lever:{lever.name}", f"`compute` must give a number, got {result!r}")
+        )
+        return None
+    return result
+
+
+def has_path(deal: Mapping[str, Any], path: tuple[str, ...]) -> bool:
+    """Whether the deal sets every step of `path` (a null counts as not set)."""
+    value: Any = deal
+    for step in path:
+        if not isinstance(value, Mapping):
+            return False
+        value = value.get(step)
+        if value is None:
+            return False
+    return True
+
+
+def finding(
+    policy: Policy,
+    lever: Lever,
+    ceilings: tuple[Decimal, ...],
+    rank: int,
+    value: Decimal | None,
+    missing: tuple[str, ...],
+    failed: bool,
+) -> tuple[Finding, int]:
+    """The finding for one lever, and the rank that must approve it (-1 when none)."""
+    own = ceilings[rank]
+    name = lever.name
+    if failed:
+        reason = f"{name} could not be computed, so it is treated as beyond authority."
+        return Finding(name, None, own, None, Status.BEYOND_AUTHORITY, None, reason), -1
+    if value is None:
+        if lever.compute is not None:
+            reason = f"{name} is not computed because the deal does not set {', '.join(missing)}."
+        else:
+            reason = f"The deal does not set {name}."
+        return Finding(name, None, own, None, Status.NOT_REQUESTED, None, reason), -1
+    shown = decimal_str(value)
+    headroom = EXACT.subtract(own, value)
+    if lever.absolute_max is not None and value > lever.absolute_max:
+        reason = (
+            f"{shown} is above the absolute maximum of {decimal_str(lever.absolute_max)}; "
+            "nobody may grant it, not even by override."
+        )
+        return Finding(name, value, own, None, Status.BEYOND_ABSOLUTE_MAX, headroom, reason), -1
+    required = bisect_left(ceilings, value)  # ladders never decrease going up
+    if required == len(ceilings):
+        reason = (
+            f"{shown} is above every tier's ceiling (the highest is {policy.tiers[-1]}'s "
+            f"{decimal_str(ceilings[-1])}); no one may approve it."
+        )
+        return Finding(name, value, own, None, Status.BEYOND_AUTHORITY, headroom, reason), -1
+    if ceilings is lever.ceilings:  # the lever's own ladder: its sentences are ready
+        tails = policy.reason_tails[name]
+        tail = tails.within[rank] if required <= rank else tails.above[rank][required]
+    elif required <= rank:
+        tail = within_tail(policy.tiers[rank], decimal_str(own))
+    else:
+        needed = decimal_str(ceilings[required])
+        tail = above_tail(policy.tiers[rank], decimal_str(own), policy.tiers[required], needed)
+    status = Status.WITHIN if required <= rank else Status.NEEDS_APPROVAL
+    tier = policy.tiers[required]
+    return Finding(name, value, own, tier, status, headroom, shown + tail), required
