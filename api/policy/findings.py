@@ -6,6 +6,7 @@ are also the whole story for the cases it does not keep (a value it has not seen
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_left
 from collections.abc import Callable, Mapping
 from decimal import Decimal
@@ -65,10 +66,17 @@ def computed(
 
 
 def checked_number(lever: Lever, result: Any, errors: list[EvalError]) -> Any:
-    """`result` when `compute` gave a number (a double or an int), else None and an error."""
+    """`result` when `compute` gave a finite number (a double or an int), else None and an
+    error: CEL's double division by zero gives inf or nan rather than failing, and no ladder
+    can place those, so the lever fails closed like any other compute error."""
     if type(result) is not float and (type(result) is bool or not isinstance(result, int)):
         errors.append(
             EvalError(f"lever:{lever.name}", f"`compute` must give a number, got {result!r}")
+        )
+        return None
+    if type(result) is float and not math.isfinite(result):
+        errors.append(
+            EvalError(f"lever:{lever.name}", f"`compute` must give a finite number, got {result!r}")
         )
         return None
     return result

@@ -145,15 +145,12 @@ class LeverPlan:
                 errors.append(EvalError(f"lever:{self.name}", str(exc)))
                 return self.settle(rank, None, (), True), library
         kind = type(result)
-        if kind is float or kind is int:  # a bool is equal to 1 and 0: it never gets here
+        # a bool is equal to 1 and 0, and inf or nan is no number a ladder places (nan is
+        # not even equal to itself): neither gets here
+        if kind is int or (kind is float and result - result == 0.0):
             entry = self.caches[rank].get(result)
             if entry is None:
-                value = from_cel_number(result)
-                entry = (
-                    self.store(rank, result, value)
-                    if result == result
-                    else self.settle(rank, value)
-                )
+                entry = self.store(rank, result, from_cel_number(result))
             if key is not None:
                 _keep(self.by_inputs[rank], key, entry)
             return entry, library

@@ -4,6 +4,7 @@ Decision and Assessment from both over generated deals and policies. Do not opti
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_left
 from collections.abc import Mapping
 from datetime import date, datetime
@@ -232,6 +233,11 @@ def _computed(
     if type(result) is not float and (type(result) is bool or not isinstance(result, int)):
         errors.append(
             EvalError(f"lever:{lever.name}", f"`compute` must give a number, got {result!r}")
+        )
+        return None, (), True
+    if type(result) is float and not math.isfinite(result):  # since the engine's plan: inf, nan
+        errors.append(
+            EvalError(f"lever:{lever.name}", f"`compute` must give a finite number, got {result!r}")
         )
         return None, (), True
     return from_cel_number(result), (), False

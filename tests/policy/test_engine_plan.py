@@ -234,3 +234,32 @@ def test_past_every_limit_the_engine_still_decides_as_the_reference(
     plan = plan_of(policy)
     assert (len(plan.effects), len(plan._ladders)) == (1, 1)
     assert max(len(c) for e in plan.effects.values() for lp in e.levers for c in lp.caches) <= 2
+
+
+def test_a_compute_that_divides_by_zero_fails_closed_every_time() -> None:
+    """CEL's double division by zero gives inf (or nan for 0/0) instead of an error; no
+    ladder places either, so the lever is beyond authority with the error listed, on every
+    decision, before and after a finite value for the same lever was kept."""
+    policy = policies()["odd"]()
+    rep = Party("am.jones", "rep")
+    found = []
+    for amount, credit in (("0", "500"), ("0", "0"), ("80000", "800"), ("0", "500")):
+        deal = {
+            "deal_id": "Q-1",
+            "currency": "USD",
+            "list_amount": Decimal(amount),
+            "attributes": {"services_credit": Decimal(credit)},
+        }
+        run = {"today": date(2026, 6, 10), "now": NOW, "decision_id": "d-1"}
+        decision = evaluate(policy, deal, rep, rep, **run)
+        assert decision == reference_decision(policy, deal, rep, rep, **run)
+        lever = decision.finding("services_credit_pct")
+        errors = [e.message for e in decision.errors if e.source == "lever:services_credit_pct"]
+        found.append((lever.status.value, repr(lever.value), decision.outcome.value, errors))
+    infinite = ["`compute` must give a finite number, got inf"]
+    assert found == [
+        ("beyond_authority", "None", "denied", infinite),
+        ("beyond_authority", "None", "denied", ["`compute` must give a finite number, got nan"]),
+        ("within", "Decimal('1')", "needs_approval", []),  # other levers and rules
+        ("beyond_authority", "None", "denied", infinite),
+    ]
