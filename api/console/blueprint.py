@@ -78,6 +78,14 @@ def utc(text: str) -> str:
     return text.replace("T", " ").removesuffix("Z").split(".")[0]
 
 
+@bp.app_template_filter("wrappable")
+def wrappable(text: str) -> str:
+    """A name that may wrap after its underscores: a zero-width space after each, for the
+    card labels of narrow screens (CSS `content` has no other break hint), which would
+    otherwise break `beyond_executive_authority` mid-word. Screen readers skip the space."""
+    return str(text).replace("_", "_\u200b")
+
+
 @bp.context_processor
 def shared() -> dict[str, Any]:
     """What the layout needs on every page: who is signed in, which pages exist."""
