@@ -1,5 +1,5 @@
-"""One lever's finding, worked out in full: its ladder as the matched rules tighten it, its
-value (a computed lever's CEL `compute`) and the finding with its status, headroom and reason.
+"""One lever's finding, worked out in full: its ladder as the matched rules tighten it, the
+check on a computed lever's CEL result, and the finding with its status, headroom and reason.
 
 The engine's plan (plan.py) calls these once per distinct case and keeps the result; they
 are also the whole story for the cases it does not keep (a value it has not seen)."""
@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from api.policy.cel_native import Delegate
-from api.policy.conditions import ExpressionError
-from api.policy.decimals import EXACT, decimal_str, from_cel_number
+from api.policy.decimals import EXACT, decimal_str
 from api.policy.decision import EvalError, Finding
 from api.policy.model import Lever, Policy, Rule, Status, above_tail, monotonic, within_tail
 
@@ -33,36 +31,6 @@ def tightened(lever: Lever, tightening: list[Rule]) -> tuple[Decimal, ...]:
             for base, cap in zip(values, ladder, strict=True)
         ]
     return monotonic(tuple(values))
-
-
-def computed(
-    lever: Lever,
-    deal: Mapping[str, Any],
-    variables: dict[str, Any],
-    library: Callable[[], Any],
-    errors: list[EvalError],
-) -> tuple[Decimal | None, tuple[str, ...], bool]:
-    """(value, missing input fields, compute failed) for a computed lever."""
-    compute = lever.compute
-    assert compute is not None
-    for path in lever.inputs:
-        if (deal.get(path[0]) is None) if len(path) == 1 else not has_path(deal, path):
-            missing = [".".join(p) for p in lever.inputs if not has_path(deal, p)]
-            return None, tuple(missing), False
-    native = compute.native
-    try:
-        if native is None:
-            result = compute.run(variables, library)
-        else:
-            try:
-                result = native(variables)
-            except Delegate:
-                result = compute.run_library(variables, library)
-    except ExpressionError as exc:
-        errors.append(EvalError(f"lever:{lever.name}", str(exc)))
-        return None, (), True
-    checked = checked_number(lever, result, errors)
-    return (None, (), True) if checked is None else (from_cel_number(checked), (), False)
 
 
 def checked_number(lever: Lever, result: Any, errors: list[EvalError]) -> Any:
