@@ -24,13 +24,12 @@ sys.path.insert(0, str(ROOT))
 
 from api.service.keys import issue_key  # noqa: E402
 from bench.run import (  # noqa: E402
-    ORG,
     ROUNDS,
-    call,
     deal,
     free_port,
     load,
     scratch_database,
+    seed_org,
     start_server,
 )
 
@@ -71,9 +70,7 @@ def main() -> int:
     servers = {on: start(url, port, on) for on, port in ports.items()}
     rounds: list[dict[bool, dict[str, Any]]] = []
     try:
-        for person_id, tier, manager in ORG:
-            body = {"name": person_id, "tier": tier, "manager_id": manager}
-            call(ports[True], "PUT", f"/v1/people/{person_id}", key, body)
+        seed_org(ports[True], key)
         env = {"BENCH_KEY": key, "BENCH_BODY": json.dumps(deal())}
         for i in range(ROUNDS):
             order = (True, False) if i % 2 == 0 else (False, True)

@@ -121,9 +121,7 @@ def main() -> int:
     port = run.free_port()
     server = run.start_server(url, port)
     try:
-        for person_id, tier, manager in run.ORG:
-            body = {"name": person_id, "tier": tier, "manager_id": manager}
-            run.call(port, "PUT", f"/v1/people/{person_id}", key, body)
+        run.seed_org(port, key)
         env = {
             "BENCH_KEY": key,
             "BENCH_BODY": json.dumps(run.deal()),

@@ -146,6 +146,14 @@ def call(port: int, method: str, path: str, key: str, body: Any = None) -> tuple
     return response.status, json.loads(payload) if payload else None
 
 
+def seed_org(port: int, key: str) -> None:
+    """The bench's org (ORG), through the API of the server on `port`: once per database,
+    whatever the number of servers sharing it."""
+    for person_id, tier, manager in ORG:
+        person = {"name": person_id, "tier": tier, "manager_id": manager}
+        call(port, "PUT", f"/v1/people/{person_id}", key, person)
+
+
 def parse_wrk(text: str) -> dict[str, Any]:
     def ms(label: str) -> float | None:
         match = re.search(rf"^\s*{label}%\s+([\d.]+)(us|ms|s)\s*$", text, re.M)
@@ -348,14 +356,7 @@ def main() -> int:
     before = start_server(url, before_port, BEFORE)
     results: dict[str, Any] = {}
     try:
-        for person_id, tier, manager in ORG:
-            call(
-                port,
-                "PUT",
-                f"/v1/people/{person_id}",
-                key,
-                {"name": person_id, "tier": tier, "manager_id": manager},
-            )
+        seed_org(port, key)
         env = {
             "BENCH_KEY": key,
             "BENCH_BODY": json.dumps(deal()),
