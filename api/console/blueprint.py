@@ -15,6 +15,7 @@ from flask import (
     url_for,
 )
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from markupsafe import Markup, escape
 
 from api.console.sessions import ConsoleSession, SignedIn
 from api.errors import DealdeskError, Forbidden, NotFound, Unavailable
@@ -80,10 +81,18 @@ def utc(text: str) -> str:
 
 @bp.app_template_filter("wrappable")
 def wrappable(text: str) -> str:
-    """A name that may wrap after its underscores: a zero-width space after each, for the
-    card labels of narrow screens (CSS `content` has no other break hint), which would
-    otherwise break `beyond_executive_authority` mid-word. Screen readers skip the space."""
+    """A name that may wrap after its underscores, in an attribute: a zero-width space after
+    each, for the card labels of narrow screens (CSS `content` has no other break hint),
+    which would otherwise break `beyond_executive_authority` mid-word. Screen readers skip
+    the space."""
     return str(text).replace("_", "_\u200b")
+
+
+@bp.app_template_filter("breakable")
+def breakable(text: str) -> Markup:
+    """`wrappable` for page text: a `<wbr>` after each underscore, which, unlike a character,
+    is not copied with the name."""
+    return escape(text).replace("_", Markup("_<wbr>"))
 
 
 @bp.context_processor

@@ -319,3 +319,16 @@ def test_a_long_chain_is_checked_on_request_not_on_every_visit(
     big = client.get("/console/").get_data(as_text=True)
     assert 'hx-trigger="load"' not in big
     assert '<button type="submit">Verify the whole chain</button>' in big
+
+
+def test_register_categories_wrap_only_after_underscores(
+    client: FlaskClient, overrides: list[dict[str, Any]], admin: dict[str, str], auditor: str
+) -> None:
+    """At 390 px a card's value column broke `beyond_executive_authority` mid-word; each
+    category may now wrap only after an underscore (`<wbr>`, not copied with the text)."""
+    api = client.get("/v1/overrides", headers=admin).json["items"]
+    cells = re.findall(
+        r'<td data-label="Categories">(.*?)</td>', text(client.get("/console/overrides"))
+    )
+    assert cells == [", ".join(c.replace("_", "_<wbr>") for c in o["categories"]) for o in api]
+    assert any("beyond_<wbr>executive_<wbr>authority" in cell for cell in cells)
