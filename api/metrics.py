@@ -21,6 +21,8 @@ The series (all prefixed `dealdesk_`):
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import os
 import threading
 import time
@@ -207,11 +209,28 @@ def record_delivery(result: str, lag_seconds: float) -> None:
     shared().record_delivery(result, lag_seconds)
 
 
+class _Collector(multiprocess.MultiProcessCollector):
+    """prometheus-client's sum over the processes' files, less any file still empty.
+
+    A process creates its file before it sizes it, so a scrape can meet it at 0 bytes, and a
+    process killed in between leaves it so for good. prometheus-client then fails the whole
+    scrape (struct.error, a 500), losing every other worker's values too (client_python
+    issue 1199). An empty file holds nothing yet: leaving it out loses nothing."""
+
+    def collect(self) -> Any:
+        files = []
+        for path in glob.glob(os.path.join(self._path, "*.db")):
+            with contextlib.suppress(FileNotFoundError):  # a dead worker's live gauges
+                if os.path.getsize(path):
+                    files.append(path)
+        return self.merge(files, accumulate=True)  # type: ignore[no-untyped-call]
+
+
 def exposition() -> bytes:
     """The text format, summed over every process when running multiprocess."""
     if os.environ.get(MULTIPROC_ENV):
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        _Collector(registry)  # type: ignore[no-untyped-call]
         return generate_latest(registry)
     return generate_latest(REGISTRY)
 

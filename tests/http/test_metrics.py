@@ -4,9 +4,11 @@ off. (tests/system/test_metrics.py scrapes four workers of a real server.)"""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
+from prometheus_client.mmap_dict import MmapedDict, mmap_key
 from prometheus_client.parser import text_string_to_metric_families
 from psycopg_pool import ConnectionPool
 
@@ -217,3 +219,29 @@ def test_submissions_and_revisions_around_the_owner_count_their_overrides(
         - value(before, "dealdesk_overrides_total", category="bypassed_owner")
         == 2
     )
+
+
+def test_a_worker_file_still_empty_does_not_fail_the_sum_of_the_others(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker creates its file before sizing it; killed in between, it leaves 0 bytes."""
+    key = mmap_key(
+        "dealdesk_decisions",
+        "dealdesk_decisions_total",
+        ["outcome", "source"],
+        ["auto_approved", "evaluation"],
+        "Decisions.",
+    )
+    for pid, count in ((101, 3.0), (102, 4.0)):
+        values = MmapedDict(str(tmp_path / f"counter_{pid}.db"))
+        values.write_value(key, count, 0.0)
+        values.close()
+    (tmp_path / "counter_103.db").touch()
+    monkeypatch.setenv(metrics.MULTIPROC_ENV, str(tmp_path))
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(metrics.exposition().decode())
+        for s in family.samples
+    }
+    labels = (("outcome", "auto_approved"), ("source", "evaluation"))
+    assert samples == {("dealdesk_decisions_total", labels): 7.0}
