@@ -12,6 +12,7 @@ from api.cli_shared import connect, database_url, iso_date
 from api.config import ConfigError, Settings
 from api.errors import DealdeskError, InvalidPolicy
 
+DEFAULT_THREADS = 8  # per serve worker; 1 gives gunicorn sync workers
 ALL_SCOPES_HELP = (
     "evaluate,requests,approvals,overrides,audit:read,audit:review,people,policies,webhooks,"
     "metrics,admin"
@@ -47,11 +48,12 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="serve the API with gunicorn")
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--host", default="127.0.0.1")
-    # gunicorn's own advice, 2 x cores + 1: a worker waits for its evaluation's durable commit
-    default_workers = str(2 * (os.cpu_count() or 1) + 1)
-    workers = int(os.environ.get("DEALDESK_WORKERS", default_workers))
+    # one gthread worker per core, 8 threads each: a thread waiting for its evaluation's
+    # durable commit leaves the core to its siblings (bench/README.md, "Third round")
+    workers = int(os.environ.get("DEALDESK_WORKERS", str(os.cpu_count() or 1)))
     serve.add_argument("--workers", type=int, default=workers)
-    serve.add_argument("--threads", type=int, default=int(os.environ.get("DEALDESK_THREADS", "1")))
+    threads = int(os.environ.get("DEALDESK_THREADS", str(DEFAULT_THREADS)))
+    serve.add_argument("--threads", type=int, default=threads)
     serve.add_argument(
         "--demo",
         action="store_true",

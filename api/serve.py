@@ -193,8 +193,8 @@ def _serve(
         "bind": f"{host}:{port}",
         "workers": workers,
         "threads": threads,
-        # sync workers (the default, threads=1) cost less CPU per request and give a lower
-        # p99 than gthread on the same cores; see bench/README.md
+        # gthread by default: threads waiting for their rows' durable commits leave the core
+        # to a sibling, which sync workers cannot (bench/README.md); threads=1 gives sync
         "worker_class": "gthread" if threads > 1 else "sync",
         "timeout": settings.worker_timeout_s,  # long streams heartbeat as they go
         "post_fork": _attach_progress,

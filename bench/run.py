@@ -266,9 +266,15 @@ def python_load(port: int, path: str, script: str | None, env: dict[str, str]) -
     }
 
 
-BEFORE = {"DEALDESK_FAST_LANE": "0", "DEALDESK_DECISION_WRITER": "0"}
-"""The evaluation path as it was before issue 16: through Flask, each worker writing its own
-row (durably too, as every path now does), for the side-by-side "before" figures."""
+BEFORE = {
+    "DEALDESK_FAST_LANE": "0",
+    "DEALDESK_DECISION_WRITER": "0",
+    "DEALDESK_WORKERS": str(2 * (os.cpu_count() or 1) + 1),
+    "DEALDESK_THREADS": "1",
+}
+"""The evaluation path as it was before issue 16: 2 x cores + 1 sync workers, through Flask,
+each worker writing its own row (durably too, as every path now does), for the side-by-side
+"before" figures."""
 
 
 def alternating(port: int, env: dict[str, str], before: int | None = None) -> dict[str, Any]:

@@ -29,7 +29,7 @@ def free_port() -> int:
 
 
 class Server:
-    """`dealdesk serve` with its shipped defaults (sync workers) unless told otherwise."""
+    """`dealdesk serve` with its shipped defaults (gthread workers) unless told otherwise."""
 
     def __init__(
         self, db: str, port: int, *, workers: int = 2, env: dict[str, str] | None = None

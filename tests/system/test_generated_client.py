@@ -92,19 +92,19 @@ def _module(package: ModuleType, name: str) -> Any:
 
 
 def test_the_whole_flow_through_a_generated_client(
-    generated: ModuleType, server: Server, db: str
+    generated: ModuleType, server: Server, db: str, request: pytest.FixtureRequest
 ) -> None:
     with psycopg.connect(db) as conn:
         key, _ = issue_key(conn, "integrator", ["admin"], "test")
     m = _module(generated, "models")
     client = generated.AuthenticatedClient(base_url=f"http://127.0.0.1:{server.port}", token=key)
-    client.set_httpx_client(
-        DecimalJson(
-            base_url=f"http://127.0.0.1:{server.port}",
-            headers={"Authorization": f"Bearer {key}"},
-            timeout=15,
-        )
+    transport = DecimalJson(
+        base_url=f"http://127.0.0.1:{server.port}",
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=15,
     )
+    request.addfinalizer(transport.close)  # the server keeps connections alive: close ours
+    client.set_httpx_client(transport)
     people = _module(generated, "api.people.put_person")
     for person_id, tier, manager in ORG:
         made = people.sync_detailed(

@@ -1,5 +1,6 @@
-"""A CSV export that streams for longer than the worker timeout, from the shipped server
-(sync workers), read slowly by the client: it completes, because the stream heartbeats."""
+"""A CSV export that streams for longer than the worker timeout, read slowly by the client: it
+completes under sync workers (DEALDESK_THREADS=1), where only the request itself can heartbeat,
+because the stream does, and under the shipped gthread workers."""
 
 from __future__ import annotations
 
@@ -33,13 +34,14 @@ FROM generate_series(1, %(rows)s) g
 """
 
 
-@pytest.fixture()
-def served(db: str) -> Iterator[tuple[int, str]]:
+@pytest.fixture(params=["1", "8"], ids=["sync", "gthread"])
+def served(db: str, request: pytest.FixtureRequest) -> Iterator[tuple[int, str]]:
     with psycopg.connect(db) as conn:
         conn.execute("SET session_replication_role = replica")  # rows only, no audit trail
         conn.execute(FILL, {"rows": ROWS, "text": JUSTIFICATION})
         key, _ = issue_key(conn, "export", ["admin"], "test")
-    server = Server(db, free_port(), workers=1, env={"DEALDESK_WORKER_TIMEOUT": str(TIMEOUT_S)})
+    env = {"DEALDESK_WORKER_TIMEOUT": str(TIMEOUT_S), "DEALDESK_THREADS": request.param}
+    server = Server(db, free_port(), workers=1, env=env)
     server.start()
     yield server.port, key
     server.kill(signal.SIGTERM)
