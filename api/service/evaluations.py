@@ -9,7 +9,6 @@ transaction; it is the fallback, and what a request needing certainty uses.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 import psycopg
 
 from api.errors import Invalid
+from api.ids import uuid7
 from api.policy.decimals import json_bytes
 from api.policy.decision import Decision
 from api.policy.engine import evaluate
@@ -58,7 +58,7 @@ def preview(
     check_currency(policy, deal)
     parties = resolve_parties(in_database(conn), policy, deal["owner_id"], requested_by, today)
     check_acting_as(bound_to, requested_by, "requested_by")
-    decision, shadow = _decide(policy, deal, parties, today, now, shadows, str(uuid.uuid4()))
+    decision, shadow = _decide(policy, deal, parties, today, now, shadows, str(uuid7()))
     output = decision.as_dict()
     log_decision(conn, decision, output, today, stored_input, shadow=shadow)
     return output
@@ -92,7 +92,7 @@ def preview_from_snapshot(
 
     parties = resolve_parties(lookup, policy, deal["owner_id"], requested_by, today)
     check_acting_as(bound_to, requested_by, "requested_by")  # a bound key acts only as its own
-    row_id = uuid.uuid4()
+    row_id = uuid7()
     decision, shadow = _decide(policy, deal, parties, today, now, shadows, str(row_id))
     output = json_bytes(decision.as_dict())
     preview = Preview(

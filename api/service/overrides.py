@@ -16,6 +16,7 @@ import psycopg
 from api.audit.chain import Event
 from api.errors import Conflict, Forbidden, Invalid, NotFound, Refused
 from api.events.types import EventType
+from api.ids import uuid7
 from api.policy.deal import restore
 from api.policy.decimals import decimal_str, jsonable
 from api.policy.engine import REQUESTER_NOT_OWNER, Assessment, assess
@@ -78,7 +79,7 @@ def create(conn: psycopg.Connection, ctx: Context, body: OverrideInput) -> store
         parties.owner_party(),
         today=ctx.today,
         now=ctx.now,
-        decision_id=str(uuid.uuid4()),
+        decision_id=str(uuid7()),
         owner_delegate_id=parties.owner_delegate_id,
     )
     _refuse_absolute_max(policy, assessment)

@@ -16,6 +16,7 @@ from typing import Any
 import psycopg
 
 from api.errors import Conflict, Invalid
+from api.ids import uuid7
 from api.policy.deal import restore
 from api.policy.decimals import jsonable
 from api.policy.decision import Decision
@@ -183,7 +184,7 @@ def _decide(
         owner,
         today=ctx.today,
         now=ctx.now,
-        decision_id=str(uuid.uuid4()),
+        decision_id=str(uuid7()),
         owner_delegate_id=parties.owner_delegate_id,
     )
     extra = history.customer_no_flags(conn, ctx, deal["deal_id"], assessment.decision, revising)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+import uuid
 from typing import Any
 
 import psycopg
@@ -265,3 +267,19 @@ def test_every_digit_is_kept_up_to_28(client: FlaskClient, admin: dict[str, str]
         "reason": "10.00000000000000001 is above account_manager's ceiling of 10 and within "
         "sales_manager's 15.",
     }
+
+
+def test_decision_ids_are_time_ordered_version_7_as_logged(
+    client: FlaskClient, admin: dict[str, str], db: str
+) -> None:
+    ids = []
+    for number in range(4):
+        body = {"deal": deal(deal_id=f"Q-7{number}"), "requested_by": "am.jones"}
+        response = evaluate(client, admin, body)
+        assert response.status_code == 200, response.json
+        ids.append(response.json["decision_id"])
+        time.sleep(0.002)  # ids in one millisecond are in random order
+    assert [uuid.UUID(i).version for i in ids] == [7, 7, 7, 7]
+    with psycopg.connect(db) as conn:
+        logged = conn.execute("SELECT id::text, deal_id FROM decisions ORDER BY id").fetchall()
+    assert logged == [(i, f"Q-7{n}") for n, i in enumerate(ids)]
