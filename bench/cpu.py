@@ -31,6 +31,14 @@ def _stat(pid: str) -> tuple[int, int, float] | None:
     return int(fields[1]), int(fields[3]), (int(fields[11]) + int(fields[12])) * TICK_S
 
 
+def process_seconds(pid: int) -> float:
+    """User + system CPU seconds one process has used so far (a PostgreSQL backend, say)."""
+    seen = _stat(str(pid))
+    if seen is None:
+        raise ProcessLookupError(pid)
+    return seen[2]
+
+
 def postmaster_pid(conn: psycopg.Connection) -> int:
     """The pid of the cluster `conn` is connected to (first line of postmaster.pid)."""
     row = conn.execute("SELECT current_setting('data_directory')").fetchone()

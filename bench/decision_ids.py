@@ -26,7 +26,7 @@ import psycopg  # noqa: E402
 from psycopg import sql  # noqa: E402
 
 from api.ids import uuid7  # noqa: E402
-from bench import run  # noqa: E402
+from bench import cpu, run  # noqa: E402
 
 ROWS = int(os.environ.get("BENCH_ID_ROWS", "300000"))
 GROUPS, GROUP = 2000, 3
@@ -35,13 +35,6 @@ COLUMNS = sql.SQL(
 )
 INSERT = sql.SQL("INSERT INTO {} ({}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)")
 KINDS: dict[str, Callable[[], uuid.UUID]] = {"v4": uuid.uuid4, "v7": uuid7}
-TICK_S = 1 / os.sysconf("SC_CLK_TCK")
-
-
-def backend_cpu_s(pid: int) -> float:
-    text = Path(f"/proc/{pid}/stat").read_text()
-    fields = text[text.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) * TICK_S
 
 
 def main() -> int:
@@ -65,7 +58,7 @@ def main() -> int:
                 conn.execute("CHECKPOINT")
                 start = conn.execute("SELECT pg_current_wal_lsn()").fetchone()
                 assert start is not None
-                cpu = backend_cpu_s(pid)
+                used = cpu.process_seconds(pid)
                 began = time.perf_counter()
                 for _ in range(GROUPS):
                     rows = [
@@ -75,7 +68,7 @@ def main() -> int:
                     with conn.transaction(), conn.cursor() as cur:
                         cur.executemany(INSERT.format(table, COLUMNS), rows)
                 seconds = time.perf_counter() - began
-                cpu = backend_cpu_s(pid) - cpu
+                used = cpu.process_seconds(pid) - used
                 wal = conn.execute(
                     "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s)", (start[0],)
                 ).fetchone()
@@ -83,7 +76,7 @@ def main() -> int:
                 n = GROUPS * GROUP
                 print(
                     f"round {round_} {kind}: WAL {float(wal[0]) / n:,.0f} bytes per row, "
-                    f"PostgreSQL CPU {cpu * 1000 / n:.3f} ms per row, "
+                    f"PostgreSQL CPU {used * 1000 / n:.3f} ms per row, "
                     f"{seconds * 1000 / GROUPS:.3f} ms per commit"
                 )
     return 0

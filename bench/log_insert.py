@@ -24,19 +24,12 @@ import psycopg  # noqa: E402
 from api.ids import uuid7  # noqa: E402
 from api.policy.decimals import json_bytes  # noqa: E402
 from api.storage.decisions import GUARDED_INSERT, Preview, preview_row  # noqa: E402
-from bench import engines, run  # noqa: E402
+from bench import cpu, engines, run  # noqa: E402
 
 GROUPS, GROUP = 3000, 2
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 AS_JSON = GUARDED_INSERT.replace("jsonb_to_recordset(%s::jsonb)", "json_to_recordset(%s::json)")
 FORMS = {"json": AS_JSON, "jsonb (shipped)": GUARDED_INSERT}
-TICK_S = 1 / os.sysconf("SC_CLK_TCK")
-
-
-def backend_cpu_s(pid: int) -> float:
-    text = Path(f"/proc/{pid}/stat").read_text()
-    fields = text[text.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) * TICK_S
 
 
 def rows(generation: int, policy_generation: int) -> list[bytes]:
@@ -70,14 +63,14 @@ def main() -> int:
             for name, statement in FORMS.items():
                 handle = f"s{uuid.uuid4().hex}".encode()
                 conn.pgconn.prepare(handle, statement.replace("%s", "$1").encode())
-                cpu = backend_cpu_s(pid)
+                used = cpu.process_seconds(pid)
                 for start in range(0, len(made), GROUP):
                     document = b"[" + b",".join(made[start : start + GROUP]) + b"]"
                     result = conn.pgconn.exec_prepared(handle, [document])
                     assert result.ntuples == GROUP, result.error_message
-                cpu = backend_cpu_s(pid) - cpu
+                used = cpu.process_seconds(pid) - used
                 conn.execute("TRUNCATE decisions")  # the same ids go in again next time
-                seen[name].append(cpu * 1e6 / len(made))
+                seen[name].append(used * 1e6 / len(made))
                 print(f"round {round_} {name:16s} {seen[name][-1]:6.1f} us per row")
         medians = {name: statistics.median(values) for name, values in seen.items()}
         print("median: " + ", ".join(f"{n} {m:.1f} us" for n, m in medians.items()))
