@@ -1,11 +1,14 @@
 """Single sign-on to the console through an OpenID provider (DESIGN 13).
 
-`POST /console/oidc/start` keeps a fresh `state`, `nonce` and PKCE verifier in the visitor's
-server-side session and sends the browser to the provider; `GET /console/oidc/callback`
-checks the state, exchanges the code, verifies the ID token, finds the person by the
-configured claim and maps their roles to scopes. The session it begins is bound to that
-person, like a people-bound key. Every refusal is a sign-in page that says why; a provider
-that is down or answers garbage is one log line and a 502 page, never a stack trace.
+`GET /console/oidc/start` keeps a fresh `state`, `nonce` and PKCE verifier in the visitor's
+server-side session and sends the browser to the provider. It is a link, not a form: the
+console's CSP has `form-action 'self'`, which stops a form's redirect to another origin;
+starting a sign-in changes nothing, and the callback's `state` is what stops a forged one.
+`GET /console/oidc/callback` checks the state, exchanges the code, verifies the ID token,
+finds the person by the configured claim and maps their roles to scopes. The session it
+begins is bound to that person, like a people-bound key. Every refusal is a sign-in page that
+says why; a provider that is down or answers garbage is one log line and a 502 page, never a
+stack trace.
 """
 
 from __future__ import annotations
@@ -63,10 +66,10 @@ def provider() -> OpenIdProvider:
     return found
 
 
-@bp.route("/oidc/start", methods=["POST"])
+@bp.route("/oidc/start")
 def oidc_start() -> Response | tuple[str, int]:
     idp = provider()
-    target = safe_next(request.form.get("next"))
+    target = safe_next(request.args.get("next"))
     verifier, challenge = pkce_pair()
     state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     try:

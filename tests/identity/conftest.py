@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import html as html_module
+import re
 import urllib.parse
 from collections.abc import Callable
 from typing import Any
@@ -30,6 +31,9 @@ from tests.identity.idp_server import (
 )
 
 PUBLIC_URL = "http://console.test"
+SSO_LINK = re.compile(
+    r'<a class="button" id="sso-sign-in" href="([^"]+)">Sign in with single sign-on</a>'
+)
 
 
 def sso_settings(settings: Settings, issuer: str, **changes: Any) -> Settings:
@@ -78,14 +82,12 @@ def people(org: Any, client: FlaskClient, admin: dict[str, str]) -> None:
 
 
 def start(client: FlaskClient, next_: str | None = None) -> Any:
-    """Click "Sign in with single sign-on": the POST to /console/oidc/start."""
-    page = client.get("/console/sign-in")
-    html = page.get_data(as_text=True)
-    assert "Sign in with single sign-on" in html
-    form = {"csrf_token": csrf_of(html)}
-    if next_:
-        form["next"] = next_
-    return client.post("/console/oidc/start", data=form)
+    """Click "Sign in with single sign-on": the link to /console/oidc/start."""
+    page = client.get("/console/sign-in", query_string={"next": next_} if next_ else None)
+    html = html_module.unescape(page.get_data(as_text=True))
+    found = SSO_LINK.search(html)
+    assert found, "the sign-in page offers single sign-on"
+    return client.get(found.group(1))
 
 
 def sso_sign_in(
