@@ -161,3 +161,28 @@ def test_scopes_are_read_at_each_sign_in(
     sso_sign_in(client, idp, email="cfo.chen@example.com", groups=["finance"])
     sso_sign_in(client, idp, email="cfo.chen@example.com", groups=["it"])
     assert [r["scopes"] for r in session_rows(db)] == [["admin"]]  # the first one was replaced
+
+
+def test_a_confidential_client_sends_its_secret(
+    make_app: Callable[..., Flask], idp: IdentityProvider, db: str
+) -> None:
+    """With a client secret the code exchange sends it too: this provider advertises only
+    `none` among its token endpoint auth methods, so in the form (client_secret_post); one that
+    lists `client_secret_basic`, or none at all, gets HTTP Basic (RFC 6749's default)."""
+    client = make_app(oidc_client_secret="s3cret:&=").test_client()
+    response = sso_sign_in(client, idp, email="cfo.chen@example.com", groups=FINANCE)
+    assert response.status_code == 302, error_of(response)
+    assert [r["person_id"] for r in session_rows(db)] == ["cfo.chen"]
+
+
+def test_two_active_people_with_one_email_are_refused(
+    client: FlaskClient, idp: IdentityProvider, db: str, admin: dict[str, str]
+) -> None:
+    body = {"name": "Chen Two", "tier": "cfo", "email": "CFO.chen@example.com"}
+    assert client.put("/v1/people/cfo.chen2", json=body, headers=admin).status_code == 201
+    response = sso_sign_in(client, idp, email="cfo.chen@example.com", groups=FINANCE)
+    assert response.status_code == 403
+    assert error_of(response) == (
+        "More than one person in dealdesk's registry is cfo.chen@example.com."
+    )
+    assert session_rows(db) == []
