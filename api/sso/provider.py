@@ -28,6 +28,8 @@ ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES
 """Asymmetric only: never `none`, never an HMAC keyed with something public."""
 LEEWAY_S = 60
 METADATA_TTL_S = 3600.0
+KEYS_TTL_S = 300.0
+REFETCH_S = 30.0
 MAX_BODY = 1024 * 1024
 
 
@@ -68,7 +70,8 @@ class OpenIdProvider:
         self._lock = threading.Lock()
         self._metadata: Metadata | None = None
         self._fetched_at = 0.0
-        self._jwks: jwt.PyJWKClient | None = None
+        self._keys: jwt.PyJWKSet | None = None
+        self._keys_at = 0.0
 
     def metadata(self) -> Metadata:
         with self._lock:
@@ -76,9 +79,7 @@ class OpenIdProvider:
                 url = self.client.issuer.rstrip("/") + DISCOVERY
                 self._metadata = _parse_metadata(_get_json(url, self.client.timeout_s), self.client)
                 self._fetched_at = time.monotonic()
-                self._jwks = jwt.PyJWKClient(
-                    self._metadata.jwks_uri, lifespan=300, timeout=self.client.timeout_s
-                )
+                self._keys = None
             return self._metadata
 
     def authorize_url(self, state: str, nonce: str, challenge: str) -> str:
@@ -121,13 +122,7 @@ class OpenIdProvider:
 
     def verify(self, id_token: str, nonce: str) -> dict[str, Any]:
         meta = self.metadata()
-        assert self._jwks is not None
-        try:
-            key = self._jwks.get_signing_key_from_jwt(id_token)
-        except (jwt.PyJWKClientConnectionError, jwt.PyJWKSetError) as exc:
-            raise ProviderUnavailable(f"its JWKS could not be read ({exc})") from None
-        except jwt.PyJWTError as exc:
-            raise SignInRefused(f"the ID token's key is unknown ({exc})") from None
+        key = self._signing_key(id_token)
         try:
             claims: dict[str, Any] = jwt.decode(
                 id_token,
@@ -143,6 +138,40 @@ class OpenIdProvider:
         if claims.get("nonce") != nonce:
             raise SignInRefused("the ID token's nonce is not the one this sign-in sent")
         return claims
+
+    def _signing_key(self, id_token: str) -> jwt.PyJWK:
+        """The provider's key the token names; on an unknown `kid` the JWKS is fetched again,
+        at most once per REFETCH_S (a rotated key), never more (a flood of forged kids)."""
+        try:
+            kid = jwt.get_unverified_header(id_token).get("kid")
+        except jwt.PyJWTError as exc:
+            raise SignInRefused(f"the ID token is malformed ({exc})") from None
+        key = _pick(self._key_set(refresh=False), kid)
+        if key is None and time.monotonic() - self._keys_at > REFETCH_S:
+            key = _pick(self._key_set(refresh=True), kid)
+        if key is None:
+            raise SignInRefused(f"the ID token's key {kid!r} is not among the provider's keys")
+        return key
+
+    def _key_set(self, refresh: bool) -> jwt.PyJWKSet:
+        with self._lock:
+            stale = time.monotonic() - self._keys_at > KEYS_TTL_S
+            if self._keys is None or refresh or stale:
+                assert self._metadata is not None
+                doc = _fetch(self._metadata.jwks_uri, self.client.timeout_s)
+                try:
+                    self._keys = jwt.PyJWKSet.from_dict(doc)
+                except jwt.PyJWTError as exc:
+                    raise ProviderUnavailable(f"its JWKS holds no usable key ({exc})") from None
+                self._keys_at = time.monotonic()
+            return self._keys
+
+
+def _pick(keys: jwt.PyJWKSet, kid: Any) -> jwt.PyJWK | None:
+    """The key with this `kid`; with no `kid`, the set's only key."""
+    if kid is None:
+        return keys.keys[0] if len(keys.keys) == 1 else None
+    return next((k for k in keys.keys if k.key_id == kid), None)
 
 
 def _parse_metadata(doc: dict[str, Any], client: Client) -> Metadata:
