@@ -173,3 +173,19 @@ def test_the_executive_cannot_review_their_own_override_through_sso(
         as_text=True
     )
     assert client.get(f"/v1/overrides/{oid}", headers=admin).json["reviews"] == []
+
+
+def test_a_role_without_audit_review_shows_no_form_and_says_why(
+    client: FlaskClient,
+    idp: IdentityProvider,
+    overrides: list[dict[str, Any]],
+    admin: dict[str, str],
+) -> None:
+    oid = overrides[0]["id"]
+    response = sso_sign_in(client, idp, email="sd.patel@example.com", groups=["deal-desk"])
+    assert response.status_code == 302
+    html, response = review(client, oid)
+    assert '<form id="review-form"' not in html
+    assert "Reviewing needs a role that grants the audit:review scope." in html
+    assert response.status_code == 403
+    assert client.get(f"/v1/overrides/{oid}", headers=admin).json["reviews"] == []
