@@ -85,14 +85,14 @@ def oidc_callback() -> Response | tuple[str, int]:
     idp = provider()
     pending: dict[str, str] | None = session.pop(PENDING, None)
     target = safe_next(pending["next"] if pending else None)
-    if "error" in request.args:
-        said = request.args.get("error_description") or request.args["error"]
-        return _refuse(target, 403, f"Your identity provider did not sign you in: {said}")
     state = request.args.get("state", "")
     if pending is None or not hmac.compare_digest(state.encode(), pending["state"].encode()):
         detail = "This sign-in's state does not match the one this browser started"
         log.warning("single sign-on refused: %s", detail)
         return _refuse(target, 400, f"Sign-in failed: {detail}. Please sign in again.")
+    if "error" in request.args:  # shown only with our state: nobody else's words on our page
+        said = request.args.get("error_description") or request.args["error"]
+        return _refuse(target, 403, f"Your identity provider did not sign you in: {said}")
     code = request.args.get("code", "")
     if not code:
         return _refuse(target, 400, "Sign-in failed: the identity provider sent no code.")

@@ -77,12 +77,22 @@ def test_a_forged_code_is_refused_by_the_provider(
 
 
 def test_the_provider_saying_no_is_shown(client: FlaskClient, idp: IdentityProvider) -> None:
-    start(client)
-    response = client.get(
-        "/console/oidc/callback?error=access_denied&error_description=User+is+not+assigned"
-    )
+    state = query_of(start(client).headers["Location"])["state"]
+    said = "error=access_denied&error_description=User+is+not+assigned"
+    response = client.get(f"/console/oidc/callback?{said}&state={state}")
     assert response.status_code == 403
     assert error_of(response) == "Your identity provider did not sign you in: User is not assigned"
+
+
+def test_an_error_without_our_state_shows_nobody_elses_words(
+    client: FlaskClient, idp: IdentityProvider
+) -> None:
+    start(client)
+    said = "error=access_denied&error_description=Call+555-0100+to+restore+access"
+    response = client.get(f"/console/oidc/callback?{said}&state=forged")
+    assert response.status_code == 400
+    assert "555" not in response.get_data(as_text=True)
+    assert "state does not match" in error_of(response)
 
 
 @pytest.mark.parametrize(
