@@ -146,7 +146,20 @@ def role_scopes(text: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
                 " (entries separated by ;)"
             )
         found.append((role.strip(), names))
+    _known_scopes(found)
     return tuple(found)
+
+
+def _known_scopes(found: list[tuple[str, tuple[str, ...]]]) -> None:
+    from api.service.keys import SCOPES  # the scopes keys may hold; roles grant the same
+
+    for role, scopes in found:
+        unknown = [s for s in scopes if s not in SCOPES]
+        if unknown:
+            raise ConfigError(
+                f"DEALDESK_OIDC_ROLE_SCOPES: role {role!r} names unknown scope(s) "
+                f"{', '.join(unknown)}; choose from {', '.join(SCOPES)}"
+            )
 
 
 def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:

@@ -20,13 +20,12 @@ from typing import Any
 
 from flask import Flask, Response, current_app, redirect, request, session
 
-from api.config import ConfigError, Settings
+from api.config import Settings
 from api.console.blueprint import bp
 from api.console.sessions import SSO_VIA, ConsoleSession, SignedIn
 from api.console.views import SIGN_IN_SCOPE, safe_next, sign_in_page
 from api.errors import NotFound
 from api.http.context import runtime
-from api.service.keys import SCOPES
 from api.sso.claims import admitting_roles, person_claim, pkce_pair, roles_of, scopes_for
 from api.sso.provider import Client, OpenIdProvider, ProviderUnavailable, SignInRefused
 from api.storage import console as store
@@ -39,14 +38,8 @@ CALLBACK = "/console/oidc/callback"
 
 
 def install(app: Flask, settings: Settings) -> None:
-    """Check the role mapping's scopes and, with an issuer set, make the provider client."""
-    for role, scopes in settings.oidc_role_scopes:
-        unknown = [s for s in scopes if s not in SCOPES]
-        if unknown:
-            raise ConfigError(
-                f"DEALDESK_OIDC_ROLE_SCOPES: role {role!r} names unknown scope(s) "
-                f"{', '.join(unknown)}; choose from {', '.join(SCOPES)}"
-            )
+    """With an issuer set, make the provider's client (discovery waits for the first sign-in,
+    so a provider that is down never stops the server starting)."""
     if settings.oidc_issuer is None:
         return
     assert settings.oidc_client_id is not None and settings.public_url is not None
