@@ -504,3 +504,14 @@ CREATE TABLE IF NOT EXISTS rollup_categories (
     month date NOT NULL, executive_id text NOT NULL, category text NOT NULL, n bigint NOT NULL
 );
 CREATE INDEX IF NOT EXISTS rollup_categories_idx ON rollup_categories (month);
+
+-- Single sign-on to the console (DESIGN 13; issue 24, sso). A session signed in through the
+-- OpenID provider has no API key: it is bound to its person and holds the scopes the person's
+-- roles gave at sign-in. It ends 12 h after sign-in however busy (expires_at), and at once
+-- when its person is made inactive (the session lookup joins people). Key sessions keep
+-- expires_at NULL: 8 h idle and the key's revocation end them, as before.
+ALTER TABLE console_sessions ADD COLUMN IF NOT EXISTS person_id text REFERENCES people (id);
+ALTER TABLE console_sessions ADD COLUMN IF NOT EXISTS scopes text[];
+ALTER TABLE console_sessions ADD COLUMN IF NOT EXISTS expires_at timestamptz;
+CREATE INDEX IF NOT EXISTS console_sessions_person_idx ON console_sessions (person_id)
+    WHERE person_id IS NOT NULL;

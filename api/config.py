@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 POLICY_SOURCES = ("directory", "database")
 
@@ -56,6 +57,22 @@ class Settings:
     fast_lane: bool = True
     """POST /v1/evaluations served beside Flask (api/http/fastlane.py); DEALDESK_FAST_LANE=0
     sends it through Flask (the bench compares the two, and so do the tests)."""
+    oidc_issuer: str | None = None
+    """DEALDESK_OIDC_ISSUER: the console offers single sign-on through this OpenID provider
+    (discovery at `{issuer}/.well-known/openid-configuration`); unset, key sign-in only."""
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = field(default=None, repr=False)
+    """Optional: PKCE (S256) protects the code; a confidential client sends it as well."""
+    public_url: str | None = None
+    """DEALDESK_PUBLIC_URL: where browsers reach us; the redirect URI is
+    `{public_url}/console/oidc/callback`."""
+    oidc_person_claim: str = "email"
+    oidc_roles_claim: str = "groups"
+    """A dotted path reaches nested claims (`realm_access.roles`); a string or a list."""
+    oidc_role_scopes: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """DEALDESK_OIDC_ROLE_SCOPES `role=scope,scope;role=scope`: what each role may do."""
+    console_key_signin: bool = True
+    """DEALDESK_CONSOLE_KEY_SIGNIN=0 removes the console's API-key sign-in."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -82,7 +99,67 @@ class Settings:
             policy_check=env.get("DEALDESK_BENCH_SKIP_POLICY_CHECK") != "1",
             decision_writer=_flag(env, "DEALDESK_DECISION_WRITER", True),
             fast_lane=_flag(env, "DEALDESK_FAST_LANE", True),
+            **_oidc(env),
         )
+
+
+def _oidc(env: Mapping[str, str]) -> dict[str, Any]:
+    """The single sign-on settings; an issuer needs a client id and the public URL."""
+    issuer = (env.get("DEALDESK_OIDC_ISSUER") or "").strip() or None
+    client_id = (env.get("DEALDESK_OIDC_CLIENT_ID") or "").strip() or None
+    public_url = (env.get("DEALDESK_PUBLIC_URL") or "").strip().rstrip("/") or None
+    if issuer is not None:
+        needed = {"DEALDESK_OIDC_CLIENT_ID": client_id, "DEALDESK_PUBLIC_URL": public_url}
+        missing = [name for name, value in needed.items() if not value]
+        if missing:
+            names = " and ".join(missing)
+            raise ConfigError(f"DEALDESK_OIDC_ISSUER is set: {names} must be set too")
+        if not issuer.startswith(("https://", "http://")):
+            raise ConfigError(f"DEALDESK_OIDC_ISSUER={issuer!r} is not an http(s) URL")
+    key_signin = _flag(env, "DEALDESK_CONSOLE_KEY_SIGNIN", True)
+    if not key_signin and issuer is None:
+        raise ConfigError("DEALDESK_CONSOLE_KEY_SIGNIN=0 needs DEALDESK_OIDC_ISSUER: no sign-in")
+    return {
+        "oidc_issuer": issuer,
+        "oidc_client_id": client_id,
+        "oidc_client_secret": env.get("DEALDESK_OIDC_CLIENT_SECRET") or None,
+        "public_url": public_url,
+        "oidc_person_claim": (env.get("DEALDESK_OIDC_PERSON_CLAIM") or "").strip() or "email",
+        "oidc_roles_claim": (env.get("DEALDESK_OIDC_ROLES_CLAIM") or "").strip() or "groups",
+        "oidc_role_scopes": role_scopes(env.get("DEALDESK_OIDC_ROLE_SCOPES") or ""),
+        "console_key_signin": key_signin,
+    }
+
+
+def role_scopes(text: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """`finance=audit:read,audit:review;it=admin` as ((role, scopes), ...). The last `=` splits
+    a role from its scopes, so a role may itself hold one (an LDAP DN: `cn=x,ou=y=audit:read`)."""
+    found: list[tuple[str, tuple[str, ...]]] = []
+    for part in (p.strip() for p in text.split(";")):
+        if not part:
+            continue
+        role, equals, scopes = part.rpartition("=")
+        names = tuple(s.strip() for s in scopes.split(",") if s.strip())
+        if not equals or not role.strip() or not names:
+            raise ConfigError(
+                f"DEALDESK_OIDC_ROLE_SCOPES: {part!r} is not role=scope[,scope...]"
+                " (entries separated by ;)"
+            )
+        found.append((role.strip(), names))
+    _known_scopes(found)
+    return tuple(found)
+
+
+def _known_scopes(found: list[tuple[str, tuple[str, ...]]]) -> None:
+    from api.service.keys import SCOPES  # the scopes keys may hold; roles grant the same
+
+    for role, scopes in found:
+        unknown = [s for s in scopes if s not in SCOPES]
+        if unknown:
+            raise ConfigError(
+                f"DEALDESK_OIDC_ROLE_SCOPES: role {role!r} names unknown scope(s) "
+                f"{', '.join(unknown)}; choose from {', '.join(SCOPES)}"
+            )
 
 
 def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:

@@ -1,7 +1,8 @@
 """The finance console at /console/ (and the offline API docs at /docs).
 
 Server-rendered Jinja pages with vendored htmx and Chart.js (static/vendor, each file's
-version and sha256 in its MANIFEST). Sign-in is with an API key holding `audit:read`; the
+version and sha256 in its MANIFEST). Sign-in is with an API key holding `audit:read`, or
+through the company's OpenID provider (sso.py: single sign-on bound to the person); the
 session is a server-side row whose signed random id is the only thing the cookie holds. Every
 POST carries a CSRF token; the /v1 API never reads the cookie and needs no token. Pages read
 through the same storage and service functions as the API, so their numbers are the API's.
@@ -11,13 +12,14 @@ from __future__ import annotations
 
 from flask import Flask, Response, redirect
 
-from api.console import audit, policies, register, reports, views  # noqa: F401  (routes)
+from api.console import audit, policies, register, reports, sso, views  # noqa: F401  (routes)
 from api.console.blueprint import bp, csrf
 from api.console.docs import docs
 from api.console.sessions import ConsoleSessions
 
 
 def install(app: Flask) -> None:
+    sso.install(app, app.extensions["dealdesk"].settings)
     app.session_interface = ConsoleSessions()
     app.config.update(
         WTF_CSRF_CHECK_DEFAULT=False,  # only the console's POSTs are checked (gate())

@@ -41,7 +41,12 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
-OPEN_ENDPOINTS = {"console.sign_in", "console.static"}
+OPEN_ENDPOINTS = {
+    "console.sign_in",
+    "console.static",
+    "console.oidc_start",
+    "console.oidc_callback",
+}
 STATUS_OF = {NotFound: 404, Forbidden: 403, Unavailable: 503}
 
 

@@ -103,6 +103,8 @@ def register_csv() -> Response | tuple[str, int]:
 
 def may_review(me: SignedIn, executive_id: str) -> tuple[bool, str | None]:
     """Whether the review form shows, and if not, why (said on the page)."""
+    if not me.has("audit:review") and me.sso:
+        return False, "Reviewing needs a role that grants the audit:review scope."
     if not me.has("audit:review"):
         return False, "Reviewing needs an API key with the audit:review scope."
     if me.person_id is None:

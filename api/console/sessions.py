@@ -2,9 +2,11 @@
 
 Flask's `session` is backed by a `console_sessions` row, found by the sha256 of that id; the
 row holds the CSRF token and the API key it signed in with, joined to `api_keys` on every
-request, so revoking the key ends the session at once, and 8 hours idle ends it too. Outside
-/console (the /v1 API above all) the cookie is never read: those requests get Flask's null
-session.
+request, so revoking the key ends the session at once, and 8 hours idle ends it too. A
+session signed in through single sign-on holds its person and scopes instead, and also ends
+12 hours after sign-in; either kind ends at once when its person is made inactive (the lookup
+joins `people`). Outside /console (the /v1 API above all) the cookie is never read: those
+requests get Flask's null session.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ from api.storage import console as store
 from api.storage.database import transaction
 
 IDLE = timedelta(hours=8)
+SSO_LIFETIME = timedelta(hours=12)
+SSO_VIA = "sso"
+"""What a single sign-on session names as its key (the audit's `via_key`)."""
 VISITOR_IDLE = timedelta(hours=1)
 TOUCH_EVERY = timedelta(seconds=60)
 COOKIE = "dealdesk_console"
@@ -36,15 +41,26 @@ STATIC = "/console/static/"
 
 @dataclass(frozen=True, slots=True)
 class SignedIn:
-    """Who a session acts for: the API key it signed in with (never the key itself)."""
+    """Who a session acts for: the API key it signed in with (never the key itself), or,
+    with no key (`key_id` None), the person who signed in through single sign-on."""
 
-    key_id: int
+    key_id: int | None
     key_name: str
     scopes: tuple[str, ...]
     person_id: str | None
+    person_name: str | None = None
 
     def has(self, scope: str) -> bool:
         return "admin" in self.scopes or scope in self.scopes
+
+    @property
+    def sso(self) -> bool:
+        return self.key_id is None
+
+    def owner(self) -> store.Owner:
+        if self.key_id is not None:
+            return store.Owner(api_key_id=self.key_id)
+        return store.Owner(person_id=self.person_id, scopes=self.scopes, lifetime=SSO_LIFETIME)
 
 
 class ConsoleSession(CallbackDict[str, Any], SessionMixin):
@@ -97,17 +113,16 @@ class ConsoleSessions(SessionInterface):
             row = store.find_session(conn, id_hash, IDLE)
             if row is None:
                 return ConsoleSession()
-            if row.api_key_id is not None and row.revoked:
+            key_refused = row.api_key_id is not None and not rt.settings.console_key_signin
+            if row.revoked or not row.person_active or key_refused:
                 store.delete_session(conn, id_hash)
                 return ConsoleSession()
-            if row.api_key_id is None and row.last_seen_at < _now() - VISITOR_IDLE:
+            visitor = row.person_id is None and row.api_key_id is None
+            if visitor and row.last_seen_at < _now() - VISITOR_IDLE:
                 return ConsoleSession()
             if row.last_seen_at < _now() - TOUCH_EVERY:
                 store.touch(conn, id_hash)
-        user = None
-        if row.api_key_id is not None and row.key_name is not None:
-            user = SignedIn(row.api_key_id, row.key_name, tuple(row.scopes or ()), row.person_id)
-        return ConsoleSession(dict(row.data), id_hash, user)
+        return ConsoleSession(dict(row.data), id_hash, _signed_in(row))
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         if not isinstance(session, ConsoleSession) or not session.modified:
@@ -124,9 +139,8 @@ class ConsoleSessions(SessionInterface):
             if session.sign_in_as is not None or session.new:
                 user = session.sign_in_as
                 session_id = secrets.token_urlsafe(32)
-                store.create_session(
-                    conn, hash_id(session_id), user.key_id if user else None, dict(session)
-                )
+                owner = user.owner() if user else store.Owner()
+                store.create_session(conn, hash_id(session_id), owner, dict(session))
                 if user is not None:
                     store.purge(conn, IDLE, VISITOR_IDLE)
                 self._set_cookie(app, response, name, session_id)
@@ -151,6 +165,16 @@ class ConsoleSessions(SessionInterface):
             return Signer(str(app.secret_key), salt=SALT).unsign(value).decode()
         except BadSignature:
             return None
+
+
+def _signed_in(row: store.SessionRow) -> SignedIn | None:
+    """Who the row acts for: its key, or its single sign-on person; None for a visitor."""
+    scopes = tuple(row.scopes or ())
+    if row.api_key_id is not None and row.key_name is not None:
+        return SignedIn(row.api_key_id, row.key_name, scopes, row.person_id, row.person_name)
+    if row.person_id is not None:
+        return SignedIn(None, SSO_VIA, scopes, row.person_id, row.person_name)
+    return None
 
 
 def _cookie_name(req: Request) -> str:

@@ -23,9 +23,11 @@ beyond, a button does (a million events take 15-40 s on a loaded two-core machin
 
 @bp.route("/sign-in", methods=["GET", "POST"])
 def sign_in() -> Response | tuple[str, int] | str:
-    target = _safe_next(request.values.get("next"))
+    target = safe_next(request.values.get("next"))
     if request.method == "GET":
-        return render_template("console/sign_in.html", next=target, error=None)
+        return sign_in_page(target, None, 200)
+    if not runtime().settings.console_key_signin:
+        return _refuse(target, 403, "Sign-in with an API key is switched off here.")
     token = request.form.get("api_key", "").strip()
     key = None
     if token:
@@ -42,10 +44,23 @@ def sign_in() -> Response | tuple[str, int] | str:
 
 
 def _refuse(target: str, status: int, message: str) -> tuple[str, int]:
-    return render_template("console/sign_in.html", next=target, error=message), status
+    return sign_in_page(target, message, status)
 
 
-def _safe_next(value: str | None) -> str:
+def sign_in_page(target: str, error: str | None, status: int) -> tuple[str, int]:
+    """The sign-in page: single sign-on when configured, the key form unless switched off."""
+    settings = runtime().settings
+    html = render_template(
+        "console/sign_in.html",
+        next=target,
+        error=error,
+        sso=settings.oidc_issuer is not None,
+        key_signin=settings.console_key_signin,
+    )
+    return html, status
+
+
+def safe_next(value: str | None) -> str:
     """Only a path inside the console: never another site (an open redirect)."""
     if value and value.startswith("/console/") and not value.startswith("/console//"):
         return value

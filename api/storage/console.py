@@ -1,7 +1,9 @@
 """console_sessions and console_secret: the finance console's server-side sign-ins.
 
 A session row is found by the sha256 of the random id its cookie carries. A signed-in row is
-joined to its API key on every read, so revoking the key ends the session at once.
+joined to its API key (or, signed in through single sign-on, holds its person and scopes) and
+to its person on every read, so revoking the key or making the person inactive ends the
+session at once; a single sign-on session also ends at its `expires_at`.
 """
 
 from __future__ import annotations
@@ -17,12 +19,26 @@ from psycopg.types.json import Jsonb
 
 FIND = """
 SELECT s.id_hash, s.api_key_id, s.data, s.last_seen_at,
-       k.name AS key_name, k.scopes, k.person_id, (k.revoked_at IS NOT NULL) AS revoked
-FROM console_sessions s LEFT JOIN api_keys k ON k.id = s.api_key_id
+       k.name AS key_name, COALESCE(k.scopes, s.scopes) AS scopes,
+       COALESCE(k.person_id, s.person_id) AS person_id, (k.revoked_at IS NOT NULL) AS revoked,
+       p.name AS person_name, COALESCE(p.active, true) AS person_active
+FROM console_sessions s
+LEFT JOIN api_keys k ON k.id = s.api_key_id
+LEFT JOIN people p ON p.id = COALESCE(k.person_id, s.person_id)
 WHERE s.id_hash = %s AND s.last_seen_at > now() - %s
+  AND (s.expires_at IS NULL OR s.expires_at > now())
 """
 INSERT = """
-INSERT INTO console_sessions (id_hash, api_key_id, data) VALUES (%s, %s, %s)
+INSERT INTO console_sessions (id_hash, api_key_id, data, person_id, scopes, expires_at)
+VALUES (%s, %s, %s, %s, %s, now() + %s)
+"""
+# SCIM-provisioned people may carry a `user_name` column (issue 24, scim); to_jsonb reads it
+# when it exists and gives NULL when it does not, so this query needs no schema check.
+PERSON_BY_CLAIM = """
+SELECT p.id, p.name, p.active FROM people p
+WHERE lower(p.email) = lower(%(claim)s) OR lower(to_jsonb(p) ->> 'user_name') = lower(%(claim)s)
+ORDER BY p.active DESC, p.id
+LIMIT 2
 """
 SAVE_DATA = "UPDATE console_sessions SET data = %s, last_seen_at = now() WHERE id_hash = %s"
 TOUCH = "UPDATE console_sessions SET last_seen_at = now() WHERE id_hash = %s"
@@ -30,7 +46,8 @@ DELETE = "DELETE FROM console_sessions WHERE id_hash = %s"
 END_FOR_KEY = "DELETE FROM console_sessions WHERE api_key_id = %s"
 PURGE = """
 DELETE FROM console_sessions
-WHERE last_seen_at < now() - %s OR (api_key_id IS NULL AND last_seen_at < now() - %s)
+WHERE last_seen_at < now() - %s OR expires_at < now()
+   OR (api_key_id IS NULL AND person_id IS NULL AND last_seen_at < now() - %s)
 """
 SEED_SECRET = "INSERT INTO console_secret (one, secret) VALUES (true, %s) ON CONFLICT DO NOTHING"  # noqa: S105 (SQL, not a secret)
 SECRET = "SELECT secret FROM console_secret"  # noqa: S105 (SQL, not a secret)
@@ -46,6 +63,25 @@ class SessionRow:
     scopes: list[str] | None
     person_id: str | None
     revoked: bool
+    person_name: str | None
+    person_active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """Whom a new session acts for: an API key, or (single sign-on) a person and scopes."""
+
+    api_key_id: int | None = None
+    person_id: str | None = None
+    scopes: tuple[str, ...] | None = None
+    lifetime: timedelta | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PersonMatch:
+    id: str
+    name: str
+    active: bool
 
 
 def find_session(conn: psycopg.Connection, id_hash: str, idle: timedelta) -> SessionRow | None:
@@ -55,9 +91,18 @@ def find_session(conn: psycopg.Connection, id_hash: str, idle: timedelta) -> Ses
 
 
 def create_session(
-    conn: psycopg.Connection, id_hash: str, api_key_id: int | None, data: dict[str, Any]
+    conn: psycopg.Connection, id_hash: str, owner: Owner, data: dict[str, Any]
 ) -> None:
-    conn.execute(INSERT, (id_hash, api_key_id, Jsonb(data)))
+    """A session row; a visitor's has an empty Owner()."""
+    scopes = list(owner.scopes) if owner.scopes is not None else None
+    values = (id_hash, owner.api_key_id, Jsonb(data), owner.person_id, scopes, owner.lifetime)
+    conn.execute(INSERT, values)
+
+
+def people_by_claim(conn: psycopg.Connection, claim: str) -> list[PersonMatch]:
+    """Up to two people whose email (or SCIM userName) is `claim`, any case, active first."""
+    with conn.cursor(row_factory=class_row(PersonMatch)) as cur:
+        return cur.execute(PERSON_BY_CLAIM, {"claim": claim}).fetchall()
 
 
 def save_data(conn: psycopg.Connection, id_hash: str, data: dict[str, Any]) -> None:
