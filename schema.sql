@@ -504,3 +504,9 @@ CREATE TABLE IF NOT EXISTS rollup_categories (
     month date NOT NULL, executive_id text NOT NULL, category text NOT NULL, n bigint NOT NULL
 );
 CREATE INDEX IF NOT EXISTS rollup_categories_idx ON rollup_categories (month);
+
+-- ---------------------------------------------------------------------------------------
+-- The console for the people in the loop (DESIGN 14, issue 25): a request's page lists its
+-- audit events by subject (`request:<id>`, `override:<id>`), so that read is an index walk
+-- rather than a scan of the whole chain.
+CREATE INDEX IF NOT EXISTS audit_events_subject_idx ON audit_events (subject, id);

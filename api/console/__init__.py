@@ -9,9 +9,21 @@ through the same storage and service functions as the API, so their numbers are 
 
 from __future__ import annotations
 
-from flask import Flask, Response, redirect
+from pathlib import Path
 
-from api.console import audit, policies, register, reports, views  # noqa: F401  (routes)
+from flask import Flask, Response, redirect, send_from_directory
+
+from api.console import (  # noqa: F401  (routes)
+    approvals,
+    audit,
+    deals,
+    matrix,
+    policies,
+    register,
+    reports,
+    request_page,
+    views,
+)
 from api.console.blueprint import bp, csrf
 from api.console.docs import docs
 from api.console.sessions import ConsoleSessions
@@ -28,6 +40,15 @@ def install(app: Flask) -> None:
     app.register_blueprint(bp)
     app.register_blueprint(docs)
     app.add_url_rule("/", "root", _to_console)
+    app.add_url_rule("/favicon.ico", "favicon", _favicon)
+
+
+STATIC = Path(__file__).parent / "static"
+
+
+def _favicon() -> Response:
+    """Browsers ask for /favicon.ico on every page: answer rather than log a 404 each time."""
+    return send_from_directory(STATIC, "favicon.ico", mimetype="image/x-icon", max_age=86400)
 
 
 def _to_console() -> Response:

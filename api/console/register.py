@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from flask import Response, redirect, request, url_for
 from marshmallow import ValidationError
 
-from api.console.blueprint import bp, page, user
+from api.console.blueprint import FINANCE, bp, needs, page, user
 from api.console.sessions import SignedIn
 from api.errors import Forbidden, Invalid
 from api.http.context import runtime
@@ -55,6 +55,7 @@ def _query() -> tuple[dict[str, Any], dict[str, str], dict[str, list[str]]]:
 
 
 @bp.route("/overrides")
+@needs(FINANCE)
 def register() -> str | tuple[str, int]:
     filters, sent, errors = _query()
     rows: list[store.OverrideRecord] = []
@@ -91,6 +92,7 @@ def _url(endpoint: str, args: dict[str, str]) -> str:
 
 
 @bp.route("/overrides.csv")
+@needs(FINANCE)
 def register_csv() -> Response | tuple[str, int]:
     """The export of GET /v1/overrides with Accept: text/csv, for the filter on screen."""
     filters, _, errors = _query()
@@ -140,11 +142,13 @@ def _detail(override_id: str, **extra: Any) -> str:
 
 
 @bp.route("/overrides/<string:override_id>")
+@needs(FINANCE)
 def override(override_id: str) -> str:
     return _detail(override_id)
 
 
 @bp.route("/overrides/<string:override_id>/reviews", methods=["POST"])
+@needs(FINANCE)
 def review(override_id: str) -> Response | str | tuple[str, int]:
     """Review as the person the key is bound to; segregation of duties holds in the service."""
     me = user()

@@ -15,7 +15,7 @@ from flask import Response, request, url_for
 from marshmallow import Schema, ValidationError
 
 from api.console import figures
-from api.console.blueprint import bp, page, user
+from api.console.blueprint import FINANCE, bp, needs, page, user
 from api.console.register import messages_of
 from api.errors import DealdeskError, Invalid, NotFound
 from api.http.context import runtime
@@ -113,6 +113,7 @@ REPORTS = {
 
 
 @bp.route("/reports")
+@needs(FINANCE)
 def reports() -> str:
     return page("console/reports.html", title="Reports", me=user(), reports=REPORTS.values())
 
@@ -141,6 +142,7 @@ def _report(name: str) -> Report:
 
 
 @bp.route("/reports/<string:name>")
+@needs(FINANCE)
 def report(name: str) -> str | tuple[str, int]:
     chosen = _report(name)
     policy = runtime().policies.active
@@ -167,6 +169,7 @@ def report(name: str) -> str | tuple[str, int]:
 
 
 @bp.route("/reports/<string:name>.csv")
+@needs(FINANCE)
 def report_csv(name: str) -> Response:
     """The same rows as the API's `Accept: text/csv` answer for this filter."""
     chosen = _report(name)
