@@ -4,6 +4,7 @@ people, and reading rows out of the pages."""
 from __future__ import annotations
 
 import re
+from html import unescape
 from typing import Any
 
 from flask import Flask
@@ -22,12 +23,12 @@ def text(response: Any) -> str:
 
 def plain(html: str) -> str:
     """Cell text without tags, <wbr> hints or doubled spaces."""
-    return " ".join(TAG.sub("", html).replace("\u200b", "").split())
+    return " ".join(unescape(TAG.sub("", html)).replace("\u200b", "").split())
 
 
 def rows(html: str, table_id: str) -> list[dict[str, str]]:
     """The body rows of a card table as {column label: cell text}."""
-    match = re.search(rf'<table id="{table_id}"[^>]*>(.*?)</table>', html, re.S)
+    match = re.search(rf'<table[^>]* id="{table_id}"[^>]*>(.*?)</table>', html, re.S)
     assert match, f"no table #{table_id}"
     body = match.group(1).split("<tbody>", 1)[1]
     found = []
