@@ -50,6 +50,8 @@ def _query() -> tuple[dict[str, Any], dict[str, str], dict[str, list[str]]]:
         filters = override_filters(parsed, paged=True)
     except HttpProblem as exc:
         return {}, sent, exc.errors
+    if "after" in filters:  # the register pages newest first: its cursor is a `before`
+        filters["before"] = filters.pop("after")
     filters["limit"] = parsed.get("limit", PAGE_SIZE)
     return filters, sent, {}
 
@@ -63,7 +65,7 @@ def register() -> str | tuple[str, int]:
     if not errors:
         limit = filters.pop("limit")
         with transaction(runtime().reads) as conn:  # replica lag is fine here, as on /v1
-            found = store.list_overrides(conn, filters, limit + 1)
+            found = store.list_overrides(conn, filters, limit + 1, newest_first=True)
         rows = found[:limit]
         if len(found) > limit:
             more = {k: v for k, v in sent.items() if k != "cursor"}
@@ -99,7 +101,7 @@ def register_csv() -> Response | tuple[str, int]:
     if errors:
         raise Invalid("The filter is not valid.", errors)
     filters.pop("limit", None)
-    filters.pop("after", None)
+    filters.pop("before", None)
     return csv_export(filters)
 
 
