@@ -11,8 +11,8 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from api.reports.bands import BAND_KEYS
 from api.policy.period import quarter_bounds
+from api.reports.bands import BAND_KEYS
 from api.reports.buckets import BUCKET_NAMES, days_covered
 from api.workflow.customer_no import WITHDRAW_REASON_CODES
 from api.workflow.overrides import Category
