@@ -144,6 +144,19 @@ def get_override(conn: psycopg.Connection, override_id: uuid.UUID) -> OverrideRe
         return cur.execute(GET, (override_id,)).fetchone()
 
 
+RESTAMP = """
+UPDATE overrides SET created_at = %(at)s, created_on = (%(at)s AT TIME ZONE 'UTC')::date
+WHERE id = %(id)s
+"""
+
+
+def restamp(conn: psycopg.Connection, override_id: uuid.UUID, at: datetime) -> None:
+    """The demo history only (`serve --demo`): date a seeded override by its story's clock, so
+    that its created_at falls in the fiscal period it names. Real overrides keep the time
+    taken under the audit chain lock."""
+    conn.execute(RESTAMP, {"id": override_id, "at": at})
+
+
 def acknowledge(conn: psycopg.Connection, override_id: uuid.UUID, at: datetime) -> bool:
     """True when this call acknowledged it (False when it already was)."""
     return conn.execute(ACKNOWLEDGE, (at, override_id)).rowcount == 1
