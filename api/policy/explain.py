@@ -68,7 +68,7 @@ def rule_text(policy: Policy, rule: Rule) -> RuleText:
         caps = [f"{t} {decimal_str(v)}" for t, v in pairs if v is not None]
         effects.append(f"caps {lever_name}: {', '.join(_first_of_each(caps))}")
     if rule.deny is not None:
-        effects.append(f"denies the deal: {rule.deny}")
+        effects.append(f"denies the deal: {rule.deny.rstrip('.')}")
     if rule.flag is not None:
         effects.append(f"flags the request {rule.flag}")
     levers = {lever.name: lever for lever in policy.levers}
