@@ -104,7 +104,7 @@ WHERE state = 'approved' AND substr(deal_id, 3)::int %% 20 = 1
 """
 STEPS = """
 INSERT INTO approval_steps (request_id, seq, tier, approver_id, state)
-SELECT id, 0, 'sales_manager', 'sm.' || (substr(deal_id, 3)::int %% 40),
+SELECT id, 0, 'sales_manager', 'sm.' || (substr(deal_id, 3)::int / 20 % 40),
     CASE WHEN state = 'pending' THEN 'pending' ELSE 'approved' END
 FROM approval_requests
 """
@@ -187,7 +187,10 @@ def main() -> int:
             " WHERE r.state = 'pending' AND s.approver_id = 'sm.7' LIMIT 1"
         ).fetchone()
         assert pending is not None
-        row = conn.execute("SELECT id FROM overrides ORDER BY seq OFFSET 500000 LIMIT 1").fetchone()
+        row = conn.execute(
+            "SELECT id FROM overrides ORDER BY seq"
+            " OFFSET (SELECT count(*) / 2 FROM overrides) LIMIT 1"
+        ).fetchone()
         assert row is not None
         events = conn.execute("SELECT count(*) FROM audit_events").fetchone()
         counted = conn.execute(

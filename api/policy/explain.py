@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import yaml
@@ -32,11 +33,17 @@ class RuleText:
     """Per lever it caps, the effective ceiling of every tier while the rule applies."""
 
 
-def named_tiers(policy: Policy) -> dict[str, set[str]]:
+def named_tiers(policy: Policy) -> dict[str, frozenset[str]]:
     """Per lever, the tiers the policy file names in its ceilings (the rest are inherited)."""
+    return _named(policy.sha256, policy.source)
+
+
+@lru_cache(maxsize=16)
+def _named(sha256: str, source: bytes) -> dict[str, frozenset[str]]:
+    """Read once per policy version (its sha256): parsing the file is most of the page."""
     try:
-        spec = yaml.safe_load(policy.source)["spec"]["levers"]
-        return {name: set((spec[name] or {}).get("ceilings") or ()) for name in spec}
+        spec = yaml.safe_load(source)["spec"]["levers"]
+        return {name: frozenset((spec[name] or {}).get("ceilings") or ()) for name in spec}
     except (yaml.YAMLError, KeyError, TypeError):
         return {}
 
@@ -51,7 +58,7 @@ def matrix(policy: Policy) -> list[tuple[str, list[Cell]]]:
     return rows
 
 
-def _cell(policy: Policy, lever: Lever, rank: int, named: set[str] | None) -> Cell:
+def _cell(policy: Policy, lever: Lever, rank: int, named: frozenset[str] | None) -> Cell:
     value = lever.ceiling_texts[rank]
     if named is None or policy.tiers[rank] in named:
         return Cell(value, None)
