@@ -262,3 +262,27 @@ def test_the_api_checks_hold_on_the_request_page(
     assert no_token.status_code == 400
     api = client.get(f"/v1/approval-requests/{request_id}", headers=admin).json
     assert (api["state"], api["version"]) == ("returned", 2)
+
+
+def test_an_active_delegate_acts_from_the_request_page(
+    app: Flask,
+    client: FlaskClient,
+    org: Any,
+    admin: dict[str, str],
+    bound_key: Callable[..., str],
+) -> None:
+    request_id = submit(client, admin)["id"]
+    delegation = {
+        "name": "Patel",
+        "tier": "sales_director",
+        "manager_id": "vp.garcia",
+        "delegate": {"id": "vp.west", "from": "2026-06-01", "to": "2026-06-30"},
+    }
+    assert client.put("/v1/people/sd.patel", json=delegation, headers=admin).status_code == 200
+    west = person_client(app, bound_key("vp.west", "approvals", name="west"))
+    html = text(west.get(f"/console/requests/{request_id}"))
+    assert "You act on step 1 (sales_director) as its delegate (for sd.patel)." in html
+    response = act(west, request_id, action="approve", version="1")
+    assert response.status_code == 303
+    api = client.get(f"/v1/approval-requests/{request_id}", headers=admin).json
+    assert [(s["state"], s["acted_by"]) for s in api["steps"]] == [("approved", "vp.west")]
