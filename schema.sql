@@ -515,3 +515,8 @@ ALTER TABLE console_sessions ADD COLUMN IF NOT EXISTS scopes text[];
 ALTER TABLE console_sessions ADD COLUMN IF NOT EXISTS expires_at timestamptz;
 CREATE INDEX IF NOT EXISTS console_sessions_person_idx ON console_sessions (person_id)
     WHERE person_id IS NOT NULL;
+-- ---------------------------------------------------------------------------------------
+-- The console for the people in the loop (DESIGN 14, issue 25): a request's page lists its
+-- audit events by subject (`request:<id>`, `override:<id>`), so that read is an index walk
+-- rather than a scan of the whole chain.
+CREATE INDEX IF NOT EXISTS audit_events_subject_idx ON audit_events (subject, id);

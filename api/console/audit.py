@@ -9,7 +9,7 @@ from typing import Any
 from flask import request, url_for
 
 from api.audit.chain import verify
-from api.console.blueprint import bp, page, user
+from api.console.blueprint import FINANCE, bp, needs, page, user
 from api.errors import Invalid
 from api.http.context import runtime
 from api.http.progress import heartbeating
@@ -45,6 +45,7 @@ def _after() -> int:
 
 
 @bp.route("/audit")
+@needs(FINANCE)
 def audit() -> str:
     after = _after()
     with transaction(runtime().pool) as conn:
@@ -72,6 +73,7 @@ def _event(body: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.route("/audit/verify")
+@needs(FINANCE)
 def audit_verify() -> str | tuple[str, int]:
     """Walk the whole chain; with a checkpoint, also whether it still holds event N as H."""
     checkpoint_id, checkpoint_hash, errors = _checkpoint()

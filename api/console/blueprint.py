@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, TypeVar
 
 from flask import (
     Blueprint,
@@ -18,7 +21,15 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from markupsafe import Markup, escape
 
 from api.console.sessions import ConsoleSession, SignedIn
-from api.errors import DealdeskError, Forbidden, NotFound, Unavailable
+from api.errors import (
+    Conflict,
+    DealdeskError,
+    Forbidden,
+    NotFound,
+    PreconditionFailed,
+    Unavailable,
+)
+from api.policy.decimals import decimal_str
 
 bp = Blueprint(
     "console",
@@ -28,6 +39,7 @@ bp = Blueprint(
     static_folder="static",
 )
 csrf = CSRFProtect()
+F = TypeVar("F", bound=Callable[..., Any])
 
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -47,7 +59,36 @@ OPEN_ENDPOINTS = {
     "console.oidc_start",
     "console.oidc_callback",
 }
-STATUS_OF = {NotFound: 404, Forbidden: 403, Unavailable: 503}
+STATUS_OF = {
+    NotFound: 404,
+    Forbidden: 403,
+    Conflict: 409,
+    PreconditionFailed: 412,
+    Unavailable: 503,
+}
+FINANCE = "audit:read"
+SCOPES_OF: dict[str, tuple[str, ...]] = {}
+"""Per endpoint, the scopes of which the signed-in key or person needs one (DESIGN 14: finance
+pages `audit:read`, acting `approvals` or `requests`). An endpoint not listed needs none
+beyond being signed in; a page that needs a person as well says so itself."""
+
+
+def needs(*scopes: str) -> Callable[[F], F]:
+    """Register the scopes a console view needs (any one of them); the gate checks them."""
+
+    def mark(view: F) -> F:
+        SCOPES_OF[f"console.{view.__name__}"] = scopes
+        return view
+
+    return mark
+
+
+def may_use(me: SignedIn | None, endpoint: str) -> bool:
+    """Whether `me` may open `endpoint`: what the navigation shows and the gate enforces."""
+    if me is None:
+        return False
+    scopes = SCOPES_OF.get(endpoint, ())
+    return not scopes or any(me.has(s) for s in scopes)
 
 
 def user() -> SignedIn:
@@ -84,6 +125,24 @@ def utc(text: str) -> str:
     return text.replace("T", " ").removesuffix("Z").split(".")[0]
 
 
+@bp.app_template_filter("when")
+def when(value: datetime | None) -> str:
+    """A stored time as people read it, in UTC to the second: '2026-12-01 20:34:28'."""
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if value else "—"
+
+
+@bp.app_template_filter("iso")
+def iso(value: datetime | None) -> str:
+    """A stored time for a <time datetime> attribute."""
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else ""
+
+
+@bp.app_template_filter("decimal")
+def decimal(value: Decimal | None) -> str:
+    """A lever value or money as the API writes it ('18', '10000.00')."""
+    return "—" if value is None else decimal_str(value)
+
+
 @bp.app_template_filter("wrappable")
 def wrappable(text: str) -> str:
     """A name that may wrap after its underscores, in an attribute: a zero-width space after
@@ -104,7 +163,18 @@ def breakable(text: str) -> Markup:
 def shared() -> dict[str, Any]:
     """What the layout needs on every page: who is signed in, which pages exist."""
     current = session.user if isinstance(session, ConsoleSession) else None
-    return {"me": current, "nav_endpoints": set(current_app.view_functions)}
+    endpoints = set(current_app.view_functions)
+    usable = {e for e in endpoints if e.startswith("console.") and may_use(current, e)}
+    return {"me": current, "nav_endpoints": usable | {e for e in endpoints if "." not in e}}
+
+
+def landing(me: SignedIn) -> str:
+    """The first page someone signed in may use: finance the overview, approvers their
+    approvals, owners their deals, anyone else the authority matrix."""
+    for endpoint in ("console.overview", "console.approvals", "console.deals"):
+        if may_use(me, endpoint):
+            return endpoint
+    return "console.matrix"
 
 
 @bp.before_request
@@ -120,6 +190,12 @@ def gate() -> Response | None:
         if is_htmx():
             return Response(status=204, headers={"HX-Redirect": target})
         return redirect(target)  # type: ignore[return-value]
+    scopes = SCOPES_OF.get(request.endpoint or "", ())
+    if scopes and not may_use(user(), request.endpoint or ""):
+        if request.endpoint == "console.overview":  # the landing page: go where they may
+            return redirect(url_for(landing(user())))  # type: ignore[return-value]
+        names = " or ".join(f"`{s}`" for s in scopes)
+        raise Forbidden(f"This page needs the {names} scope, which your sign-in does not hold.")
     return None
 
 

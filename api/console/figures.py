@@ -7,14 +7,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from api.policy.period import quarter_bounds
 from api.reports.bands import BAND_KEYS
-from api.reports.buckets import BUCKET_NAMES
+from api.reports.buckets import BUCKET_NAMES, days_covered
 from api.workflow.customer_no import WITHDRAW_REASON_CODES
 from api.workflow.overrides import Category
 
 Items = list[dict[str, Any]]
+Window = tuple[date | None, date]
+"""The report's date range: from (or the beginning), to (or today)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,11 +87,24 @@ def threshold_proximity(items: Items, lever: str, band: str, group_by: str) -> F
     )
 
 
-def period_end(items: Items, lever: str, currency: str) -> Figure:
+def per_day(item: dict[str, Any], fiscal_start: tuple[int, int], window: Window) -> str:
+    """Requests per day of the bucket's days in the window, to two places ('—' for none)."""
+    year, quarter = (int(part) for part in item["key"].removeprefix("FY").split("-Q"))
+    bounds = quarter_bounds(year, quarter, *fiscal_start)
+    days = days_covered(item["bucket"], bounds, *window)
+    if days == 0:
+        return "—"
+    return str((Decimal(item["requests"]) / days).quantize(Decimal("0.01"), ROUND_HALF_UP))
+
+
+def period_end(
+    items: Items, lever: str, currency: str, fiscal_start: tuple[int, int], window: Window
+) -> Figure:
     columns = [
         "quarter",
         "days to quarter end",
         "requests",
+        "requests per day",
         f"mean {lever}",
         f"p90 {lever}",
         "overrides",
@@ -97,6 +115,7 @@ def period_end(items: Items, lever: str, currency: str) -> Figure:
             i["key"],
             i["bucket"],
             _text(i["requests"]),
+            per_day(i, fiscal_start, window),
             _text(i["mean"]),
             _text(i["p90"]),
             _text(i["overrides"]),
@@ -128,7 +147,12 @@ def period_end(items: Items, lever: str, currency: str) -> Figure:
                 else "No requests in this window."
             )
         ),
-        notes=["Buckets with no request count 0 in the chart and have no table row."],
+        notes=[
+            "Buckets with no request count 0 in the chart and have no table row.",
+            "The buckets span 7, 7, 14, 28 and the rest of the quarter's days: requests per "
+            "day divides each count by the bucket's days inside the date range (and up to "
+            "today), so buckets of different lengths compare like with like.",
+        ],
     )
 
 

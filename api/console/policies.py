@@ -9,7 +9,7 @@ from typing import Any
 import psycopg
 from flask import request
 
-from api.console.blueprint import bp, page, user
+from api.console.blueprint import FINANCE, bp, needs, page, user
 from api.errors import Forbidden, Invalid, InvalidPolicy
 from api.http.context import runtime
 from api.policy.decision import iso_utc
@@ -48,6 +48,7 @@ def _in_force(conn: psycopg.Connection) -> tuple[int, list[dict[str, Any]]]:
 
 
 @bp.route("/policies")
+@needs(FINANCE)
 def policies() -> str:
     with transaction(runtime().pool) as conn:
         versions = reads.stored_versions(conn)
@@ -72,6 +73,7 @@ def _stored(sha256: str, field: str) -> Policy:
 
 
 @bp.route("/policies/diff")
+@needs(FINANCE)
 def policy_diff() -> str:
     old_sha, new_sha = request.args.get("old", ""), request.args.get("new", "")
     old, new = _stored(old_sha, "old"), _stored(new_sha, "new")
@@ -87,6 +89,7 @@ def policy_diff() -> str:
 
 
 @bp.route("/policies/replay", methods=["POST"])
+@needs(FINANCE)
 def policy_replay() -> str | tuple[str, int]:
     """What a candidate would change, replayed over logged decisions (like /simulate)."""
     if not user().has(REPLAY_SCOPE):

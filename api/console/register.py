@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from flask import Response, redirect, request, url_for
 from marshmallow import ValidationError
 
-from api.console.blueprint import bp, page, user
+from api.console.blueprint import FINANCE, bp, needs, page, user
 from api.console.sessions import SignedIn
 from api.errors import Forbidden, Invalid
 from api.http.context import runtime
@@ -50,11 +50,14 @@ def _query() -> tuple[dict[str, Any], dict[str, str], dict[str, list[str]]]:
         filters = override_filters(parsed, paged=True)
     except HttpProblem as exc:
         return {}, sent, exc.errors
+    if "after" in filters:  # the register pages newest first: its cursor is a `before`
+        filters["before"] = filters.pop("after")
     filters["limit"] = parsed.get("limit", PAGE_SIZE)
     return filters, sent, {}
 
 
 @bp.route("/overrides")
+@needs(FINANCE)
 def register() -> str | tuple[str, int]:
     filters, sent, errors = _query()
     rows: list[store.OverrideRecord] = []
@@ -62,7 +65,7 @@ def register() -> str | tuple[str, int]:
     if not errors:
         limit = filters.pop("limit")
         with transaction(runtime().reads) as conn:  # replica lag is fine here, as on /v1
-            found = store.list_overrides(conn, filters, limit + 1)
+            found = store.list_overrides(conn, filters, limit + 1, newest_first=True)
         rows = found[:limit]
         if len(found) > limit:
             more = {k: v for k, v in sent.items() if k != "cursor"}
@@ -91,13 +94,14 @@ def _url(endpoint: str, args: dict[str, str]) -> str:
 
 
 @bp.route("/overrides.csv")
+@needs(FINANCE)
 def register_csv() -> Response | tuple[str, int]:
     """The export of GET /v1/overrides with Accept: text/csv, for the filter on screen."""
     filters, _, errors = _query()
     if errors:
         raise Invalid("The filter is not valid.", errors)
     filters.pop("limit", None)
-    filters.pop("after", None)
+    filters.pop("before", None)
     return csv_export(filters)
 
 
@@ -142,11 +146,13 @@ def _detail(override_id: str, **extra: Any) -> str:
 
 
 @bp.route("/overrides/<string:override_id>")
+@needs(FINANCE)
 def override(override_id: str) -> str:
     return _detail(override_id)
 
 
 @bp.route("/overrides/<string:override_id>/reviews", methods=["POST"])
+@needs(FINANCE)
 def review(override_id: str) -> Response | str | tuple[str, int]:
     """Review as the person the key is bound to; segregation of duties holds in the service."""
     me = user()

@@ -1,4 +1,4 @@
-"""One console page per report of DESIGN 9: a chart and an accessible table of the same
+"""One console page per report (DESIGN 9): a chart and an accessible table of the same
 numbers, the API's filters, and the same rows as CSV."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from flask import Response, request, url_for
 from marshmallow import Schema, ValidationError
 
 from api.console import figures
-from api.console.blueprint import bp, page, user
+from api.console.blueprint import FINANCE, bp, needs, page, user
 from api.console.register import messages_of
 from api.errors import DealdeskError, Invalid, NotFound
 from api.http.context import runtime
@@ -79,7 +79,9 @@ REPORTS = {
             lambda conn, policy, q: patterns.period_end(
                 conn, policy, _lever(policy, q), *_dates(q)
             ),
-            lambda items, q: figures.period_end(items, q["lever_name"], q["currency"]),
+            lambda items, q: figures.period_end(
+                items, q["lever_name"], q["currency"], q["fiscal_start"], q["window"]
+            ),
         ),
         Report(
             "rescues",
@@ -113,6 +115,7 @@ REPORTS = {
 
 
 @bp.route("/reports")
+@needs(FINANCE)
 def reports() -> str:
     return page("console/reports.html", title="Reports", me=user(), reports=REPORTS.values())
 
@@ -126,6 +129,10 @@ def _run(report: Report) -> tuple[patterns.Items, dict[str, Any], dict[str, str]
     policy = runtime().policies.active
     query["lever_name"] = _lever(policy, query)
     query["currency"] = policy.currency
+    query["fiscal_start"] = policy.fiscal_year_start
+    start, end = _dates(query)
+    today = runtime().today()
+    query["window"] = (start, min(end, today) if end else today)
     with transaction(runtime().pool) as conn:  # as GET /v1/reports: rollups on the primary
         patterns.roll_up(conn, ROLL_BUDGET_S)
     with transaction(runtime().reads) as conn:  # as GET /v1/reports reads
@@ -141,6 +148,7 @@ def _report(name: str) -> Report:
 
 
 @bp.route("/reports/<string:name>")
+@needs(FINANCE)
 def report(name: str) -> str | tuple[str, int]:
     chosen = _report(name)
     policy = runtime().policies.active
@@ -167,6 +175,7 @@ def report(name: str) -> str | tuple[str, int]:
 
 
 @bp.route("/reports/<string:name>.csv")
+@needs(FINANCE)
 def report_csv(name: str) -> Response:
     """The same rows as the API's `Accept: text/csv` answer for this filter."""
     chosen = _report(name)

@@ -23,10 +23,10 @@ from flask import Flask, Response, current_app, redirect, request, session
 from api.config import Settings
 from api.console.blueprint import bp
 from api.console.sessions import SSO_VIA, ConsoleSession, SignedIn
-from api.console.views import SIGN_IN_SCOPE, safe_next, sign_in_page
+from api.console.views import safe_next, sign_in_page
 from api.errors import NotFound
 from api.http.context import runtime
-from api.sso.claims import admitting_roles, person_claim, pkce_pair, roles_of, scopes_for
+from api.sso.claims import person_claim, pkce_pair, roles_of, scopes_for
 from api.sso.provider import Client, OpenIdProvider, ProviderUnavailable, SignInRefused
 from api.storage import console as store
 from api.storage.database import transaction
@@ -119,7 +119,7 @@ def _admit(claims: dict[str, Any], target: str) -> Response | tuple[str, int]:
     roles = roles_of(claims, settings.oidc_roles_claim)
     scopes = scopes_for(roles, settings.oidc_role_scopes)
     user = SignedIn(None, SSO_VIA, scopes, person.id, person.name)
-    if not user.has(SIGN_IN_SCOPE):
+    if not scopes:  # bound to a person, so any mapped scope admits: each page checks its own
         return _refuse(target, 403, _no_role(roles, settings))
     assert isinstance(session, ConsoleSession)
     session.begin(user)
@@ -129,11 +129,11 @@ def _admit(claims: dict[str, Any], target: str) -> Response | tuple[str, int]:
 
 def _no_role(roles: tuple[str, ...], settings: Settings) -> str:
     held = ", ".join(roles) if roles else "none"
-    admitting = admitting_roles(settings.oidc_role_scopes, SIGN_IN_SCOPE)
+    mapped = tuple(role for role, scopes in settings.oidc_role_scopes if scopes)
     said = f"None of your roles ({held}, from the `{settings.oidc_roles_claim}` claim) admits you."
-    if not admitting:
-        return f"{said} No role is mapped to the console's `{SIGN_IN_SCOPE}` scope yet."
-    return f"{said} Roles that would: {', '.join(admitting)}."
+    if not mapped:
+        return f"{said} No role is mapped to any of dealdesk's scopes yet."
+    return f"{said} Roles that would: {', '.join(mapped)}."
 
 
 def _unavailable(target: str, exc: ProviderUnavailable) -> tuple[str, int]:

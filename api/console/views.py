@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from flask import Response, redirect, render_template, request, session, url_for
 
-from api.console.blueprint import bp, page, user
+from api.console.blueprint import FINANCE, bp, needs, page, user
 from api.console.sessions import ConsoleSession, SignedIn
 from api.http.context import runtime
 from api.policy.decimals import decimal_str
@@ -36,8 +36,12 @@ def sign_in() -> Response | tuple[str, int] | str:
     if key is None:
         return _refuse(target, 401, "That API key is not valid, or it has been revoked.")
     signed = SignedIn(key.id, key.name, tuple(key.scopes), key.person_id)
-    if not signed.has(SIGN_IN_SCOPE):
-        return _refuse(target, 403, f"That API key lacks the `{SIGN_IN_SCOPE}` scope.")
+    if signed.person_id is None and not signed.has(SIGN_IN_SCOPE):  # DESIGN 14: bound keys
+        return _refuse(
+            target,
+            403,
+            f"That API key is not bound to a person and lacks the `{SIGN_IN_SCOPE}` scope.",
+        )
     assert isinstance(session, ConsoleSession)
     session.begin(signed)
     return redirect(target)  # type: ignore[return-value]
@@ -75,6 +79,7 @@ def sign_out() -> Response:
 
 
 @bp.route("/")
+@needs(FINANCE)
 def overview() -> str:
     """This quarter at a glance; the chain check loads beside it (it walks every event)."""
     rt = runtime()

@@ -73,3 +73,14 @@ def fiscal_period(today: date, start_month: int, start_day: int, period_end_days
 
 def _clamped(year: int, month: int, day: int) -> date:
     return date(year, month, min(day, calendar.monthrange(year, month)[1]))
+
+
+def quarter_bounds(
+    fiscal_year: int, fiscal_quarter: int, start_month: int, start_day: int
+) -> tuple[date, date]:
+    """The first and last day of a fiscal quarter (FY named by the year its last day is in)."""
+    year_start = _clamped(fiscal_year - 1, start_month, start_day)
+    if (add_months(year_start, 12) - timedelta(days=1)).year != fiscal_year:
+        year_start = _clamped(fiscal_year, start_month, start_day)
+    first = add_months(year_start, 3 * (fiscal_quarter - 1))
+    return first, add_months(year_start, 3 * fiscal_quarter) - timedelta(days=1)

@@ -3,10 +3,16 @@ which every report of DESIGN section 9 shows its pattern. Deterministic (one see
 
 - demo.am.hugger asks just under their own discount ceiling again and again;
 - asks crowd into the last days of each quarter, deeper than the rest of the quarter;
-- demo.vp_sales rescues deals around their owners, most of all at quarter end, while
-  demo.sales_manager coaches (returns) and the owner revises;
+- demo.vp_sales.outside, an executive from another region, rescues deals around their
+  owners, most of all at quarter end (and now and then mid-quarter, this quarter included),
+  and demo.ceo now and then; demo.vp_sales, the executive who coaches, returns most asks that
+  reach them, as demo.sales_manager does, and the owner revises;
 - demo.am.slipper sets close dates ahead of the customer's and slips them a quarter;
 - a deal the customer declined is pushed again, deeper, three weeks later.
+
+Every row is dated by the story's clock (09:00 UTC on its day, plus minutes), overrides
+included, so a `from`/`to` filter and the fiscal period agree. The audit chain alone keeps
+the real time of the seeding: it records when rows were written.
 """
 
 from __future__ import annotations
@@ -25,11 +31,13 @@ from api.policy.model import Policy
 from api.service import overrides, request_actions, requests
 from api.service.context import Context
 from api.service.people import put_person
+from api.storage import overrides as override_store
 from api.storage.requests import RequestRecord
 from api.workflow.states import Action, RequestState
 
 DAYS = 300
 WHY = "Quarter-end commit: the customer signs this week only at these terms."
+WHY_MID = "Competitive displacement: the rival's quote is lower and the logo matters to us."
 REQUIRED_LEVERS = ("discount_pct", "payment_terms_days")
 REPS = ("demo.am.hugger", "demo.am.slipper", "demo.am.steady")
 
@@ -112,10 +120,10 @@ def _one_deal(
     if owner == "demo.am.slipper" and rng.random() < 0.6:
         later = {**deal, "close_date": (quarter_end + timedelta(days=20)).isoformat()}
         record = requests.revise(conn, _later(ctx, 30), record, owner, later, None, None, None)
-    if to_go < 14 and rng.random() < 0.5:
+    if rng.random() < (0.5 if to_go < 14 else 0.12):
         deeper = discount + Decimal(rng.choice((5, 10, 15)))
-        _rescue(conn, _later(ctx, 60), record, min(deeper, Decimal(55)))
-    elif rng.random() < 0.35:
+        _rescue(conn, _later(ctx, 60), rng, record, min(deeper, Decimal(55)))
+    elif rng.random() < _coaching(ctx, record):
         record = _act(conn, _later(ctx, 60), record, Action.RETURN)
         cut = Decimal(rng.choice((4, 6, 8)))  # coached well below the ceiling, not onto it
         lower = {**deal, "discount_pct": max(Decimal(0), discount - cut)}
@@ -123,6 +131,13 @@ def _one_deal(
         _settle(conn, _later(ctx, 120), record)
     else:
         _settle(conn, _later(ctx, 60), record)
+
+
+def _coaching(ctx: Context, record: RequestRecord) -> float:
+    """How often the current step's approver returns with coaching: the first executive tier
+    (demo.vp_sales) most of the time, the others a third of the time."""
+    step = next(s for s in record.steps if s.state.value == "pending")
+    return 0.6 if step.tier == ctx.policy.override_min_tier else 0.35
 
 
 def _later(ctx: Context, minutes: int) -> Context:
@@ -148,16 +163,28 @@ def _settle(conn: psycopg.Connection, ctx: Context, record: RequestRecord) -> No
 
 
 def _rescue(
-    conn: psycopg.Connection, ctx: Context, record: RequestRecord, discount: Decimal
+    conn: psycopg.Connection,
+    ctx: Context,
+    rng: random.Random,
+    record: RequestRecord,
+    discount: Decimal,
 ) -> None:
-    """demo.vp_sales grants more than the owner asked, around them."""
-    body = overrides.OverrideInput(
-        "demo.vp_sales", record.id, None, {"discount_pct": discount}, "period_end_commit", WHY
-    )
+    """An executive grants more than the owner asked, around them: the executive from
+    another region three times in four (beyond their own ceiling too, at times), else the
+    top of the chain (demo.ceo)."""
+    policy = ctx.policy
+    outside = f"demo.{policy.override_min_tier or policy.tiers[-1]}.outside"
+    executive = outside if rng.random() < 0.75 else f"demo.{policy.tiers[-1]}"
+    late = period_of(policy, ctx.today).is_period_end
+    reason, why = ("period_end_commit", WHY) if late else ("competitive_displacement", WHY_MID)
+    terms = {"discount_pct": discount}
+    body = overrides.OverrideInput(executive, record.id, None, terms, reason, why)
     try:
-        overrides.create(conn, ctx, body)
-    except DealdeskError:  # beyond an absolute maximum: the VP approves what is there
+        made = overrides.create(conn, ctx, body)
+    except DealdeskError:  # beyond an absolute maximum or their own: approve what is there
         _settle(conn, ctx, record)
+    else:
+        override_store.restamp(conn, made.id, ctx.now)
 
 
 def _pushed_after_no(conn: psycopg.Connection, policy: Policy, today: date) -> None:

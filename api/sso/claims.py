@@ -52,11 +52,6 @@ def scopes_for(roles: tuple[str, ...], mapping: RoleScopes) -> tuple[str, ...]:
     return tuple(dict.fromkeys(s for role, scopes in mapping if role in held for s in scopes))
 
 
-def admitting_roles(mapping: RoleScopes, needed: str) -> tuple[str, ...]:
-    """The roles whose scopes grant `needed` (admin grants everything)."""
-    return tuple(role for role, scopes in mapping if needed in scopes or "admin" in scopes)
-
-
 def pkce_pair() -> tuple[str, str]:
     """A PKCE code verifier and its S256 challenge (RFC 7636 section 4)."""
     verifier = secrets.token_urlsafe(48)

@@ -64,6 +64,7 @@ FILTERS = {
     "review_status": "review_status = %(review_status)s",
     "period_end": "period_end = %(period_end)s",
     "after": "seq > %(after)s",
+    "before": "seq < %(before)s",  # newest-first pages (the console's register)
 }
 DRIVING_INDEXES = (
     ("executive_id",),
@@ -143,6 +144,19 @@ def get_override(conn: psycopg.Connection, override_id: uuid.UUID) -> OverrideRe
         return cur.execute(GET, (override_id,)).fetchone()
 
 
+RESTAMP = """
+UPDATE overrides SET created_at = %(at)s, created_on = (%(at)s AT TIME ZONE 'UTC')::date
+WHERE id = %(id)s
+"""
+
+
+def restamp(conn: psycopg.Connection, override_id: uuid.UUID, at: datetime) -> None:
+    """The demo history only (`serve --demo`): date a seeded override by its story's clock, so
+    that its created_at falls in the fiscal period it names. Real overrides keep the time
+    taken under the audit chain lock."""
+    conn.execute(RESTAMP, {"id": override_id, "at": at})
+
+
 def acknowledge(conn: psycopg.Connection, override_id: uuid.UUID, at: datetime) -> bool:
     """True when this call acknowledged it (False when it already was)."""
     return conn.execute(ACKNOWLEDGE, (at, override_id)).rowcount == 1
@@ -189,7 +203,7 @@ def driving_index(filters: dict[str, Any]) -> tuple[str, ...]:
     return next((leading for leading in DRIVING_INDEXES if set(leading) <= given), ())
 
 
-def order_by(filters: dict[str, Any]) -> sql.Composable:
+def order_by(filters: dict[str, Any], descending: bool = False) -> sql.Composable:
     """Seq order, spelled so that one composite index yields it directly.
 
     With executive_id filtered to one value, `ORDER BY executive_id, seq` is the same order
@@ -199,19 +213,25 @@ def order_by(filters: dict[str, Any]) -> sql.Composable:
     (created_at is taken under the audit chain lock), so a date range may lead too.
     """
     leading = driving_index(filters)
+    columns = ["created_on", "seq"] if filters.get("from") or filters.get("to") else ["seq"]
     if leading:
-        return sql.SQL(", ").join([*(sql.Identifier(c) for c in leading), sql.Identifier("seq")])
-    if filters.get("from") is not None or filters.get("to") is not None:
-        return sql.SQL("created_on, seq")
-    return sql.SQL("seq")
+        columns = [*leading, "seq"]
+    direction = sql.SQL(" DESC" if descending else "")
+    return sql.SQL(", ").join(sql.Composed([sql.Identifier(c), direction]) for c in columns)
 
 
 def list_overrides(
-    conn: psycopg.Connection, filters: dict[str, Any], limit: int
+    conn: psycopg.Connection,
+    filters: dict[str, Any],
+    limit: int,
+    *,
+    newest_first: bool = False,
 ) -> list[OverrideRecord]:
-    """One page in seq order (keyset on seq: rows arriving meanwhile land on later pages)."""
+    """One page in seq order (keyset on seq: rows arriving meanwhile land on later pages);
+    `newest_first` reverses it (keyset `before` instead of `after`), walking the same
+    indexes backwards."""
     query = sql.SQL("SELECT {} FROM overrides{} ORDER BY {} LIMIT %(limit)s").format(
-        sql.SQL(COLUMNS), _where(filters, driving_index(filters)), order_by(filters)
+        sql.SQL(COLUMNS), _where(filters, driving_index(filters)), order_by(filters, newest_first)
     )
     with conn.cursor(row_factory=class_row(OverrideRecord)) as cur:
         return cur.execute(query, {**filters, "limit": limit}).fetchall()

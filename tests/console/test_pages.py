@@ -60,12 +60,12 @@ def test_overview_numbers_are_the_summary_api(
 def test_register_rows_are_the_api_page(
     client: FlaskClient, overrides: list[dict[str, Any]], admin: dict[str, str], auditor: str
 ) -> None:
-    api = client.get("/v1/overrides", headers=admin).json["items"]
+    api = client.get("/v1/overrides", headers=admin).json["items"][::-1]  # finance: newest first
     html = text(client.get("/console/overrides"))
     assert [oid for _, oid in ROW.findall(html)] == [o["id"] for o in api]
     assert [created for created, _ in ROW.findall(html)] == [o["created_at"] for o in api]
     assert CELL.findall(html) == [f"{o['excess_value']} USD" for o in api]
-    assert '<caption id="register-caption">Overrides, oldest first: 3 on this page' in html
+    assert '<caption id="register-caption">Overrides, newest first: 3 on this page' in html
 
 
 @pytest.mark.parametrize(
@@ -88,7 +88,7 @@ def test_every_filter_matches_the_api(
 ) -> None:
     api = client.get(f"/v1/overrides?{query}", headers=admin).json["items"]
     html = text(client.get(f"/console/overrides?{query}"))
-    assert [oid for _, oid in ROW.findall(html)] == [o["id"] for o in api]
+    assert [oid for _, oid in ROW.findall(html)] == [o["id"] for o in api][::-1]
 
 
 def test_blank_filters_count_as_not_given(
@@ -144,11 +144,11 @@ def test_a_bad_filter_reads_as_the_api_says_it(
 
 def test_keyset_paging(client: FlaskClient, overrides: list[dict[str, Any]], auditor: str) -> None:
     first = text(client.get("/console/overrides?limit=2"))
-    assert [oid for _, oid in ROW.findall(first)] == [o["id"] for o in overrides[:2]]
+    assert [oid for _, oid in ROW.findall(first)] == [overrides[2]["id"], overrides[1]["id"]]
     next_url = re.search(r'href="([^"]+)"[^>]*id="next-page"', first)
     assert next_url is not None
     second = text(client.get(next_url.group(1).replace("&amp;", "&"), headers=HX))
-    assert [oid for _, oid in ROW.findall(second)] == [overrides[2]["id"]]
+    assert [oid for _, oid in ROW.findall(second)] == [overrides[0]["id"]]
     assert "End of the list." in second and "First page" in second
 
 
@@ -299,7 +299,7 @@ def test_store_agrees_with_the_table(
     client: FlaskClient, overrides: list[dict[str, Any]], pool: ConnectionPool, auditor: str
 ) -> None:
     with transaction(pool) as conn:
-        rows = store.list_overrides(conn, {"executive_id": "vp.garcia"}, 10)
+        rows = store.list_overrides(conn, {"executive_id": "vp.garcia"}, 10, newest_first=True)
     html = text(client.get("/console/overrides?executive_id=vp.garcia"))
     assert [oid for _, oid in ROW.findall(html)] == [str(r.id) for r in rows]
     assert csrf_of(html)

@@ -83,9 +83,13 @@ def test_behind_https_the_cookie_is_secure_and_host_prefixed(
     ("scopes", "status", "message"),
     [
         (None, 401, "That API key is not valid, or it has been revoked."),
-        (("overrides", "audit:review"), 403, "That API key lacks the `audit:read` scope."),
+        (
+            ("overrides", "audit:review"),
+            403,
+            "That API key is not bound to a person and lacks the `audit:read` scope.",
+        ),
     ],
-    ids=["unknown key", "key without audit:read"],
+    ids=["unknown key", "unbound key without audit:read"],
 )
 def test_sign_in_refused(
     client: FlaskClient,

@@ -1,0 +1,96 @@
+"""Acting as the signed-in person: the context the services take (the same as the API builds
+for a people-bound key), who may act on a request's current step, and who may see a request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import psycopg
+
+from api.console.blueprint import FINANCE
+from api.console.sessions import SignedIn
+from api.errors import Forbidden
+from api.http.context import runtime
+from api.policy.model import Policy
+from api.service.context import Context
+from api.storage.people import get_people
+from api.storage.requests import RequestRecord
+from api.workflow.machine import Approver, current_step, may_act_on
+
+ACT_SCOPE = "approvals"
+OWNER_SCOPE = "requests"
+OVERRIDE_SCOPE = "overrides"
+
+
+def acting_context(conn: psycopg.Connection, me: SignedIn) -> Context:
+    """As the API's for a people-bound key: the set in force read in this transaction."""
+    rt = runtime()
+    held = rt.policies.follow(conn)
+    return Context(
+        held.active,
+        rt.today(),
+        rt.now(),
+        me.key_name,
+        me.has(OVERRIDE_SCOPE),
+        held.policies.shadows,
+        me.person_id,
+    )
+
+
+def person_of(me: SignedIn, what: str) -> str:
+    """The person the sign-in acts as; a key bound to nobody cannot have `what`."""
+    if me.person_id is None:
+        raise Forbidden(
+            f"{what} belongs to a person: sign in as yourself (single sign-on, or a key made "
+            "with dealdesk keys create --person)."
+        )
+    return me.person_id
+
+
+@dataclass(frozen=True, slots=True)
+class Eligible:
+    """Who may act on the current step now, and as what (approver, delegate, escalated)."""
+
+    step: int | None
+    people: dict[str, str]
+
+
+def eligible_now(
+    conn: psycopg.Connection, policy: Policy, today: date, record: RequestRecord
+) -> Eligible:
+    index = current_step(record.request_state, record.steps)
+    if index is None:
+        return Eligible(None, {})
+    step = record.steps[index]
+    people: dict[str, str] = {}
+    if step.approver_id is not None:
+        people[step.approver_id] = "approver"
+        approver = get_people(conn, [step.approver_id]).get(step.approver_id)
+        delegate_id = approver.delegate_on(today) if approver else None
+        delegate = get_people(conn, [delegate_id]).get(delegate_id) if delegate_id else None
+        if delegate is not None:
+            seat = Approver(step.approver_id, delegate.id, delegate.tier, delegate.active)
+            if may_act_on(policy, step, delegate.id, seat):
+                people.setdefault(delegate.id, "delegate")
+    for escalation in getattr(step, "escalations", None) or ():  # DESIGN 14, when steps have it
+        person = escalation.get("person_id") if isinstance(escalation, dict) else None
+        if isinstance(person, str):
+            people.setdefault(person, "escalated")
+    for party in (record.owner_id, record.requested_by):  # never their own request
+        people.pop(party, None)
+    return Eligible(index, people)
+
+
+def may_see(me: SignedIn, record: RequestRecord, eligible: Eligible, executives: set[str]) -> bool:
+    """Finance sees every request; others their own: owner, requester, an approver of any
+    step (now or when they acted), who may act now, or an executive who overrode it."""
+    if me.has(FINANCE):
+        return True
+    person = me.person_id
+    if person is None:
+        return False
+    involved = {record.owner_id, record.requested_by, *executives, *eligible.people}
+    for step in record.steps:
+        involved.update(p for p in (step.approver_id, step.acted_by) if p)
+    return person in involved
