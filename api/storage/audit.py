@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from typing import Any, TypeVar
 
 import psycopg
@@ -29,6 +29,10 @@ VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
 PAGE = """
 SELECT id, at, type, actor, subject, payload, prev_hash, hash FROM audit_events
 WHERE id > %s ORDER BY id LIMIT %s
+"""
+SINCE = """
+SELECT id, at, type, actor, subject, payload, prev_hash, hash FROM audit_events
+WHERE id > %s ORDER BY id
 """
 CHAIN = """
 SELECT id, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), type, actor, subject,
@@ -64,7 +68,17 @@ def events_after(conn: psycopg.Connection, after: int, limit: int) -> list[Event
         return cur.execute(PAGE, (after, limit)).fetchall()
 
 
-def chain_rows(conn: psycopg.Connection, batch: int = 10000) -> Iterator[ChainRow]:
+def events_since(
+    conn: psycopg.Connection, after: int, batch: int = 5000
+) -> Generator[Event, None, None]:
+    """Every event with id > `after`, oldest first, through a server-side cursor (the audit
+    export: memory stays flat however long the chain)."""
+    with conn.cursor(name="audit_export", row_factory=class_row(Event)) as cur:
+        cur.execute(SINCE, (after,))
+        yield from read_ahead(lambda: cur.fetchmany(batch))
+
+
+def chain_rows(conn: psycopg.Connection, batch: int = 10000) -> Generator[ChainRow, None, None]:
     """Every event as verify needs it, oldest first, streamed through a server-side cursor.
 
     The time comes formatted by PostgreSQL and the payload as text: parsing them into
