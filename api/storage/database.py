@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 import time
 import warnings
 import weakref
@@ -59,8 +61,9 @@ def open_pool(
 
     Failover: `url` may list several hosts with `target_session_attrs=read-write`; psycopg
     tries them in turn, `connect_timeout_s` each. `reconnect_timeout=0` means a failed
-    reconnection is not retried on a backoff schedule (which grows to minutes) but as soon
-    as a request waits for a connection, so a promoted standby is found on the next request.
+    reconnection is not retried on psycopg_pool's backoff schedule (1 s doubling, so 16 s
+    and more apart after an outage of a few seconds) but every RETRY_S while a request waits
+    for a connection, so a promoted standby is found within a second.
     A commit the synchronous standby has not confirmed within `commit_timeout_s` is
     cancelled and answered 503 (api/storage/commits.py).
     """
@@ -83,10 +86,30 @@ def open_pool(
         check=_check_if_idle,
         configure=note_unconfirmed_commits,
         reconnect_timeout=0,
+        reconnect_failed=_retry_while_awaited,
     )
     _commit_timeouts[pool] = commit_timeout_s
     pool.open(wait=False)
     return pool
+
+
+RETRY_S = 0.5
+
+
+def _retry_while_awaited(pool: ConnectionPool) -> None:
+    """psycopg_pool gave up a connection attempt (with reconnect_timeout=0, after two tries)
+    and grows again only when a new request arrives; callers already waiting would sit out
+    their whole timeout. So while any wait, try again shortly (`check` grows the pool)."""
+    if pool.closed or not pool.get_stats().get("requests_waiting", 0):
+        return
+    retry = threading.Timer(RETRY_S, _check_quietly, (pool,))
+    retry.daemon = True
+    retry.start()
+
+
+def _check_quietly(pool: ConnectionPool) -> None:
+    with contextlib.suppress(Exception):  # closed meanwhile: nothing to retry for
+        pool.check()
 
 
 _commit_timeouts: weakref.WeakKeyDictionary[ConnectionPool, float] = weakref.WeakKeyDictionary()
