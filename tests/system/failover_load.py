@@ -13,8 +13,11 @@ from typing import Any
 
 import psycopg
 
+from api.service.keys import issue_key
+from api.storage.database import init_database
 from tests.http.conftest import ORG, deal
-from tests.system.server import call
+from tests.system.replication import Pair
+from tests.system.server import Server, call, free_port
 
 KINDS = ("submit", "evaluate")
 
@@ -56,6 +59,30 @@ def post(port: int, path: str, body: Any, key: str, timeout: float = 30.0) -> An
     finally:
         conn.close()
     return answer
+
+
+SECRET = "failover-test-key-0123456789abcdef0123"
+
+
+def start_server(pair: Pair, **env: str) -> tuple[Server, str]:
+    """`dealdesk serve` (workers, decision-log writer, dispatcher) on both hosts of `pair`,
+    with an admin key and the test org; returns the server and the key."""
+    init_database(pair.url())
+    with psycopg.connect(pair.url()) as conn:
+        key, _ = issue_key(conn, "failover", ["admin"], "test")
+    server = Server(
+        pair.url(),
+        free_port(),
+        env={
+            "DEALDESK_SECRET_KEY": SECRET,
+            "DEALDESK_WEBHOOK_ALLOW_NETS": "127.0.0.0/8",
+            "DEALDESK_WEBHOOK_ALLOW_HTTP": "1",
+            **env,
+        },
+    )
+    server.start()
+    seed_people(server.port, key)
+    return server, key
 
 
 def seed_people(port: int, key: str) -> None:

@@ -13,15 +13,12 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from api.service.keys import issue_key
-from api.storage.database import init_database
 from tests.http.conftest import deal
-from tests.system.failover_load import Answer, Load, missing_on, post, seed_people
+from tests.system.failover_load import Answer, Load, missing_on, post, start_server
 from tests.system.replication import Pair
-from tests.system.server import Server, call, free_port
+from tests.system.server import call
 from tests.webhooks.receiver import Receiver, running
 
-SECRET = "failover-test-key-0123456789abcdef0123"
 PROBLEM = "application/problem+json"
 
 
@@ -35,25 +32,6 @@ def pair() -> Iterator[Pair]:
         built.cleanup()
 
 
-def serve(pair: Pair, **env: str) -> tuple[Server, str]:
-    init_database(pair.url())
-    with psycopg.connect(pair.url()) as conn:
-        key, _ = issue_key(conn, "failover", ["admin"], "test")
-    server = Server(
-        pair.url(),
-        free_port(),
-        env={
-            "DEALDESK_SECRET_KEY": SECRET,
-            "DEALDESK_WEBHOOK_ALLOW_NETS": "127.0.0.0/8",
-            "DEALDESK_WEBHOOK_ALLOW_HTTP": "1",
-            **env,
-        },
-    )
-    server.start()
-    seed_people(server.port, key)
-    return server, key
-
-
 def assert_unavailable(answer: Answer) -> None:
     assert (answer.status, answer.retry_after, answer.content_type) == (503, "5", PROBLEM)
     assert answer.body["type"] == "urn:dealdesk:problem:unavailable"
@@ -61,7 +39,7 @@ def assert_unavailable(answer: Answer) -> None:
 
 
 def test_primary_lost_and_standby_promoted_under_load(pair: Pair) -> None:
-    server, key = serve(pair)
+    server, key = start_server(pair)
     try:
         with running(Receiver()) as receiver:
             status, _ = call(
@@ -123,7 +101,7 @@ def wait_for_delivery(receiver: Receiver, request_ids: set[str], timeout: float 
 
 
 def test_a_commit_the_standby_never_confirms_is_a_503(pair: Pair) -> None:
-    server, key = serve(pair, DEALDESK_COMMIT_TIMEOUT_S="2")
+    server, key = start_server(pair, DEALDESK_COMMIT_TIMEOUT_S="2")
     primary = pair.node_url(pair.primary_port)
     try:
         body = {"deal": deal(deal_id="SYNC-1", discount_pct="18"), "requested_by": "am.jones"}
