@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 import time
@@ -31,6 +32,12 @@ def add_audit_commands(sub: Any) -> None:
         action="store_true",
         help="with --archive: check the files alone, not their link to the database",
     )
+    verify.add_argument(
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="with --archive: segments checked in parallel (default: one per CPU)",
+    )
     verify.set_defaults(handler=_verify)
     export = audit.add_parser(
         "export",
@@ -45,7 +52,8 @@ def add_audit_commands(sub: Any) -> None:
 
 def _verify(args: argparse.Namespace, settings: Settings) -> int:
     if args.archive is not None:
-        return _verify_archive(args.archive, settings, with_database=not args.no_database)
+        with_database = not args.no_database
+        return _verify_archive(args.archive, settings, with_database=with_database, jobs=args.jobs)
     from api.audit.chain import verify
     from api.storage.audit import chain_rows
 
@@ -55,36 +63,27 @@ def _verify(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if result.ok else 1
 
 
-def _verify_archive(directory: Path, settings: Settings, *, with_database: bool) -> int:
-    from api.audit.archive import BadArchive, Walk
+def _verify_archive(directory: Path, settings: Settings, *, with_database: bool, jobs: int) -> int:
+    from api.audit.archive import BadArchive
+    from api.cli_shared import database_url
     from api.segments import verify_archive
-    from api.storage.audit import chain_rows
 
     if not directory.is_dir():
         print(f"audit archive BAD: {directory} is not a directory")
         return 1
     started = time.monotonic()
+    url = database_url(settings) if with_database else None
     try:
-        if with_database:
-            with connect(settings) as conn:
-                rows = chain_rows(conn)
-                try:
-                    walk = Walk(db=rows)
-                    segments = verify_archive(directory, walk)
-                finally:
-                    rows.close()
-        else:
-            walk = Walk()
-            segments = verify_archive(directory, walk)
+        summary = verify_archive(directory, url, jobs)
     except BadArchive as exc:
         print(f"audit archive BAD: {exc.problem}")
         return 1
     seconds = time.monotonic() - started
     linked = "linked to the database" if with_database else "not checked against a database"
     print(
-        f"audit archive OK: {len(segments)} segments, {walk.events} events "
-        f"(last id {walk.last_id}, last hash {walk.prev_hash}), {linked}; "
-        f"{seconds:.2f} s, {walk.events / max(seconds, 1e-9):,.0f} events/s"
+        f"audit archive OK: {summary.segments} segments, {summary.events} events "
+        f"(last id {summary.last_id}, last hash {summary.last_hash}), {linked}; "
+        f"{seconds:.2f} s, {summary.events / max(seconds, 1e-9):,.0f} events/s"
     )
     return 0
 

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import multiprocessing
 import os
 import zlib
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import orjson
+import psycopg
 
 from api.audit.archive import (
     SEGMENT_RE,
@@ -25,11 +28,13 @@ from api.audit.archive import (
     Walk,
     check_link,
     check_manifest,
+    database_follows,
     event_line,
     manifest_name,
     segment_name,
 )
 from api.audit.chain import GENESIS, Event
+from api.storage.audit import archived_rows, next_event
 
 CHUNK = 1 << 20
 MAX_ROWS = 100_000
@@ -148,23 +153,99 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def verify_archive(directory: Path, walk: Walk) -> list[Segment]:
-    """Check every segment in order (links, lines, manifests), then the database's link to
-    the end. Raises BadArchive at the first problem; returns the segments checked."""
+@dataclass(frozen=True, slots=True)
+class Summary:
+    segments: int
+    events: int
+    last_id: int
+    last_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One segment to check, from where the one before it ended (picklable: for a worker)."""
+
+    directory: Path
+    segment: Segment
+    prev_last_id: int
+    db_url: str | None
+
+
+def verify_archive(directory: Path, db_url: str | None = None, workers: int = 1) -> Summary:
+    """Check the links between manifests, then every segment (lines, chain, manifest, and
+    with `db_url` the database's rows in its range) on `workers` processes, then the
+    database's link to the archive's end. Raises BadArchive naming the first problem."""
     segments = manifests(directory)
-    previous: str | None = None
+    jobs, link_problem = _jobs(directory, segments, db_url)
+    rows = 0
+    for problem, count in _run(jobs, workers):
+        if problem is not None:
+            raise BadArchive(problem)
+        rows += count
+    if link_problem is not None:
+        raise link_problem
+    last = segments[-1].manifest if segments else None
+    last_id, last_hash = (last.last_id, last.last_hash) if last else (0, GENESIS)
+    if db_url is not None:
+        with psycopg.connect(db_url) as conn:
+            database_follows(next_event(conn, last_id), last_hash)
+    return Summary(len(segments), rows, last_id, last_hash)
+
+
+def _jobs(
+    directory: Path, segments: list[Segment], db_url: str | None
+) -> tuple[list[Job], BadArchive | None]:
+    """A job per segment up to the first broken link (which is reported after them)."""
+    jobs: list[Job] = []
+    prev_last_id, prev_hash, previous = 0, GENESIS, None
     for segment in segments:
-        path = directory / segment.name
-        if not path.exists():
-            raise BadArchive(Problem(segment.name, None, "is missing (its manifest is here)"))
-        check_link(segment.name, segment.manifest, walk, previous)
-        digest = hashlib.sha256()
-        with open(path, "rb") as raw:
-            rows, first_id = walk.lines(segment.name, gzip_lines(raw, digest, segment.name))
-        check_manifest(segment.name, segment.manifest, rows, first_id, walk, digest.hexdigest())
+        try:
+            check_link(segment.name, segment.manifest, prev_hash, prev_last_id, previous)
+        except BadArchive as exc:
+            return jobs, exc
+        jobs.append(Job(directory, segment, prev_last_id, db_url))
+        prev_last_id, prev_hash = segment.manifest.last_id, segment.manifest.last_hash
         previous = segment.name
-    walk.database_follows()
-    return segments
+    return jobs, None
+
+
+def _run(jobs: list[Job], workers: int) -> Iterator[tuple[Problem | None, int]]:
+    if workers <= 1 or len(jobs) <= 1:
+        yield from map(check_segment, jobs)
+        return
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=context) as pool:
+        yield from pool.map(check_segment, jobs)
+
+
+def check_segment(job: Job) -> tuple[Problem | None, int]:
+    """(the first problem or None, events read) for one segment."""
+    name, manifest = job.segment.name, job.segment.manifest
+    path = job.directory / name
+    if not path.exists():
+        return Problem(name, None, "is missing (its manifest is here)"), 0
+    try:
+        if job.db_url is None:
+            return None, _walk(
+                path, name, manifest, Walk(manifest.first_prev_hash, job.prev_last_id)
+            )
+        with psycopg.connect(job.db_url) as conn:
+            rows = archived_rows(conn, job.prev_last_id, manifest.last_id)
+            try:
+                walk = Walk(manifest.first_prev_hash, job.prev_last_id, db=rows)
+                return None, _walk(path, name, manifest, walk)
+            finally:
+                rows.close()
+    except BadArchive as exc:
+        return exc.problem, 0
+
+
+def _walk(path: Path, name: str, manifest: Manifest, walk: Walk) -> int:
+    digest = hashlib.sha256()
+    with open(path, "rb") as raw:
+        rows, first_id = walk.lines(name, gzip_lines(raw, digest, name))
+    check_manifest(name, manifest, rows, first_id, walk, digest.hexdigest())
+    return rows
 
 
 def gzip_lines(raw: BinaryIO, digest: Any, name: str) -> Iterator[bytes]:

@@ -88,12 +88,14 @@ class Walk:
     """The chain through the archive so far: fed every line in order, it raises BadArchive at
     the first event that does not follow (edited, deleted, reordered) and counts the rest.
 
-    Given `db` (the database's events oldest first, as chain_rows gives them), every archived
-    event must also be the database's next row, field for field."""
+    Given `db` (the database's events oldest first, as chain_rows gives them, from just after
+    the previous segment), every archived event must also be the database's next row, field
+    for field. One Walk per segment, started from its manifest's first_prev_hash and the
+    previous segment's last id: segments are checked independently (and in parallel)."""
 
-    db: Iterator[ChainRow] | None = None
     prev_hash: str = GENESIS
     last_id: int = 0
+    db: Iterator[ChainRow] | None = None
     events: int = 0
 
     def lines(self, file: str, lines: Iterable[bytes]) -> tuple[int, int]:
@@ -124,17 +126,16 @@ class Walk:
         self.prev_hash, self.last_id, self.events = prev_hash, last_id, self.events + rows
         return rows, first_id
 
-    def database_follows(self) -> None:
-        """After the last segment: the database's next event must link to the archive's end."""
-        if self.db is None:
-            return
-        row = next(self.db, None)
-        if row is not None and row[6] != self.prev_hash:
-            raise BadArchive(Problem(DATABASE, row[0], NOT_LINKED))
-
 
 DATABASE = "database"
 NOT_LINKED = "prev_hash is not the archive's last hash: the chain was altered after the export"
+
+
+def database_follows(next_event: tuple[int, str] | None, last_hash: str) -> None:
+    """After the last segment: the database's next event (id, prev_hash), if any, must link to
+    the archive's end."""
+    if next_event is not None and next_event[1] != last_hash:
+        raise BadArchive(Problem(DATABASE, next_event[0], NOT_LINKED))
 
 
 def _same_in_database(row: ChainRow | None, event: Mapping[str, Any]) -> None:
@@ -176,9 +177,11 @@ def check_manifest(
                                              f"its manifest says {told}"))  # fmt: skip
 
 
-def check_link(file: str, manifest: Manifest, walk: Walk, previous: str | None) -> None:
+def check_link(
+    file: str, manifest: Manifest, prev_hash: str, prev_last_id: int, previous: str | None
+) -> None:
     """Before a segment: it must start where the one before it ended."""
-    if manifest.first_prev_hash == walk.prev_hash and manifest.first_id > walk.last_id:
+    if manifest.first_prev_hash == prev_hash and manifest.first_id > prev_last_id:
         return
     if previous is None:
         reason = "the first segment does not start the chain: an earlier segment is missing"
@@ -190,12 +193,19 @@ def check_link(file: str, manifest: Manifest, walk: Walk, previous: str | None) 
     raise BadArchive(Problem(file, None, reason))
 
 
+def pg_time(at: str) -> str:
+    """An event's `at` (`2025-01-01T00:00:00.001000Z`) as PostgreSQL's ISO output of a
+    timestamptz in UTC gives it (`2025-01-01 00:00:00.001+00`): trailing zeros dropped."""
+    fraction = at[20:26].rstrip("0")
+    return f"{at[:10]} {at[11:19]}{'.' + fraction if fraction else ''}+00"
+
+
 def same_event(event: ChainRow, archived: Mapping[str, Any]) -> bool:
-    """A database row (as chain_rows gives it) equals the archived event, field by field."""
+    """A database row (as archived_rows gives it) equals the archived event, field by field."""
     event_id, at, type_, actor, subject, payload, prev_hash, digest = event
     return (
         event_id == archived["id"]
-        and at == archived["at"]
+        and at == pg_time(archived["at"])
         and (type_, actor, subject) == (archived["type"], archived["actor"], archived["subject"])
         and (prev_hash, digest) == (archived["prev_hash"], archived["hash"])
         and orjson.loads(payload) == archived["payload"]
