@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import itertools
 import multiprocessing
 import os
 import zlib
@@ -92,35 +93,40 @@ def _manifest_of(segment: str) -> str:
 def write_segments(
     directory: Path, events: Iterable[Event], after: Manifest | None, max_rows: int = MAX_ROWS
 ) -> list[Manifest]:
-    """Write `events` (oldest first, continuing `after`) as segments of at most `max_rows`."""
+    """Write `events` (oldest first, continuing `after`) as segments of at most `max_rows`,
+    each streamed to its file as the events come: memory stays flat however many."""
     written: list[Manifest] = []
-    prev_hash = after.last_hash if after else GENESIS
-    batch: list[Event] = []
-    for event in events:
-        if event.prev_hash != prev_hash and not batch and not written:
-            what = "the archive's last hash" if after else "the chain's start"
-            reason = f"prev_hash is not {what}: the chain was altered; run audit verify"
-            raise BadArchive(Problem("database", event.id, reason))
-        batch.append(event)
-        prev_hash = event.hash
-        if len(batch) == max_rows:
-            written.append(_write_segment(directory, batch))
-            batch = []
-    if batch:
-        written.append(_write_segment(directory, batch))
+    stream = _linked(events, after)
+    while (manifest := _write_segment(directory, itertools.islice(stream, max_rows))) is not None:
+        written.append(manifest)
     return written
 
 
-def _write_segment(directory: Path, events: list[Event]) -> Manifest:
-    first, last = events[0], events[-1]
+def _linked(events: Iterable[Event], after: Manifest | None) -> Iterator[Event]:
+    """The events, after checking the first links to the archive's end (or the chain's start)."""
+    expected = after.last_hash if after else GENESIS
+    for number, event in enumerate(events):
+        if number == 0 and event.prev_hash != expected:
+            what = "the archive's last hash" if after else "the chain's start"
+            reason = f"prev_hash is not {what}: the chain was altered; run audit verify"
+            raise BadArchive(Problem("database", event.id, reason))
+        yield event
+
+
+def _write_segment(directory: Path, events: Iterator[Event]) -> Manifest | None:
+    first = next(events, None)
+    if first is None:
+        return None
+    last, rows = first, 0
     temp = directory / f".audit-{first.id}.tmp"
     with open(temp, "wb") as raw:
         with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=GZIP_LEVEL, mtime=0) as out:
-            for event in events:
+            for event in itertools.chain((first,), events):
                 out.write(event_line(event.as_dict()))
+                last, rows = event, rows + 1
         raw.flush()
         os.fsync(raw.fileno())
-    manifest = Manifest(first.id, last.id, first.prev_hash, last.hash, len(events), _sha256(temp))
+    manifest = Manifest(first.id, last.id, first.prev_hash, last.hash, rows, _sha256(temp))
     temp.rename(directory / segment_name(first.id, last.id))
     body = orjson.dumps(manifest.as_dict(), option=orjson.OPT_INDENT_2) + b"\n"
     _write_atomically(directory / manifest_name(first.id, last.id), body)

@@ -5,7 +5,9 @@ Builds the chain directly (no requests): the same events go to segment files in
 scratch database `dealdesk_bench_audit`; both are kept between runs. Then times the real
 command twice, as a subprocess: against the files alone (`--no-database`, what an auditor
 with only the copies runs) and with the link to the database (every archived event compared
-with its row). Run with `python bench/audit_verify.py`; BENCH_EVENTS sets the size.
+with its row), each with one process and one per CPU; then `audit export` of the whole
+database (time, peak memory; BENCH_AUDIT_EXPORT=0 skips it). Run with
+`python bench/audit_verify.py`; BENCH_EVENTS sets the size.
 """
 
 from __future__ import annotations
@@ -111,6 +113,30 @@ def timed(args: list[str], url: str) -> tuple[float, float, str]:
     return seconds, cpu, done.stdout.strip()
 
 
+def export_once(url: str) -> None:
+    """`audit export` of the whole database into a fresh directory: time and peak memory."""
+    target = ROOT / ".dealdesk" / "bench-audit-export"
+    shutil.rmtree(target, ignore_errors=True)
+    env = {**os.environ, "DATABASE_URL": url}
+    started = time.monotonic()
+    done = subprocess.run(
+        [DEALDESK, "audit", "export", "--to", str(target)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    seconds = time.monotonic() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    if done.returncode != 0:
+        raise SystemExit(f"export failed: {done.stdout}{done.stderr}")
+    print(
+        f"audit export: {EVENTS:,} events in {seconds:.1f} s = {EVENTS / seconds:,.0f} events/s, "
+        f"peak RSS of the largest child so far {peak_mb:.0f} MB"
+    )
+    shutil.rmtree(target, ignore_errors=True)
+
+
 def main() -> int:
     url = scratch_url()
     fill_archive()
@@ -130,6 +156,8 @@ def main() -> int:
             f"(process start included) = {EVENTS / seconds:,.0f} events/s; "
             f"{cpu:.2f} CPU-s in dealdesk = {EVENTS / cpu:,.0f} events per CPU-second"
         )
+    if os.environ.get("BENCH_AUDIT_EXPORT", "1") == "1":
+        export_once(url)
     print(f"load average while measured: {os.getloadavg()[0]:.1f} on {jobs} CPUs")
     return 0
 
