@@ -186,9 +186,14 @@ def check_link(
     if previous is None:
         reason = "the first segment does not start the chain: an earlier segment is missing"
     else:
+        between = (
+            f" (ids {prev_last_id + 1}..{manifest.first_id - 1})"
+            if manifest.first_id > prev_last_id + 1
+            else ""
+        )
         reason = (
             f"does not follow {previous} (its first_prev_hash is not that segment's "
-            f"last_hash): a segment between them is missing or altered"
+            f"last_hash): a segment between them{between} is missing or altered"
         )
     raise BadArchive(Problem(file, None, reason))
 

@@ -177,8 +177,8 @@ def test_a_deleted_middle_segment_is_named(
     assert (code, out) == (
         1,
         "audit archive BAD: audit-21-30.jsonl.gz: does not follow audit-1-10.jsonl.gz (its "
-        "first_prev_hash is not that segment's last_hash): a segment between them is missing "
-        "or altered\n",
+        "first_prev_hash is not that segment's last_hash): a segment between them (ids 11..20) "
+        "is missing or altered\n",
     )
 
 
