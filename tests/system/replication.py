@@ -9,6 +9,7 @@ import os
 import pwd
 import shutil
 import socket
+import stat
 import subprocess
 import tempfile
 import time
@@ -39,6 +40,23 @@ synchronous_standby_names = ''
 """
 
 
+def as_root_like_pgserver() -> None:
+    """What pgserver does before its first start as root: its user exists, and may run the
+    bundle's binaries (tests/system runs before any embedded server was started, too)."""
+    from pgserver.utils import (  # type: ignore[attr-defined]
+        ensure_folder_permissions,
+        ensure_prefix_permissions,
+        ensure_user_exists,
+    )
+
+    assert USER is not None
+    ensure_user_exists(USER)
+    ensure_prefix_permissions(BIN)
+    readable, runnable = stat.S_IRGRP | stat.S_IROTH, stat.S_IXGRP | stat.S_IXOTH
+    ensure_folder_permissions(BIN, readable | runnable)
+    ensure_folder_permissions(BIN.parent / "lib", readable)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -62,6 +80,7 @@ class Pair:
 
     def start(self) -> None:
         if USER:
+            as_root_like_pgserver()
             os.chown(self.root, pwd.getpwnam(USER).pw_uid, pwd.getpwnam(USER).pw_gid)
         self.root.chmod(0o755)
         self.run("initdb", "-D", str(self.primary), "--auth=trust", "-U", "postgres", "-E", "utf8")
