@@ -128,6 +128,7 @@ def _pool(settings: Settings, url: str, *, autocommit: bool) -> ConnectionPool:
         statement_timeout_ms=settings.statement_timeout_ms,
         connect_timeout_s=settings.connect_timeout_s,
         autocommit=autocommit,
+        commit_timeout_s=settings.commit_timeout_s,
     )
 
 

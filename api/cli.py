@@ -7,8 +7,9 @@ import os
 import sys
 from collections.abc import Sequence
 
+from api.cli_audit import add_audit_commands
 from api.cli_policy import add_policy_commands
-from api.cli_shared import connect, database_url, iso_date
+from api.cli_shared import connect, database_url
 from api.config import ConfigError, Settings
 from api.errors import DealdeskError, InvalidPolicy
 
@@ -99,14 +100,7 @@ def _parser() -> argparse.ArgumentParser:
 
     add_policy_commands(sub)
 
-    audit = sub.add_parser("audit", help="the audit trail")
-    audit_sub = audit.add_subparsers(required=True, metavar="ACTION")
-    verify = audit_sub.add_parser("verify", help="walk the hash chain; exit 1 if it is broken")
-    verify.set_defaults(handler=_audit_verify)
-    export = audit_sub.add_parser("export", help="overrides as CSV (created_at dates, inclusive)")
-    export.add_argument("--from", dest="start", type=iso_date)
-    export.add_argument("--to", dest="end", type=iso_date)
-    export.set_defaults(handler=_audit_export)
+    add_audit_commands(sub)
 
     openapi = sub.add_parser("openapi", help="print the OpenAPI document (YAML)")
     openapi.add_argument(
@@ -169,32 +163,6 @@ def _keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
     with connect(settings) as conn:
         withdraw_key(conn, args.name, "cli")
     print(f"revoked key {args.name!r}")
-    return 0
-
-
-def _audit_verify(args: argparse.Namespace, settings: Settings) -> int:
-    import json
-
-    from api.audit.chain import verify
-    from api.storage.audit import chain_rows
-
-    with connect(settings) as conn:
-        result = verify(chain_rows(conn))
-    print(json.dumps(result.as_dict()))
-    return 0 if result.ok else 1
-
-
-def _audit_export(args: argparse.Namespace, settings: Settings) -> int:
-    import psycopg
-
-    from api.service.reports import csv_lines
-    from api.storage.overrides import export_rows
-
-    filters = {"from": args.start, "to": args.end}
-    reads = settings.database_read_url  # a replica, when there is one
-    with psycopg.connect(reads) if reads else connect(settings) as conn:
-        for chunk in csv_lines(export_rows(conn, filters)):
-            sys.stdout.write(chunk)
     return 0
 
 

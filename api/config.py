@@ -27,6 +27,9 @@ class Settings:
     pool_timeout_s: float = 5.0
     statement_timeout_ms: int = 5000
     connect_timeout_s: int = 3
+    commit_timeout_s: float = 10.0
+    """DEALDESK_COMMIT_TIMEOUT_S: a commit the synchronous standby has not confirmed by then is
+    cancelled and answered 503 (it is not acknowledged); without it, it would wait forever."""
     worker_timeout_s: int = 30
     """gunicorn kills a worker silent this long; long streams heartbeat, so only a hang is."""
     metrics: bool = True
@@ -84,6 +87,7 @@ class Settings:
             today=_date(env, "DEALDESK_TODAY"),
             pool_max=_int(env, "DEALDESK_POOL_MAX", 8),
             statement_timeout_ms=_int(env, "DEALDESK_STATEMENT_TIMEOUT_MS", 5000),
+            commit_timeout_s=_seconds(env, "DEALDESK_COMMIT_TIMEOUT_S", 10.0),
             worker_timeout_s=_int(env, "DEALDESK_WORKER_TIMEOUT", 30),
             metrics=_flag(env, "DEALDESK_METRICS", True),
             secret_key=env.get("DEALDESK_SECRET_KEY") or None,

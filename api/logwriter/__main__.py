@@ -31,6 +31,7 @@ def main() -> int:
         args.socket,
         check_policy=settings.policy_check,
         statement_timeout_ms=settings.statement_timeout_ms,
+        commit_timeout_s=settings.commit_timeout_s,
         parent_pid=args.parent_pid,
         metrics=shared() if settings.metrics else None,
     )

@@ -24,6 +24,7 @@ import psycopg
 
 from api.logwriter.protocol import Verdict, frames
 from api.metrics import Metrics
+from api.storage import commits
 from api.storage.decisions import insert_rows_prepared, prepare_rows
 
 log = logging.getLogger("dealdesk.logwriter")
@@ -54,6 +55,7 @@ class Writer:
         *,
         check_policy: bool = True,
         statement_timeout_ms: int = 5000,
+        commit_timeout_s: float = 10.0,
         parent_pid: int | None = None,
         metrics: Metrics | None = None,
     ) -> None:
@@ -61,6 +63,7 @@ class Writer:
         self.path = path
         self.check_policy = check_policy
         self.statement_timeout_ms = statement_timeout_ms
+        self.commit_timeout_s = commit_timeout_s
         self.parent_pid = parent_pid
         self.metrics = metrics
         self.stopping = False
@@ -154,7 +157,11 @@ class Writer:
     def _write(self, group: list[_Row]) -> None:
         try:
             conn = self._connection()  # autocommit: the one statement is the transaction
-            written = insert_rows_prepared(conn, [r.row for r in group])
+            commits.forget(conn)
+            with commits.bounded(conn, self.commit_timeout_s):
+                written = insert_rows_prepared(conn, [r.row for r in group])
+            if commits.unconfirmed(conn):  # the standby did not confirm: not acknowledged
+                raise psycopg.OperationalError("the synchronous standby did not confirm")
         except psycopg.DataError:
             if len(group) == 1:
                 group[0].verdict = Verdict.UNSTORABLE
@@ -181,6 +188,7 @@ class Writer:
                 autocommit=True,
                 options=f"-c statement_timeout={timeout} -c lock_timeout={timeout}",
             )
+            commits.note_unconfirmed_commits(conn)
             try:
                 prepare_rows(conn, check_policy=self.check_policy)
             except BaseException:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from typing import Any, TypeVar
 
 import psycopg
@@ -30,11 +30,21 @@ PAGE = """
 SELECT id, at, type, actor, subject, payload, prev_hash, hash FROM audit_events
 WHERE id > %s ORDER BY id LIMIT %s
 """
+SINCE = """
+SELECT id, at, type, actor, subject, payload, prev_hash, hash FROM audit_events
+WHERE id > %s ORDER BY id
+"""
 CHAIN = """
 SELECT id, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), type, actor, subject,
        payload::text, prev_hash, hash
 FROM audit_events ORDER BY id
 """
+ARCHIVED = """
+SELECT id, at::text, type, actor, subject, payload::text, prev_hash, hash FROM audit_events
+WHERE id > %s AND id <= %s ORDER BY id
+"""
+UTC_ISO = "SET LOCAL timezone = 'UTC'; SET LOCAL datestyle = 'ISO'"
+NEXT = "SELECT id, prev_hash FROM audit_events WHERE id > %s ORDER BY id LIMIT 1"
 
 
 def append_event(
@@ -64,7 +74,17 @@ def events_after(conn: psycopg.Connection, after: int, limit: int) -> list[Event
         return cur.execute(PAGE, (after, limit)).fetchall()
 
 
-def chain_rows(conn: psycopg.Connection, batch: int = 10000) -> Iterator[ChainRow]:
+def events_since(
+    conn: psycopg.Connection, after: int, batch: int = 5000
+) -> Generator[Event, None, None]:
+    """Every event with id > `after`, oldest first, through a server-side cursor (the audit
+    export: memory stays flat however long the chain)."""
+    with conn.cursor(name="audit_export", row_factory=class_row(Event)) as cur:
+        cur.execute(SINCE, (after,))
+        yield from read_ahead(lambda: cur.fetchmany(batch))
+
+
+def chain_rows(conn: psycopg.Connection, batch: int = 10000) -> Generator[ChainRow, None, None]:
     """Every event as verify needs it, oldest first, streamed through a server-side cursor.
 
     The time comes formatted by PostgreSQL and the payload as text: parsing them into
@@ -74,6 +94,24 @@ def chain_rows(conn: psycopg.Connection, batch: int = 10000) -> Iterator[ChainRo
     with conn.cursor(name="audit_walk") as cur:
         cur.execute(CHAIN)
         yield from read_ahead(lambda: cur.fetchmany(batch))
+
+
+def archived_rows(
+    conn: psycopg.Connection, after: int, upto: int, batch: int = 10000
+) -> Generator[ChainRow, None, None]:
+    """Events after < id <= upto for comparing with an archive: as chain_rows, but the time
+    is PostgreSQL's own ISO text in UTC (`2025-01-01 00:00:00.001+00`), which costs it
+    less than half of to_char's work (api.audit.archive.pg_time gives the archive's in it)."""
+    conn.execute(UTC_ISO)
+    with conn.cursor(name="audit_archived") as cur:
+        cur.execute(ARCHIVED, (after, upto))
+        yield from read_ahead(lambda: cur.fetchmany(batch))
+
+
+def next_event(conn: psycopg.Connection, after: int) -> tuple[int, str] | None:
+    """(id, prev_hash) of the first event after `after`, if any."""
+    row = conn.execute(NEXT, (after,)).fetchone()
+    return (row[0], row[1]) if row else None
 
 
 def read_ahead(fetch: Callable[[], list[T]]) -> Iterator[T]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 import time
 import warnings
 import weakref
@@ -14,6 +16,7 @@ import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from api.errors import Invalid, Unavailable
+from api.storage.commits import commit_within, forget, note_unconfirmed_commits
 
 SCHEMA_LOCK = 7_451_001
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schema.sql"
@@ -46,6 +49,7 @@ def open_pool(
     connect_timeout_s: int = 3,
     autocommit: bool = False,
     lazy_commit: bool = False,
+    commit_timeout_s: float = 10.0,
 ) -> ConnectionPool:
     """A pool whose connections time out statements, so an outage answers 503, never hangs.
 
@@ -54,6 +58,14 @@ def open_pool(
     (only previews write through it; a database crash may lose the last moments of them).
     `lazy_commit=True` does the same for transactions: the webhook dispatcher's, where a
     lost moment only means a delivery is sent once more (at-least-once, same webhook-id).
+
+    Failover: `url` may list several hosts with `target_session_attrs=read-write`; psycopg
+    tries them in turn, `connect_timeout_s` each. `reconnect_timeout=0` means a failed
+    reconnection is not retried on psycopg_pool's backoff schedule (1 s doubling, so 16 s
+    and more apart after an outage of a few seconds) but every RETRY_S while a request waits
+    for a connection, so a promoted standby is found within a second.
+    A commit the synchronous standby has not confirmed within `commit_timeout_s` is
+    cancelled and answered 503 (api/storage/commits.py).
     """
     options = f"-c statement_timeout={statement_timeout_ms} -c lock_timeout={statement_timeout_ms}"
     if autocommit or lazy_commit:
@@ -72,10 +84,39 @@ def open_pool(
         kwargs=kwargs,
         open=False,
         check=_check_if_idle,
+        configure=note_unconfirmed_commits,
         reconnect_timeout=0,
+        reconnect_failed=_retry_while_awaited,
     )
+    _commit_timeouts[pool] = commit_timeout_s
     pool.open(wait=False)
     return pool
+
+
+RETRY_S = 0.5
+
+
+def _retry_while_awaited(pool: ConnectionPool) -> None:
+    """psycopg_pool gave up a connection attempt (with reconnect_timeout=0, after two tries)
+    and grows again only when a new request arrives; callers already waiting would sit out
+    their whole timeout. So while any wait, try again shortly (`check` grows the pool)."""
+    if pool.closed or not pool.get_stats().get("requests_waiting", 0):
+        return
+    retry = threading.Timer(RETRY_S, _check_quietly, (pool,))
+    retry.daemon = True
+    retry.start()
+
+
+def _check_quietly(pool: ConnectionPool) -> None:
+    with contextlib.suppress(Exception):  # closed meanwhile: nothing to retry for
+        pool.check()
+
+
+_commit_timeouts: weakref.WeakKeyDictionary[ConnectionPool, float] = weakref.WeakKeyDictionary()
+UNCONFIRMED = (
+    "The standby did not confirm the commit; it is not acknowledged (it may or may not "
+    "persist after a failover): retry shortly, with the same Idempotency-Key."
+)
 
 
 IDLE_PING_S = 2.0
@@ -101,7 +142,10 @@ def transaction(pool: ConnectionPool) -> Iterator[psycopg.Connection]:
     Database failures become domain errors here, at the storage boundary."""
     try:
         with pool.connection() as conn:
+            forget(conn)
             yield conn
+            if not commit_within(conn, _commit_timeouts.get(pool, 10.0)):
+                raise Unavailable(UNCONFIRMED)
             _last_used[conn] = time.monotonic()
     except PoolTimeout:
         raise Unavailable("The database is unreachable; retry shortly.") from None
@@ -109,6 +153,8 @@ def transaction(pool: ConnectionPool) -> Iterator[psycopg.Connection]:
         raise Unavailable("The database did not answer in time; retry shortly.") from None
     except psycopg.errors.LockNotAvailable:
         raise Unavailable("The resource is busy; retry shortly.") from None
+    except psycopg.errors.ReadOnlySqlTransaction:  # a standby, or a primary being demoted
+        raise Unavailable("The database is read-only just now; retry shortly.") from None
     except psycopg.DataError:
         raise Invalid(
             "A value in the request cannot be stored (out of range or malformed)."
