@@ -7,6 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
+
+from api.mail.target import parse_target
 
 POLICY_SOURCES = ("directory", "database")
 
@@ -56,6 +59,20 @@ class Settings:
     fast_lane: bool = True
     """POST /v1/evaluations served beside Flask (api/http/fastlane.py); DEALDESK_FAST_LANE=0
     sends it through Flask (the bench compares the two, and so do the tests)."""
+    smtp_url: str | None = field(default=None, repr=False)
+    """DEALDESK_SMTP_URL: `smtp://`, `smtps://` or `smtp+starttls://`, perhaps with
+    `user:password@` (never shown: repr=False); unset, nothing is mailed."""
+    mail_from: str | None = None
+    public_url: str | None = None
+    """DEALDESK_PUBLIC_URL: where people reach the console, for the links in mail."""
+    smtp_cafile: Path | None = None
+    """DEALDESK_SMTP_CAFILE: trust this CA (a test's self-signed certificate) beside the
+    system's; TLS is always verified."""
+    smtp_timeout_s: float = 10.0
+
+    @property
+    def mail_on(self) -> bool:
+        return self.smtp_url is not None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -82,7 +99,33 @@ class Settings:
             policy_check=env.get("DEALDESK_BENCH_SKIP_POLICY_CHECK") != "1",
             decision_writer=_flag(env, "DEALDESK_DECISION_WRITER", True),
             fast_lane=_flag(env, "DEALDESK_FAST_LANE", True),
+            **_mail(env),
         )
+
+
+def _mail(env: Mapping[str, str]) -> dict[str, Any]:
+    """The mail settings, all or nothing: an SMTP URL needs a sender and a public URL."""
+    url = env.get("DEALDESK_SMTP_URL") or None
+    sender = env.get("DEALDESK_MAIL_FROM") or None
+    public = (env.get("DEALDESK_PUBLIC_URL") or "").rstrip("/") or None
+    cafile = env.get("DEALDESK_SMTP_CAFILE") or None
+    if url is not None:
+        try:
+            parse_target(url)
+        except ValueError as exc:
+            raise ConfigError(f"DEALDESK_SMTP_URL: {exc}") from None
+        for name, value in (("DEALDESK_MAIL_FROM", sender), ("DEALDESK_PUBLIC_URL", public)):
+            if value is None:
+                raise ConfigError(f"{name} must be set when DEALDESK_SMTP_URL is")
+        if public is not None and not public.startswith(("https://", "http://")):
+            raise ConfigError("DEALDESK_PUBLIC_URL must be an http(s) URL")
+    return {
+        "smtp_url": url,
+        "mail_from": sender,
+        "public_url": public,
+        "smtp_cafile": Path(cafile) if cafile else None,
+        "smtp_timeout_s": _seconds(env, "DEALDESK_SMTP_TIMEOUT_S", 10.0),
+    }
 
 
 def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from flask import Flask, Response, redirect
 
-from api.console import audit, policies, register, reports, views  # noqa: F401  (routes)
+from api.console import act, audit, policies, register, reports, views  # noqa: F401  (routes)
 from api.console.blueprint import bp, csrf
 from api.console.docs import docs
 from api.console.sessions import ConsoleSessions

@@ -17,6 +17,8 @@ import psycopg
 from api.audit.chain import Event
 from api.events.envelope import Envelope, build
 from api.events.types import WILDCARD, EventType
+from api.mail.recipients import MAILED
+from api.storage import notifications
 
 CHANNEL = "dealdesk_webhooks"
 
@@ -40,6 +42,15 @@ SELECT pg_notify(%(channel)s, '') FROM (SELECT 1 WHERE EXISTS (SELECT 1 FROM d))
 
 enabled = True
 """Off only in the benchmark that measures what the outbox write costs."""
+mail = False
+"""On when DEALDESK_SMTP_URL is set: `configure_mail` from the composition roots (the app,
+the dispatcher). Mailed events then also write their notifications in the same statement's
+transaction, so a rolled-back change mails nothing."""
+
+
+def configure_mail(on: bool) -> None:
+    global mail
+    mail = on
 
 
 def emit(
@@ -67,6 +78,8 @@ def emit(
                 "channel": CHANNEL,
             },
         )
+        if mail and envelope.type in MAILED:
+            notifications.mail_event(conn, envelope.id, envelope.type, created_at, data, CHANNEL)
     return envelope
 
 

@@ -1,0 +1,220 @@
+"""Mail end to end: the app, a real dispatcher, and aiosmtpd on 127.0.0.1. Recipients,
+the message's form, skips, rollbacks, retries through an outage and partial refusals."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import time
+from datetime import UTC, datetime
+
+import psycopg
+import pytest
+from flask.testing import FlaskClient
+from psycopg_pool import ConnectionPool
+
+from api.app import create_app
+from api.config import Settings
+from api.events.types import EventType
+from api.policy.loader import PolicySet
+from api.storage import outbox
+from api.storage.database import transaction
+from tests.mail.conftest import PUBLIC, SENDER, address, notified, only_link, rows, settled, submit
+from tests.mail.smtpd import Handler, smtp_server
+
+LIVE = pytest.mark.usefixtures("people", "mailbox", "dispatcher")
+
+
+@LIVE
+def test_a_step_mail_is_text_and_html_auto_submitted_with_the_exact_subject(
+    client: FlaskClient, admin: dict[str, str], mailbox: Handler
+) -> None:
+    request = submit(client, admin)
+    [mail] = mailbox.wait_for(1)
+    message = mail.message
+    assert mail.to == [address("sm.lee")]
+    assert mail.mail_from == "dealdesk@example.test"
+    assert message["Subject"] == "Approve Q-1: 12% discount for Acme Corp"
+    assert message["From"] == SENDER
+    assert message["To"] == address("sm.lee")
+    assert message["Auto-Submitted"] == "auto-generated"
+    assert message.get_content_type() == "multipart/alternative"
+    kinds = [part.get_content_type() for part in message.iter_parts()]
+    assert kinds == ["text/plain", "text/html"]
+    link = only_link(mail)
+    assert link.startswith(f"{PUBLIC}/console/act/")
+    assert len(link.rsplit("/", 1)[1]) == 43  # 32 random bytes, base64url
+    assert f'href="{link}"' in mail.part("html")
+    text = mail.part("plain")
+    assert "Hello Lee," in text
+    assert "Asked: 12% discount" in text
+    assert f"Open the request: {PUBLIC}/console/requests/{request['id']}" in text
+    [item] = notified(client, admin)
+    assert item == {
+        "id": item["id"],
+        "person_id": "sm.lee",
+        "email": address("sm.lee"),
+        "event_type": "approval_step.assigned",
+        "event_id": item["event_id"],
+        "subject": "Approve Q-1: 12% discount for Acme Corp",
+        "status": "sent",
+        "attempts": 1,
+        "created_at": item["created_at"],
+    }
+    assert item["event_id"].startswith("evt_")
+
+
+@LIVE
+def test_the_token_is_stored_only_hashed(
+    client: FlaskClient, admin: dict[str, str], mailbox: Handler, db: str
+) -> None:
+    request = submit(client, admin)
+    [mail] = mailbox.wait_for(1)
+    token = only_link(mail).rsplit("/", 1)[1]
+    stored = rows(db, "SELECT token_hash, request_id::text, step_seq, person_id FROM action_links")
+    assert stored == [(hashlib.sha256(token.encode()).hexdigest(), request["id"], 0, "sm.lee")]
+    dump = rows(db, "SELECT count(*) FROM action_links WHERE token_hash = %s", token)
+    assert dump == [(0,)]
+
+
+@LIVE
+def test_a_delegate_gets_their_own_link_and_a_refused_address_fails_alone(
+    client: FlaskClient, admin: dict[str, str], mailbox: Handler, db: str
+) -> None:
+    """sm.lee's active delegate is eligible too; the server refuses sd.patel's address (550):
+    only that notification fails, sm.lee's is sent."""
+    body = {"name": "Lee", "tier": "sales_manager", "manager_id": "sd.patel"}
+    body |= {"email": address("sm.lee"), "delegate": {"id": "sd.patel"}}
+    assert client.put("/v1/people/sm.lee", json=body, headers=admin).status_code == 200
+    mailbox.refuse.add(address("sd.patel"))
+    submit(client, admin)
+    assert settled(db, 2) == [
+        ("sm.lee", "approval_step.assigned", "sent", 1),
+        ("sd.patel", "approval_step.assigned", "failed", 1),
+    ]
+    [mail] = mailbox.wait_for(1)
+    assert mail.to == [address("sm.lee")]
+    failed = rows(db, "SELECT last_error FROM notifications WHERE status = 'failed'")
+    assert failed == [("550 5.1.1 No such mailbox here",)]
+    assert notified(client, admin, status="failed")[0]["person_id"] == "sd.patel"
+
+
+@LIVE
+def test_a_person_without_email_is_skipped_and_the_skip_recorded(
+    client: FlaskClient, admin: dict[str, str], mailbox: Handler, db: str
+) -> None:
+    body = {"name": "Lee", "tier": "sales_manager", "manager_id": "sd.patel", "email": None}
+    assert client.put("/v1/people/sm.lee", json=body, headers=admin).status_code == 200
+    submit(client, admin)
+    submit(client, admin, deal_id="Q-2", discount_pct="18")  # sd.patel: mailed
+    mailbox.wait_for(1)
+    time.sleep(0.5)
+    assert [m.to for m in mailbox.received] == [[address("sd.patel")]]
+    skipped = notified(client, admin, status="skipped")
+    assert [(n["person_id"], n["email"], n["attempts"]) for n in skipped] == [("sm.lee", None, 0)]
+    assert skipped[0]["subject"] == "Approve Q-1: 12% discount for Acme Corp"
+    assert rows(db, "SELECT count(*) FROM action_links WHERE person_id = 'sm.lee'") == [(0,)]
+
+
+@LIVE
+def test_decided_mails_the_owner_and_the_requester(
+    client: FlaskClient, admin: dict[str, str], mailbox: Handler, db: str
+) -> None:
+    request = submit(client, admin)
+    mailbox.wait_for(1)
+    approve = {"approver_id": "sm.lee", "comment": "Fine for a 3-year term."}
+    done = client.post(
+        f"/v1/approval-requests/{request['id']}/approve", json=approve, headers=admin
+    )
+    assert done.status_code == 200, done.json
+    mails = mailbox.wait_for(2)
+    assert mails[1].to == [address("am.jones")]  # owner and requester: one person, one mail
+    assert mails[1].message["Subject"] == "Q-1 approved: 12% discount for Acme Corp"
+    assert mails[1].links == []
+    decided = notified(client, admin, event_type="approval_request.decided")
+    assert [(n["person_id"], n["status"]) for n in decided] == [("am.jones", "sent")]
+
+
+@LIVE
+def test_returned_mails_the_owner_with_the_coaching(
+    client: FlaskClient, admin: dict[str, str], mailbox: Handler
+) -> None:
+    request = submit(client, admin)
+    mailbox.wait_for(1)
+    coach = {"approver_id": "sm.lee", "comment": "Try 10% with a 2-year term first."}
+    back = client.post(f"/v1/approval-requests/{request['id']}/return", json=coach, headers=admin)
+    assert back.status_code == 200, back.json
+    mail = mailbox.wait_for(2)[1]
+    assert mail.to == [address("am.jones")]
+    assert mail.message["Subject"] == (
+        "Returned Q-1: 12% discount for Acme Corp — coaching from sm.lee"
+    )
+    assert "Coaching:\nTry 10% with a 2-year term first." in mail.part("plain")
+    assert "<blockquote" in mail.part("html")
+
+
+@LIVE
+def test_a_rolled_back_change_mails_nothing(
+    client: FlaskClient, admin: dict[str, str], mailbox: Handler, pool: ConnectionPool, db: str
+) -> None:
+    request = submit(client, admin)
+    mailbox.wait_for(1)
+    with pytest.raises(RuntimeError), transaction(pool) as conn:
+        outbox.emit(conn, EventType.STEP_ASSIGNED, 999, datetime.now(UTC), request)
+        assert rows_in(conn) == 2  # written, in this transaction only
+        raise RuntimeError("the change fails after its event was written")
+    with transaction(pool) as conn:
+        outbox.emit(conn, EventType.STEP_ASSIGNED, 1000, datetime.now(UTC), request)
+    mailbox.wait_for(2)
+    time.sleep(0.5)
+    assert len(mailbox.received) == 2
+    assert rows(
+        db, "SELECT count(*), count(*) FILTER (WHERE status = 'sent') FROM notifications"
+    ) == [(2, 2)]
+
+
+def rows_in(conn: psycopg.Connection) -> int:
+    row = conn.execute("SELECT count(*) FROM notifications").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+@pytest.mark.usefixtures("people", "mailbox", "dispatcher")
+def test_451_delays_mail_and_it_is_sent_once_when_the_server_accepts(
+    client: FlaskClient, admin: dict[str, str], mailbox: Handler, db: str
+) -> None:
+    mailbox.data_answers.extend(["451 4.3.0 Try again later"] * 2)
+    submit(client, admin)
+    assert settled(db, 1) == [("sm.lee", "approval_step.assigned", "sent", 3)]
+    assert mailbox.answered == ["451 4.3.0 Try again later"] * 2 + ["250 OK"]
+    assert len(mailbox.received) == 1
+
+
+@pytest.mark.usefixtures("people", "dispatcher")
+def test_a_server_that_is_down_delays_mail_and_loses_none(
+    client: FlaskClient, admin: dict[str, str], db: str, smtp_port: int
+) -> None:
+    submit(client, admin)
+    deadline = time.monotonic() + 10
+    while rows(db, "SELECT tries FROM notifications")[0][0] < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    [(status, tries, error)] = rows(db, "SELECT status, tries, last_error FROM notifications")
+    assert (status, tries >= 1) == ("pending", True)
+    assert "ConnectionRefusedError" in error
+    with smtp_server(port=smtp_port) as (handler, _):
+        [mail] = handler.wait_for(1)
+        assert mail.to == [address("sm.lee")]
+        [(_, _, final, _)] = settled(db, 1)
+        assert final == "sent"
+        time.sleep(0.5)
+        assert len(handler.received) == 1
+
+
+@pytest.mark.usefixtures("people")
+def test_without_smtp_nothing_is_written(
+    admin: dict[str, str], settings: Settings, pool: ConnectionPool, shipped: PolicySet, db: str
+) -> None:
+    plain = create_app(dataclasses.replace(settings, smtp_url=None), pool=pool, policy_set=shipped)
+    assert outbox.mail is False
+    submit(plain.test_client(), admin)
+    assert rows(db, "SELECT count(*) FROM notifications") == [(0,)]
