@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 from psycopg_pool import ConnectionPool
 
-from api.config import Settings
+from api.config import ConfigError, Settings
 from api.dispatch import smtp
 from api.dispatch.schedule import SCHEDULE, next_delay
 from api.mail import message
@@ -46,6 +46,11 @@ class MailChannel:
     def from_settings(cls, settings: Settings) -> MailChannel | None:
         if settings.smtp_url is None:
             return None
+        if settings.webhook_lease_s <= settings.smtp_timeout_s + 2:
+            raise ConfigError(
+                "DEALDESK_WEBHOOK_LEASE_S must exceed DEALDESK_SMTP_TIMEOUT_S "
+                f"({settings.smtp_timeout_s:g} s) by more than 2 s, or a slow send could go twice"
+            )
         return cls(settings, parse_target(settings.smtp_url))
 
     @property

@@ -36,8 +36,10 @@ def test_approve_from_the_mail_in_chromium(
     page.goto(link)
     assert page.get_by_role("heading", level=1).inner_text() == "Decide on Q-1"
     assert "14% discount" in page.locator("main").inner_text()
-    assert page.locator("#findings li").first.inner_text().startswith(
-        "discount_pct 14: needs approval"
+    assert (
+        page.locator("#findings li")
+        .first.inner_text()
+        .startswith("discount_pct 14: needs approval")
     )
     assert csp_violations(page) == []
     assert axe_serious(page) == []

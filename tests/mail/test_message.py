@@ -186,3 +186,19 @@ def test_the_password_never_shows_in_settings() -> None:
     settings = Settings.from_env(env)
     assert settings.mail_on and settings.public_url == "https://deals.example.com"
     assert "hunter2secret" not in repr(settings)
+
+
+def test_a_lease_shorter_than_a_slow_send_is_refused() -> None:
+    from api.dispatch.mail import MailChannel
+
+    env = {
+        "DEALDESK_SMTP_URL": "smtp://127.0.0.1:2525",
+        "DEALDESK_MAIL_FROM": "dd@example.com",
+        "DEALDESK_PUBLIC_URL": "https://deals.example.com",
+        "DEALDESK_WEBHOOK_LEASE_S": "5",
+    }
+    with pytest.raises(ConfigError, match="must exceed DEALDESK_SMTP_TIMEOUT_S"):
+        MailChannel.from_settings(Settings.from_env(env))
+    channel = MailChannel.from_settings(Settings.from_env({**env, "DEALDESK_SMTP_TIMEOUT_S": "2"}))
+    assert channel is not None and str(channel.target) == "smtp://127.0.0.1:2525"
+    assert MailChannel.from_settings(Settings()) is None
