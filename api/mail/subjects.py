@@ -49,7 +49,7 @@ def ask(data: Mapping[str, Any]) -> str:
 
 
 def lever_phrases(levers: Mapping[str, Any]) -> str:
-    return ", ".join(lever_phrase(name, value) for name, value in levers.items())
+    return ", ".join(lever_phrase(n, v) for n, v in levers.items() if v is not None)
 
 
 def lever_phrase(name: str, value: Any) -> str:

@@ -218,3 +218,29 @@ def test_without_smtp_nothing_is_written(
     assert outbox.mail is False
     submit(plain.test_client(), admin)
     assert rows(db, "SELECT count(*) FROM notifications") == [(0,)]
+
+
+@LIVE
+def test_an_override_around_the_owner_mails_them_a_link_to_acknowledge(
+    client: FlaskClient, admin: dict[str, str], mailbox: Handler
+) -> None:
+    body = {
+        "executive_id": "vp.garcia",
+        "deal": {"deal_id": "Q-9", "owner_id": "am.jones", "currency": "USD",
+                 "list_amount": "250000.00"},
+        "terms": {"discount_pct": "35"},
+        "reason_code": "competitive_displacement",
+        "justification": "Competitor matched our price at quarter end.",
+    }  # fmt: skip
+    filed = client.post("/v1/overrides", json=body, headers=admin)
+    assert filed.status_code == 201, filed.json
+    assert "bypassed_owner" in filed.json["categories"]
+    [mail] = mailbox.wait_for(1)
+    assert mail.to == [address("am.jones")]
+    assert mail.message["Subject"] == (
+        "Override on your deal Q-9: 35% discount — please acknowledge"
+    )
+    text = mail.part("plain")
+    assert f"Acknowledge: {PUBLIC}/console/overrides/{filed.json['id']}" in text
+    assert "Justification:\nCompetitor matched our price at quarter end." in text
+    assert mail.links == []  # no one-click approval in it
