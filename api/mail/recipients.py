@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,19 +28,26 @@ class Recipient:
     person_id: str
     step_seq: int | None = None
     """The step this person may act on from the mail (their own link); None: no link."""
+    delegate: bool = False
+    """True: not `person_id` but their active delegate, if they have one on the event's day
+    (resolved against the registry where the notification is written, in the same statement)."""
 
 
-def recipients(
-    event_type: str, data: Mapping[str, Any], delegate_of: Callable[[str], str | None]
-) -> list[Recipient]:
-    """In a stable order, each person once. `delegate_of(id)` gives a person's active
-    delegate (only asked when the step names no `eligible`)."""
+def recipients(event_type: str, data: Mapping[str, Any]) -> list[Recipient]:
+    """In a stable order, each person once."""
     if event_type in STEP_EVENTS:
         found = current_step(data)
         if found is None:
             return []
         seq, step = found
-        return [Recipient(p, seq) for p in _unique(_eligible(step, delegate_of))]
+        listed = step.get("eligible")
+        if isinstance(listed, list):
+            ids = [e.get("id") for e in listed if isinstance(e, Mapping)]
+            return [Recipient(p, seq) for p in _unique(ids)]
+        approver = step.get("approver_id")
+        if not isinstance(approver, str) or not approver:
+            return []
+        return [Recipient(approver, seq), Recipient(approver, seq, delegate=True)]
     if event_type == RETURNED:
         return [Recipient(p) for p in _unique([_id(data.get("owner"))])]
     if event_type == DECIDED:
@@ -63,17 +70,6 @@ def current_step(data: Mapping[str, Any]) -> tuple[int, Mapping[str, Any]] | Non
     return seq, steps[seq]
 
 
-def _eligible(step: Mapping[str, Any], delegate_of: Callable[[str], str | None]) -> list[str]:
-    listed = step.get("eligible")
-    if isinstance(listed, list):
-        return [e["id"] for e in listed if isinstance(e, Mapping) and e.get("id")]
-    approver = step.get("approver_id")
-    if not approver:
-        return []
-    delegate = delegate_of(approver)
-    return [approver, delegate] if delegate else [approver]
-
-
 def _id(party: Any) -> str | None:
     if isinstance(party, Mapping):
         value = party.get("id")
@@ -81,9 +77,9 @@ def _id(party: Any) -> str | None:
     return party if isinstance(party, str) else None
 
 
-def _unique(ids: Sequence[str | None]) -> list[str]:
+def _unique(ids: Sequence[Any]) -> list[str]:
     seen: list[str] = []
     for person_id in ids:
-        if person_id and person_id not in seen:
+        if isinstance(person_id, str) and person_id and person_id not in seen:
             seen.append(person_id)
     return seen

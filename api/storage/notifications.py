@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -17,27 +17,33 @@ from api.mail.subjects import subject
 
 FAN_OUT = """
 WITH r AS (
-    SELECT * FROM unnest(%(ids)s::text[], %(seqs)s::integer[]) WITH ORDINALITY
-        AS r (person_id, step_seq, n)
+    SELECT * FROM unnest(%(ids)s::text[], %(seqs)s::integer[], %(delegates)s::boolean[])
+        WITH ORDINALITY AS r (person_id, step_seq, delegate, n)
+), who AS (
+    SELECT r.person_id, r.step_seq, r.n FROM r WHERE NOT r.delegate
+    UNION ALL
+    SELECT d.id, r.step_seq, r.n
+    FROM r
+    JOIN people a ON a.id = r.person_id
+     AND (a.delegate_from IS NULL OR a.delegate_from <= %(day)s)
+     AND (a.delegate_to IS NULL OR %(day)s <= a.delegate_to)
+    JOIN people d ON d.id = a.delegate_id AND d.active
+    WHERE r.delegate
+), one AS (
+    SELECT DISTINCT ON (person_id) person_id, step_seq, n FROM who ORDER BY person_id, n
 ), made AS (
     INSERT INTO notifications (event_id, event_type, person_id, email, subject, step_seq,
                                status, next_attempt_at, created_at)
-    SELECT %(event_id)s, %(type)s, r.person_id, NULLIF(btrim(p.email), ''), %(subject)s,
-        r.step_seq,
+    SELECT %(event_id)s, %(type)s, one.person_id, NULLIF(btrim(p.email), ''), %(subject)s,
+        one.step_seq,
         CASE WHEN NULLIF(btrim(p.email), '') IS NULL THEN 'skipped' ELSE 'pending' END,
         %(at)s, %(at)s
-    FROM r LEFT JOIN people p ON p.id = r.person_id
-    ORDER BY r.n
+    FROM one LEFT JOIN people p ON p.id = one.person_id
+    ORDER BY one.n
     RETURNING status
 )
 SELECT pg_notify(%(channel)s, '')
 FROM (SELECT 1 WHERE EXISTS (SELECT 1 FROM made WHERE status = 'pending')) AS any_mail
-"""
-DELEGATE = """
-SELECT d.id FROM people a JOIN people d ON d.id = a.delegate_id AND d.active
-WHERE a.id = %(id)s
-  AND (a.delegate_from IS NULL OR a.delegate_from <= %(day)s)
-  AND (a.delegate_to IS NULL OR %(day)s <= a.delegate_to)
 """
 CLAIM = """
 WITH due AS (
@@ -125,6 +131,8 @@ def fan_out(
         {
             "ids": [r.person_id for r in people],
             "seqs": [r.step_seq for r in people],
+            "delegates": [r.delegate for r in people],
+            "day": at.date(),
             "event_id": event_id,
             "type": event_type,
             "subject": subject,
@@ -142,15 +150,11 @@ def mail_event(
     data: Mapping[str, Any],
     channel: str,
 ) -> None:
-    """The event's notifications, in the caller's transaction (never commits)."""
-    people = recipients(event_type, data, lambda pid: delegate_of(conn, pid, at.date()))
+    """The event's notifications, in the caller's transaction (never commits); one statement,
+    delegates and addresses resolved in it."""
+    people = recipients(event_type, data)
     if people:
         fan_out(conn, event_id, event_type, at, subject(event_type, data, at), people, channel)
-
-
-def delegate_of(conn: psycopg.Connection, person_id: str, day: date) -> str | None:
-    row = conn.execute(DELEGATE, {"id": person_id, "day": day}).fetchone()
-    return str(row[0]) if row else None
 
 
 def claim(conn: psycopg.Connection, limit: int, lease_s: float) -> tuple[uuid.UUID, list[Claimed]]:

@@ -9,6 +9,7 @@ dispatcher wakes at commit and a rolled-back change sends nothing.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import nullcontext
 from datetime import datetime
 from typing import Any
 
@@ -65,22 +66,36 @@ def emit(
     """Write one event and its deliveries in the caller's transaction (never commits)."""
     envelope = build(type_.value, sequence, created_at, data)
     if enabled:
-        conn.execute(
-            FAN_OUT,
-            {
-                "id": envelope.id,
-                "sequence": sequence,
-                "type": envelope.type,
-                "created_at": created_at,
-                "body": envelope.body,
-                "only": only_subscription,
-                "wildcard": WILDCARD,
-                "channel": CHANNEL,
-            },
-        )
-        if mail and envelope.type in MAILED:
-            notifications.mail_event(conn, envelope.id, envelope.type, created_at, data, CHANNEL)
+        mailed = mail and envelope.type in MAILED
+        with conn.pipeline() if mailed else nullcontext():  # one round trip for both
+            _fan_out(conn, envelope, sequence, created_at, only_subscription)
+            if mailed:
+                notifications.mail_event(
+                    conn, envelope.id, envelope.type, created_at, data, CHANNEL
+                )
     return envelope
+
+
+def _fan_out(
+    conn: psycopg.Connection,
+    envelope: Envelope,
+    sequence: int,
+    created_at: datetime,
+    only_subscription: int | None,
+) -> None:
+    conn.execute(
+        FAN_OUT,
+        {
+            "id": envelope.id,
+            "sequence": sequence,
+            "type": envelope.type,
+            "created_at": created_at,
+            "body": envelope.body,
+            "only": only_subscription,
+            "wildcard": WILDCARD,
+            "channel": CHANNEL,
+        },
+    )
 
 
 def emit_for(

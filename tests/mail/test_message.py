@@ -40,43 +40,38 @@ def request(**step: Any) -> dict[str, Any]:
     }
 
 
-def no_delegate(_: str) -> str | None:
-    return None
-
-
 def test_step_mail_goes_to_everyone_eligible_when_the_step_lists_them() -> None:
     data = request(eligible=[{"id": "sd.patel", "tier": "sales_director"},
                              {"id": "vp.garcia", "tier": "vp_sales"}])  # fmt: skip
     for kind in ("approval_step.assigned", "approval_step.reminder", "approval_step.overdue"):
-        assert recipients(kind, data, no_delegate) == [
+        assert recipients(kind, data) == [
             Recipient("sd.patel", 0),
             Recipient("vp.garcia", 0),
         ]
 
 
 def test_without_eligible_the_approver_and_their_active_delegate() -> None:
-    data = request()
-    assert recipients("approval_step.assigned", data, {"sd.patel": "vp.west"}.get) == [
+    """The delegate is looked up where the notifications are written (registry, event day)."""
+    assert recipients("approval_step.assigned", request()) == [
         Recipient("sd.patel", 0),
-        Recipient("vp.west", 0),
+        Recipient("sd.patel", 0, delegate=True),
     ]
-    assert recipients("approval_step.assigned", data, no_delegate) == [Recipient("sd.patel", 0)]
 
 
 def test_owner_and_requester_once_each_and_overrides_only_around_the_owner() -> None:
     data = request()
-    assert recipients("approval_request.decided", data, no_delegate) == [
+    assert recipients("approval_request.decided", data) == [
         Recipient("am.jones"),
         Recipient("sm.lee"),
     ]
     same = {**data, "requested_by": {"id": "am.jones", "tier": "account_manager"}}
-    assert recipients("approval_request.decided", same, no_delegate) == [Recipient("am.jones")]
-    assert recipients("approval_request.returned", data, no_delegate) == [Recipient("am.jones")]
+    assert recipients("approval_request.decided", same) == [Recipient("am.jones")]
+    assert recipients("approval_request.returned", data) == [Recipient("am.jones")]
     override = {"owner": {"id": "am.jones"}, "categories": ["bypassed_owner"]}
-    assert recipients("override.filed", override, no_delegate) == [Recipient("am.jones")]
+    assert recipients("override.filed", override) == [Recipient("am.jones")]
     other = {"owner": {"id": "am.jones"}, "categories": ["beyond_executive_authority"]}
-    assert recipients("override.filed", other, no_delegate) == []
-    assert recipients("approval_request.submitted", data, no_delegate) == []
+    assert recipients("override.filed", other) == []
+    assert recipients("approval_request.submitted", data) == []
 
 
 def test_subjects_name_the_deal_the_ask_and_the_due_time() -> None:

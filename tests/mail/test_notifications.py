@@ -244,3 +244,39 @@ def test_an_override_around_the_owner_mails_them_a_link_to_acknowledge(
     assert f"Acknowledge: {PUBLIC}/console/overrides/{filed.json['id']}" in text
     assert "Justification:\nCompetitor matched our price at quarter end." in text
     assert mail.links == []  # no one-click approval in it
+
+
+@pytest.mark.usefixtures("people")
+@pytest.mark.parametrize(
+    ("delegate", "active", "mailed"),
+    [
+        ({"id": "sd.patel", "from": "2020-01-01", "to": "2020-01-31"}, True, ["sm.lee"]),
+        ({"id": "sd.patel"}, False, ["sm.lee"]),
+        ({"id": "sd.patel", "from": "2020-01-01"}, True, ["sm.lee", "sd.patel"]),
+        (None, True, ["sm.lee"]),
+    ],
+)
+def test_the_delegate_is_mailed_only_while_the_delegation_holds(
+    client: FlaskClient,
+    admin: dict[str, str],
+    pool: ConnectionPool,
+    db: str,
+    delegate: dict[str, str] | None,
+    active: bool,
+    mailed: list[str],
+) -> None:
+    patel = {"name": "Patel", "tier": "sales_director", "manager_id": "vp.garcia"}
+    patel |= {"email": address("sd.patel"), "active": active}
+    assert client.put("/v1/people/sd.patel", json=patel, headers=admin).status_code == 200
+    lee = {"name": "Lee", "tier": "sales_manager", "manager_id": "sd.patel"}
+    lee |= {"email": address("sm.lee"), "delegate": delegate}
+    assert client.put("/v1/people/sm.lee", json=lee, headers=admin).status_code == 200
+    data = {
+        "id": "00000000-0000-0000-0000-000000000001",
+        "deal_id": "Q-7",
+        "steps": [{"tier": "sales_manager", "approver_id": "sm.lee", "state": "pending"}],
+        "current_step": {"seq": 0, "tier": "sales_manager", "approver_id": "sm.lee"},
+    }
+    with transaction(pool) as conn:
+        outbox.emit(conn, EventType.STEP_ASSIGNED, 1, datetime.now(UTC), data)
+    assert [r[0] for r in rows(db, "SELECT person_id FROM notifications ORDER BY id")] == mailed
