@@ -241,7 +241,9 @@ def mail_latency(url: str) -> dict[str, Any]:
 
 
 def seed_people(url: str) -> None:
+    """The people (with emails), and none of the first part's notifications left to send."""
     with psycopg.connect(url) as conn:
+        conn.execute("TRUNCATE action_links, notifications")
         for person, tier, manager in ORG:
             conn.execute(
                 "INSERT INTO people (id, name, tier, manager_id, email) VALUES (%s, %s, %s, %s, %s)"
