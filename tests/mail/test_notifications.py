@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import psycopg
@@ -280,3 +281,48 @@ def test_the_delegate_is_mailed_only_while_the_delegation_holds(
     with transaction(pool) as conn:
         outbox.emit(conn, EventType.STEP_ASSIGNED, 1, datetime.now(UTC), data)
     assert [r[0] for r in rows(db, "SELECT person_id FROM notifications ORDER BY id")] == mailed
+
+
+@LIVE
+def test_out_of_retries_a_notification_fails_and_nothing_was_sent(
+    client: FlaskClient, admin: dict[str, str], mailbox: Handler, db: str
+) -> None:
+    mailbox.data_answers.extend(["451 4.3.0 Try again later"] * 4)  # 1 try + 3 retries
+    submit(client, admin)
+    assert settled(db, 1) == [("sm.lee", "approval_step.assigned", "failed", 4)]
+    assert mailbox.received == [] and len(mailbox.answered) == 4
+    [item] = notified(client, admin, status="failed")
+    assert (item["person_id"], item["attempts"]) == ("sm.lee", 4)
+
+
+@pytest.mark.usefixtures("people")
+def test_notifications_page_filter_and_refuse_bad_queries(
+    client: FlaskClient,
+    admin: dict[str, str],
+    make_key: Callable[..., str],
+    db: str,
+) -> None:
+    for n in range(3):
+        submit(client, admin, deal_id=f"Q-{n}")
+    first = client.get("/v1/notifications?limit=2", headers=admin).json
+    assert [i["subject"] for i in first["items"]] == [
+        "Approve Q-0: 12% discount for Acme Corp",
+        "Approve Q-1: 12% discount for Acme Corp",
+    ]
+    rest = client.get(f"/v1/notifications?limit=2&cursor={first['next_cursor']}", headers=admin)
+    assert [i["subject"] for i in rest.json["items"]] == ["Approve Q-2: 12% discount for Acme Corp"]
+    assert rest.json["next_cursor"] is None
+    assert [i["status"] for i in rest.json["items"]] == ["pending"]  # no dispatcher running
+    assert notified(client, admin, person_id="am.jones") == []
+    assert len(notified(client, admin, person_id="sm.lee", status="pending")) == 3
+    assert notified(client, admin, event_type="approval_request.decided") == []
+    bad = client.get("/v1/notifications?status=bounced", headers=admin)
+    assert bad.status_code == 422
+    assert bad.content_type == "application/problem+json"
+    assert list(bad.json["errors"]) == ["status"]
+    reader = {"Authorization": f"Bearer {make_key('requests')}"}
+    refused = client.get("/v1/notifications", headers=reader)
+    assert refused.status_code == 403
+    assert refused.content_type == "application/problem+json"
+    audit = {"Authorization": f"Bearer {make_key('audit:read')}"}
+    assert len(client.get("/v1/notifications", headers=audit).json["items"]) == 3
