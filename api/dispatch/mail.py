@@ -88,40 +88,57 @@ class MailChannel:
             wake()
 
     def _send_batch(self, pool: ConnectionPool, token: uuid.UUID, rows: list[Claimed]) -> None:
-        links = self._links(pool, rows)
-        outcomes: list[tuple[Claimed, smtp.Sent, datetime]] = []
+        ready, outcomes = self._prepare(pool, rows)
         margin = timedelta(seconds=self.settings.smtp_timeout_s + 2)
         sender = parseaddr(self.settings.mail_from or "")[1]
+        sending = [r for r in rows if r.id in ready]
         try:
-            with smtp.connected(
-                self.target, self.settings.smtp_cafile, self.settings.smtp_timeout_s
-            ) as client:
-                for row in rows:
-                    if row.lease_until - datetime.now(UTC) < margin:
-                        break  # the rest is let go below, and claimed again
-                    sent = smtp.send(
-                        client, self._message(row, links.get(row.id)), sender, row.email
-                    )
-                    outcomes.append((row, sent, datetime.now(UTC)))
+            if sending:
+                with smtp.connected(
+                    self.target, self.settings.smtp_cafile, self.settings.smtp_timeout_s
+                ) as client:
+                    for row in sending:
+                        if row.lease_until - datetime.now(UTC) < margin:
+                            break  # the rest is let go below, and claimed again
+                        sent = smtp.send(client, ready[row.id], sender, row.email)
+                        outcomes.append((row, sent, datetime.now(UTC)))
         except (OSError, smtplib.SMTPException) as exc:
             log.warning("mail: %s unreachable or refused the session: %s", self.target, exc)
             failed = smtp.Sent(False, False, f"{type(exc).__name__}: {exc}"[:300])
             done = {r.id for r, _, _ in outcomes}
             now = datetime.now(UTC)
-            outcomes += [(r, failed, now) for r in rows if r.id not in done]
+            outcomes += [(r, failed, now) for r in sending if r.id not in done]
         self._settle(pool, token, rows, outcomes)
+
+    def _prepare(
+        self, pool: ConnectionPool, rows: list[Claimed]
+    ) -> tuple[dict[int, EmailMessage], list[tuple[Claimed, smtp.Sent, datetime]]]:
+        """Each row's message; one that cannot be built (a broken event, an address with a
+        line break) fails for good at once rather than sinking its batch on every claim."""
+        links = self._links(pool, rows)
+        ready: dict[int, EmailMessage] = {}
+        broken: list[tuple[Claimed, smtp.Sent, datetime]] = []
+        for row in rows:
+            try:
+                if row.step_seq is not None and row.id not in links:
+                    raise ValueError("the event names no request to link to")
+                ready[row.id] = self._message(row, links.get(row.id))
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                error = f"the message could not be built: {exc}"[:300]
+                broken.append((row, smtp.Sent(False, True, error), datetime.now(UTC)))
+        return ready, broken
 
     def _links(self, pool: ConnectionPool, rows: list[Claimed]) -> dict[int, str]:
         """Each step mail's own one-click link, saved (hashed) before the mail goes out."""
         made: dict[int, str] = {}
-        acting = [r for r in rows if r.step_seq is not None]
+        acting = [(r, _request_id(r)) for r in rows if r.step_seq is not None]
         if not acting:
             return made
         base = self.settings.public_url or ""
         with transaction(pool) as conn:
-            for row in acting:
-                request_id = uuid.UUID(orjson.loads(row.body)["data"]["id"])
-                assert row.step_seq is not None
+            for row, request_id in acting:
+                if request_id is None or row.step_seq is None:
+                    continue
                 token = action_links.issue(
                     conn, row.id, request_id, row.step_seq, row.person_id, row.event_at
                 )
@@ -174,3 +191,10 @@ class MailChannel:
             "error": sent.error,
             "at": at,
         }
+
+
+def _request_id(row: Claimed) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(orjson.loads(row.body)["data"]["id"])
+    except (KeyError, TypeError, ValueError):
+        return None

@@ -326,3 +326,30 @@ def test_notifications_page_filter_and_refuse_bad_queries(
     assert refused.content_type == "application/problem+json"
     audit = {"Authorization": f"Bearer {make_key('audit:read')}"}
     assert len(client.get("/v1/notifications", headers=audit).json["items"]) == 3
+
+
+@LIVE
+def test_a_mail_that_cannot_be_built_fails_alone_and_at_once(
+    client: FlaskClient, admin: dict[str, str], mailbox: Handler, pool: ConnectionPool, db: str
+) -> None:
+    """An event naming no request cannot carry a link: it fails for good on its first claim
+    instead of sinking its batch on every claim; the good mail beside it goes out."""
+    broken = {
+        "deal_id": "Q-X",
+        "steps": [{"tier": "sales_manager", "approver_id": "sm.lee", "state": "pending"}],
+        "current_step": {"seq": 0, "tier": "sales_manager", "approver_id": "sm.lee"},
+    }
+    with transaction(pool) as conn:
+        outbox.emit(conn, EventType.STEP_ASSIGNED, 1, datetime.now(UTC), broken)
+        request = submit(client, admin)  # its own transaction, committed first or not
+    assert request["state"] == "pending"
+    found = settled(db, 2)
+    assert sorted(found) == [
+        ("sm.lee", "approval_step.assigned", "failed", 1),
+        ("sm.lee", "approval_step.assigned", "sent", 1),
+    ]
+    [(error,)] = rows(db, "SELECT last_error FROM notifications WHERE status = 'failed'")
+    assert error.startswith("the message could not be built: the event names no request")
+    assert [m.message["Subject"] for m in mailbox.wait_for(1)] == [
+        "Approve Q-1: 12% discount for Acme Corp"
+    ]
