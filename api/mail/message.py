@@ -99,8 +99,8 @@ def render(view: View) -> tuple[str, str]:
 
 
 def build(view: View, sender: str, to: str, at: datetime, *, ref: str) -> EmailMessage:
-    """The message for one recipient; `ref` (event and person) makes a stable Message-ID
-    domain-local part, so a resend of the same mail says it is the same mail."""
+    """The message for one recipient; `ref` (event and person) is written into its
+    Message-ID, so a mail can be traced to its notification."""
     text, html = render(view)
     message = EmailMessage()
     message["From"] = sender

@@ -8,6 +8,7 @@ import hashlib
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from enum import StrEnum
 
 import psycopg
 import pytest
@@ -352,4 +353,50 @@ def test_a_mail_that_cannot_be_built_fails_alone_and_at_once(
     assert error.startswith("the message could not be built: the event names no request")
     assert [m.message["Subject"] for m in mailbox.wait_for(1)] == [
         "Approve Q-1: 12% discount for Acme Corp"
+    ]
+
+
+class SlaEvent(StrEnum):
+    """The SLA engine's event types (DESIGN section 14), as it emits them."""
+
+    REMINDER = "approval_step.reminder"
+    OVERDUE = "approval_step.overdue"
+
+
+@LIVE
+def test_reminders_and_overdue_mail_everyone_eligible_with_the_due_time(
+    client: FlaskClient, admin: dict[str, str], mailbox: Handler, pool: ConnectionPool, db: str
+) -> None:
+    """With the SLA engine's `eligible` and `due_at` on the step, those people are mailed,
+    each with their own link, and the subject says when the step is due."""
+    request = submit(client, admin)
+    mailbox.wait_for(1)
+    now = datetime.now(UTC)
+    due = now.replace(microsecond=0)
+    step = {
+        **request["steps"][0],
+        "due_at": due.isoformat().replace("+00:00", "Z"),
+        "eligible": [
+            {"id": "sm.lee", "tier": "sales_manager"},
+            {"id": "sd.patel", "tier": "sales_director"},
+        ],
+    }
+    data = {**request, "steps": [step]}
+    with transaction(pool) as conn:
+        outbox.emit(conn, SlaEvent.REMINDER, 50, now, data)  # type: ignore[arg-type]
+        outbox.emit(conn, SlaEvent.OVERDUE, 51, now, data)  # type: ignore[arg-type]
+    mails = mailbox.wait_for(5)[1:]
+    when = f"{due:%H:%M}"
+    assert sorted((m.to[0], m.message["Subject"]) for m in mails) == sorted(
+        [
+            (address(p), f"{kind} Q-1: 12% discount for Acme Corp — due {when} UTC")
+            for p in ("sm.lee", "sd.patel")
+            for kind in ("Reminder: approve", "Overdue: approve")
+        ]
+    )
+    links = [only_link(m) for m in mails]
+    assert len(set(links)) == 4
+    assert rows(db, "SELECT person_id, count(*) FROM action_links GROUP BY 1 ORDER BY 1") == [
+        ("sd.patel", 2),
+        ("sm.lee", 3),
     ]
