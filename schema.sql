@@ -520,3 +520,42 @@ CREATE INDEX IF NOT EXISTS console_sessions_person_idx ON console_sessions (pers
 -- audit events by subject (`request:<id>`, `override:<id>`), so that read is an index walk
 -- rather than a scan of the whole chain.
 CREATE INDEX IF NOT EXISTS audit_events_subject_idx ON audit_events (subject, id);
+-- ---------------------------------------------------------------------------------------
+-- Issue 25, mail (DESIGN section 14): notifications and one-click action links.
+-- One notification per mailed event and recipient, written in the event's transaction
+-- (only while DEALDESK_SMTP_URL is set) and claimed by the dispatchers like webhook
+-- deliveries: FOR UPDATE SKIP LOCKED and a lease; `skipped` when the person has no email.
+CREATE TABLE IF NOT EXISTS notifications (
+    id              bigserial PRIMARY KEY,
+    event_id        text NOT NULL,                 -- webhook_events.id: the body rendered
+    event_type      text NOT NULL,
+    person_id       text NOT NULL,
+    email           text,
+    subject         text NOT NULL,
+    step_seq        integer,                       -- the step this person may act on by link
+    status          text NOT NULL CHECK (status IN ('pending', 'sent', 'skipped', 'failed')),
+    tries           integer NOT NULL DEFAULT 0,
+    next_attempt_at timestamptz NOT NULL,
+    lease_until     timestamptz,
+    lease_token     uuid,
+    last_error      text,
+    sent_at         timestamptz,
+    created_at      timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS notifications_due_idx
+    ON notifications (next_attempt_at, id) WHERE status = 'pending';
+CREATE INDEX IF NOT EXISTS notifications_person_idx ON notifications (person_id, id);
+
+-- A one-click link is made when its mail is sent; only the sha256 of its token is kept.
+-- Single use (used_at), dead after 72 h (created_at), or once its step is no longer pending.
+CREATE TABLE IF NOT EXISTS action_links (
+    token_hash      text PRIMARY KEY,
+    notification_id bigint REFERENCES notifications (id),
+    request_id      uuid NOT NULL,
+    step_seq        integer NOT NULL,
+    person_id       text NOT NULL,
+    issued_for      timestamptz NOT NULL,          -- the mailed event's time
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    used_at         timestamptz
+);
+CREATE INDEX IF NOT EXISTS action_links_request_idx ON action_links (request_id);

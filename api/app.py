@@ -18,6 +18,7 @@ from api.http import (
     health,
     logs,
     metrics,
+    notifications,
     overrides,
     people,
     policies,
@@ -34,6 +35,7 @@ from api.logwriter.client import SocketLog
 from api.metrics import shared as shared_metrics
 from api.policy.loader import PolicySet, load_policy_dir
 from api.runtime import PolicyFollower, Runtime
+from api.storage import outbox
 from api.storage.database import open_pool, start_embedded
 from api.storage.preview_log import DecisionLog, PreviewLog
 from api.storage.registry import RegistrySnapshot
@@ -51,6 +53,7 @@ BLUEPRINTS = (
     reports,
     metrics,
     webhooks,
+    notifications,
 )
 
 
@@ -70,6 +73,7 @@ def create_app(
     loads the set in force instead. Given a `pool` but no `quick_pool`, the one pool serves
     both (tests do this); `read_pool` defaults to DATABASE_READ_URL's pool, else `pool`."""
     settings = settings or Settings.from_env()
+    outbox.configure_mail(settings.mail_on)
     policy_set = policy_set or load_policy_dir(settings.policy_dir)
     if pool is None:
         url = settings.database_url or start_embedded(settings.home)

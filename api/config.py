@@ -9,6 +9,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from api.mail.target import parse_target
+
 POLICY_SOURCES = ("directory", "database")
 
 
@@ -67,8 +69,8 @@ class Settings:
     oidc_client_secret: str | None = field(default=None, repr=False)
     """Optional: PKCE (S256) protects the code; a confidential client sends it as well."""
     public_url: str | None = None
-    """DEALDESK_PUBLIC_URL: where browsers reach us; the redirect URI is
-    `{public_url}/console/oidc/callback`."""
+    """DEALDESK_PUBLIC_URL: where browsers reach us: the SSO redirect URI is
+    `{public_url}/console/oidc/callback`, and mail links point here."""
     oidc_person_claim: str = "email"
     oidc_roles_claim: str = "groups"
     """A dotted path reaches nested claims (`realm_access.roles`); a string or a list."""
@@ -76,6 +78,18 @@ class Settings:
     """DEALDESK_OIDC_ROLE_SCOPES `role=scope,scope;role=scope`: what each role may do."""
     console_key_signin: bool = True
     """DEALDESK_CONSOLE_KEY_SIGNIN=0 removes the console's API-key sign-in."""
+    smtp_url: str | None = field(default=None, repr=False)
+    """DEALDESK_SMTP_URL: `smtp://`, `smtps://` or `smtp+starttls://`, perhaps with
+    `user:password@` (never shown: repr=False); unset, nothing is mailed."""
+    mail_from: str | None = None
+    smtp_cafile: Path | None = None
+    """DEALDESK_SMTP_CAFILE: trust this CA (a test's self-signed certificate) beside the
+    system's; TLS is always verified."""
+    smtp_timeout_s: float = 10.0
+
+    @property
+    def mail_on(self) -> bool:
+        return self.smtp_url is not None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -104,6 +118,7 @@ class Settings:
             decision_writer=_flag(env, "DEALDESK_DECISION_WRITER", True),
             fast_lane=_flag(env, "DEALDESK_FAST_LANE", True),
             **_oidc(env),
+            **_mail(env),
         )
 
 
@@ -164,6 +179,30 @@ def _known_scopes(found: list[tuple[str, tuple[str, ...]]]) -> None:
                 f"DEALDESK_OIDC_ROLE_SCOPES: role {role!r} names unknown scope(s) "
                 f"{', '.join(unknown)}; choose from {', '.join(SCOPES)}"
             )
+
+
+def _mail(env: Mapping[str, str]) -> dict[str, Any]:
+    """The mail settings, all or nothing: an SMTP URL needs a sender and a public URL."""
+    url = env.get("DEALDESK_SMTP_URL") or None
+    sender = env.get("DEALDESK_MAIL_FROM") or None
+    public = (env.get("DEALDESK_PUBLIC_URL") or "").rstrip("/") or None
+    cafile = env.get("DEALDESK_SMTP_CAFILE") or None
+    if url is not None:
+        try:
+            parse_target(url)
+        except ValueError as exc:
+            raise ConfigError(f"DEALDESK_SMTP_URL: {exc}") from None
+        for name, value in (("DEALDESK_MAIL_FROM", sender), ("DEALDESK_PUBLIC_URL", public)):
+            if value is None:
+                raise ConfigError(f"{name} must be set when DEALDESK_SMTP_URL is")
+        if public is not None and not public.startswith(("https://", "http://")):
+            raise ConfigError("DEALDESK_PUBLIC_URL must be an http(s) URL")
+    return {
+        "smtp_url": url,
+        "mail_from": sender,
+        "smtp_cafile": Path(cafile) if cafile else None,
+        "smtp_timeout_s": _seconds(env, "DEALDESK_SMTP_TIMEOUT_S", 10.0),
+    }
 
 
 def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:

@@ -18,6 +18,8 @@ measured side by side in one run, printed as a table and written to bench/result
    recording their history costs submit + approve (bench/report_writes.py).
 8. Webhooks: the outbox write's cost on submit + approve, and delivery latency at 200 events/s
    (bench/webhooks.py; BENCH_SKIP_WEBHOOKS skips it).
+9. Mail: submit + approve with mail on and off side by side, and commit to the mail accepted
+   by aiosmtpd at 50 steps/s (bench/mail.py; BENCH_SKIP_MAIL skips it).
 
 wrk is used when installed (Debian package `wrk`), else a Python load generator.
 Knobs: BENCH_SECONDS (per load run, default 6), BENCH_ROUNDS (alternating healthz/evaluation
@@ -53,6 +55,7 @@ sys.path.insert(0, str(ROOT))
 from api.service.keys import issue_key  # noqa: E402
 from api.storage.database import init_database, start_embedded  # noqa: E402
 from bench import cpu, engines, policy_follow  # noqa: E402
+from bench import mail as mail_bench  # noqa: E402
 from bench import webhooks as webhook_bench  # noqa: E402
 
 SECONDS = int(os.environ.get("BENCH_SECONDS", "6"))
@@ -390,9 +393,13 @@ def main() -> int:
     results["engine"] = engines.measure()
     if not os.environ.get("BENCH_SKIP_WEBHOOKS"):
         results["webhooks"] = webhook_bench.measure()
+    if not os.environ.get("BENCH_SKIP_MAIL"):
+        results["mail"] = mail_bench.measure()
     report(results)
     if "webhooks" in results:
         print("webhooks (bench/webhooks.py):", json.dumps(results["webhooks"]))
+    if "mail" in results:
+        print("mail (bench/mail.py):", json.dumps(results["mail"]))
     out = ROOT / "bench" / "results.json"
     existing = json.loads(out.read_text()) if out.exists() else {}
     existing["http"] = {

@@ -24,6 +24,8 @@ from api.storage.database import init_database, open_pool, start_embedded
 ROOT = Path(__file__).resolve().parents[1]
 POLICIES = ROOT / "policies"
 TABLES = (
+    "action_links",
+    "notifications",
     "console_sessions",
     "override_totals",
     "webhook_attempts",

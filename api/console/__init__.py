@@ -15,6 +15,7 @@ from pathlib import Path
 from flask import Flask, Response, redirect
 
 from api.console import (  # noqa: F401  (routes)
+    act,
     approvals,
     audit,
     deals,

@@ -26,12 +26,13 @@ from api.config import ConfigError, Settings
 from api.dispatch import checkpoints
 from api.dispatch.client import KeptAlive, Outcome, post
 from api.dispatch.egress import Egress
+from api.dispatch.mail import MailChannel
 from api.dispatch.schedule import NO_SUCCESS_DISABLES_AFTER_S, SCHEDULE, next_delay
 from api.errors import DealdeskError
 from api.events.signing import headers
 from api.metrics import record_delivery
 from api.service.sealing import SecretBox, secret_box
-from api.storage import audit, deliveries
+from api.storage import audit, deliveries, outbox
 from api.storage import webhooks as subscriptions
 from api.storage.database import open_pool, transaction
 from api.storage.deliveries import Claimed
@@ -63,6 +64,8 @@ class Dispatcher:
         self.egress = Egress.parse(s.webhook_allow_nets, s.webhook_allow_http)
         self.schedule = s.webhook_retry_schedule or SCHEDULE
         self.box: SecretBox = secret_box(s)
+        self.mail = MailChannel.from_settings(s)  # the second channel, when SMTP is set
+        outbox.configure_mail(s.mail_on)  # events this process emits are mailed too
         if s.webhook_lease_s <= s.webhook_timeout_s + 2:
             raise ConfigError(
                 "DEALDESK_WEBHOOK_LEASE_S must exceed the send timeout "
@@ -83,6 +86,8 @@ class Dispatcher:
                         checkpoints.maybe_seal(pool, self.settings.checkpoint_every)
                         next_checkpoint = time.monotonic() + CHECKPOINT_EVERY_S
                     full = self._claim_and_send(pool, executor)
+                    if self.mail is not None:
+                        full = self.mail.turn(pool, executor, self._wake.set) or full
                 except (DealdeskError, psycopg.Error) as exc:
                     log.warning("webhooks: database unavailable (%s); retrying", exc)
                     self.stop.wait(1.0)

@@ -15,7 +15,9 @@ from typing import Any
 
 from api.events.types import ALL_TYPES, WILDCARD
 from api.http.schemas import CATEGORIES, REQUEST_STATES, REVIEW_STATUSES
+from api.http.schemas.notifications import NOTIFICATION_STATUSES
 from api.http.schemas.webhooks import DELIVERY_STATUSES
+from api.mail.recipients import MAILED
 from api.reports.buckets import BUCKET_NAMES
 from api.workflow.customer_no import WITHDRAW_REASON_CODES
 from api.workflow.overrides import REASON_CODES
@@ -47,6 +49,8 @@ ENUMS: dict[str, list[str]] = {
     "EventType": list(ALL_TYPES),
     "EventTypeOrAll": [*ALL_TYPES, WILDCARD],
     "DeliveryStatus": list(DELIVERY_STATUSES),
+    "NotificationStatus": list(NOTIFICATION_STATUSES),
+    "MailedEventType": sorted(MAILED),
 }
 ENUM_NOTE = " Enumerations may gain values in later versions: treat an unknown value as `other`."
 

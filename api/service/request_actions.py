@@ -30,7 +30,10 @@ def act_on(
     approver_id: str,
     comment: str | None,
     if_match: int | None,
+    *,
+    via: str | None = None,
 ) -> RequestRecord:
+    """`via`: how the person acted, when not by the API (`email_link`), kept in the event."""
     records.check_version(record, if_match)
     approvers = _approvers(conn, ctx, record.steps)
     before = record.request_state
@@ -52,8 +55,9 @@ def act_on(
         conn, ctx, record, state, steps, record.deal, record.decision, None, changed=index
     )
     history.record_action(conn, ctx, updated, index, action.value)
+    extra = {"via": via} if via is not None else {}
     event = records.event(
-        conn, ctx, f"request.{action.value}", approver_id, updated, before, index, comment
+        conn, ctx, f"request.{action.value}", approver_id, updated, before, index, comment, **extra
     )
     request_changed(conn, event, updated)
     return updated

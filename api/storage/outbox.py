@@ -9,6 +9,7 @@ dispatcher wakes at commit and a rolled-back change sends nothing.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import nullcontext
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +18,8 @@ import psycopg
 from api.audit.chain import Event
 from api.events.envelope import Envelope, build
 from api.events.types import WILDCARD, EventType
+from api.mail.recipients import MAILED
+from api.storage import notifications
 
 CHANNEL = "dealdesk_webhooks"
 
@@ -40,6 +43,15 @@ SELECT pg_notify(%(channel)s, '') FROM (SELECT 1 WHERE EXISTS (SELECT 1 FROM d))
 
 enabled = True
 """Off only in the benchmark that measures what the outbox write costs."""
+mail = False
+"""On when DEALDESK_SMTP_URL is set: `configure_mail` from the composition roots (the app,
+the dispatcher). Mailed events then also write their notifications in the same statement's
+transaction, so a rolled-back change mails nothing."""
+
+
+def configure_mail(on: bool) -> None:
+    global mail
+    mail = on
 
 
 def emit(
@@ -54,20 +66,36 @@ def emit(
     """Write one event and its deliveries in the caller's transaction (never commits)."""
     envelope = build(type_.value, sequence, created_at, data)
     if enabled:
-        conn.execute(
-            FAN_OUT,
-            {
-                "id": envelope.id,
-                "sequence": sequence,
-                "type": envelope.type,
-                "created_at": created_at,
-                "body": envelope.body,
-                "only": only_subscription,
-                "wildcard": WILDCARD,
-                "channel": CHANNEL,
-            },
-        )
+        mailed = mail and envelope.type in MAILED
+        with conn.pipeline() if mailed else nullcontext():  # one round trip for both
+            _fan_out(conn, envelope, sequence, created_at, only_subscription)
+            if mailed:
+                notifications.mail_event(
+                    conn, envelope.id, envelope.type, created_at, data, CHANNEL
+                )
     return envelope
+
+
+def _fan_out(
+    conn: psycopg.Connection,
+    envelope: Envelope,
+    sequence: int,
+    created_at: datetime,
+    only_subscription: int | None,
+) -> None:
+    conn.execute(
+        FAN_OUT,
+        {
+            "id": envelope.id,
+            "sequence": sequence,
+            "type": envelope.type,
+            "created_at": created_at,
+            "body": envelope.body,
+            "only": only_subscription,
+            "wildcard": WILDCARD,
+            "channel": CHANNEL,
+        },
+    )
 
 
 def emit_for(

@@ -1,0 +1,58 @@
+"""GET /v1/notifications: what was mailed, skipped or failed (scope audit:read)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response
+from flask_smorest import Blueprint
+
+from api.http.auth import Scope, requires
+from api.http.replies import decode_cursor, encode_cursor, reply
+from api.http.schemas.notifications import NotificationsPage, NotificationsQuery
+from api.http.spec import problems
+from api.http.uow import unit_of_work
+from api.policy.decision import iso_utc
+from api.storage import notifications
+from api.storage.notifications import Notification
+
+blp = Blueprint("notifications", __name__, description="Mail to the people in the loop")
+
+
+@blp.route("/v1/notifications", methods=["GET"])
+@requires(Scope.AUDIT_READ)
+@blp.doc(operationId="listNotifications")
+@blp.arguments(NotificationsQuery, location="query")
+@blp.response(200, NotificationsPage)
+@problems(blp, 422, 503)
+def index(query: dict[str, Any]) -> Response:
+    """Notifications, oldest first, by person, event type and status."""
+    cursor = decode_cursor(query.get("cursor"), int)
+    limit = query["limit"]
+    filters = {
+        "after": int(cursor[0]) if cursor else 0,
+        "limit": limit + 1,
+        "person_id": query.get("person_id"),
+        "event_type": query.get("event_type"),
+        "status": query.get("status"),
+    }
+    with unit_of_work() as conn:
+        rows = notifications.page(conn, filters)
+    next_cursor = encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None
+    return reply(
+        {"items": [notification_json(n) for n in rows[:limit]], "next_cursor": next_cursor}
+    )
+
+
+def notification_json(row: Notification) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "person_id": row.person_id,
+        "email": row.email,
+        "event_type": row.event_type,
+        "event_id": row.event_id,
+        "subject": row.subject,
+        "status": row.status,
+        "attempts": row.attempts,
+        "created_at": iso_utc(row.created_at),
+    }
