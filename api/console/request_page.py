@@ -118,7 +118,7 @@ def request_page(request_id: str) -> tuple[str, int]:
 
 @bp.route("/requests/<string:request_id>/act", methods=["POST"])
 @needs(ACT_SCOPE)
-def act(request_id: str) -> Response | tuple[str, int]:
+def act_on_request(request_id: str) -> Response | tuple[str, int]:
     """Approve, reject or return as the signed-in person: the API's checks (403, 409, 412)
     hold because it is the API's service that acts."""
     rid = resource_id(request_id, "approval request")
