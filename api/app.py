@@ -12,6 +12,7 @@ from psycopg_pool import ConnectionPool
 from api import console
 from api.config import Settings
 from api.http import (
+    access_tokens,
     audit,
     evaluations,
     fastlane,
@@ -35,6 +36,7 @@ from api.metrics import shared as shared_metrics
 from api.policy.loader import PolicySet, load_policy_dir
 from api.runtime import PolicyFollower, Runtime
 from api.storage.database import open_pool, start_embedded
+from api.storage.key_usage import KeyUsage
 from api.storage.preview_log import DecisionLog, PreviewLog
 from api.storage.registry import RegistrySnapshot
 
@@ -86,6 +88,10 @@ def create_app(
         RegistrySnapshot(quick),
         _decision_log(settings, pool),
         read_pool or pool,
+        access_tokens.from_settings(
+            settings.jwt_issuer, settings.jwt_audience, settings.jwt_jwks_url
+        ),
+        KeyUsage(quick),
     )
 
     app = Flask("dealdesk")
