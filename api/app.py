@@ -28,6 +28,7 @@ from api.http import (
     webhooks,
 )
 from api.http.auth import authenticate, confirm_snapshot_key
+from api.http.openapi import BEARER, OAUTH, security_schemes
 from api.http.problems import HttpProblem
 from api.http.salesforce import salesforce_profile
 from api.http.spec import DealdeskApi
@@ -98,8 +99,9 @@ def create_app(
     app.config.update(_openapi_config())
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.extensions["dealdesk"] = runtime
-    api = DealdeskApi(app, spec_kwargs={"security": [{"bearerAuth": []}]})
-    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    api = DealdeskApi(app, spec_kwargs={"security": [{BEARER: []}, {OAUTH: []}]})
+    for name, scheme in security_schemes(settings.jwt_token_url).items():
+        api.spec.components.security_scheme(name, scheme)
     for module in BLUEPRINTS:
         api.register_blueprint(module.blp)
     problems.register(app)
