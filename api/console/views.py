@@ -33,6 +33,8 @@ def sign_in() -> Response | tuple[str, int] | str:
             key = find_key(conn, token)
     if key is None:
         return _refuse(target, 401, "That API key is not valid, or it has been revoked.")
+    if key.expired(runtime().now()):
+        return _refuse(target, 401, "That API key has expired.")
     signed = SignedIn(key.id, key.name, tuple(key.scopes), key.person_id)
     if not signed.has(SIGN_IN_SCOPE):
         return _refuse(target, 403, f"That API key lacks the `{SIGN_IN_SCOPE}` scope.")

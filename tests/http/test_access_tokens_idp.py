@@ -79,7 +79,7 @@ def oauth_server(oauth_modules: Path) -> Iterator[str]:
 
 def client_credentials(issuer: str, client: str, scope: str) -> dict[str, object]:
     form = urllib.parse.urlencode({"grant_type": "client_credentials", "scope": scope}).encode()
-    request = urllib.request.Request(f"{issuer}/token", data=form, method="POST")
+    request = urllib.request.Request(f"{issuer}/token", data=form, method="POST")  # noqa: S310
     basic = base64.b64encode(f"{client}:secret".encode()).decode()
     request.add_header("Authorization", f"Basic {basic}")
     request.add_header("Content-Type", "application/x-www-form-urlencoded")
