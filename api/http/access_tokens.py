@@ -37,7 +37,11 @@ from api.identity.tokens import (
 log = logging.getLogger("dealdesk.tokens")
 MAX_DOCUMENT_BYTES = 1024 * 1024
 LIFESPAN_S = 300.0
+RETRY_S = 5.0
+"""With no keys held, a failed fetch is not tried again for this long: requests meanwhile get
+503 at once rather than each waiting on an issuer that is away."""
 Clock = Callable[[], float]
+UNREACHABLE = "The access token's issuer cannot be reached for its keys; try again."
 
 
 def fetch_json(url: str, timeout_s: float) -> Any:
@@ -88,11 +92,18 @@ class JwksCache:
         self._keys: dict[str | None, jwt.PyJWK] | None = None
         self._fetched_at = 0.0
         self._refetched_at: float | None = None
+        self._failed_at: float | None = None
         self._lock = threading.Lock()
 
     def key(self, kid: str | None) -> jwt.PyJWK:
         with self._lock:
             now = self.clock()
+            if (
+                self._keys is None
+                and self._failed_at is not None
+                and now - self._failed_at < RETRY_S
+            ):
+                raise Unavailable(UNREACHABLE)
             if self._keys is None or now - self._fetched_at >= self.lifespan_s:
                 self._refresh(now)
             found = self._pick(kid)
@@ -120,9 +131,8 @@ class JwksCache:
         except (OSError, ValueError, Unavailable) as exc:
             log.warning("access tokens: cannot fetch the issuer's JWKS: %s", _reason(exc))
             if self._keys is None:
-                raise Unavailable(
-                    "The access token's issuer cannot be reached for its keys; try again."
-                ) from None
+                self._failed_at = now
+                raise Unavailable(UNREACHABLE) from None
             self._fetched_at = now - self.lifespan_s + self.cooldown_s
 
     def _jwks_url(self) -> str:

@@ -34,6 +34,8 @@ class Issuer:
         self.published: list[str] = []
         self.fetches = 0
         self.discoveries = 0
+        self.garbage = False
+        """When set, the JWKS endpoint answers 200 with a body that is not JSON."""
         self.url = ""
 
     def add(self, kid: str, key: Any, *, publish: bool = True) -> None:
@@ -84,6 +86,9 @@ def _handler(issuer: Issuer) -> type[BaseHTTPRequestHandler]:
             if self.path == "/.well-known/openid-configuration":
                 issuer.discoveries += 1
                 self._json(issuer.discovery())
+            elif self.path == "/jwks" and issuer.garbage:
+                issuer.fetches += 1
+                self._raw(b"<html>maintenance</html>")
             elif self.path == "/jwks":
                 issuer.fetches += 1
                 self._json(issuer.jwks())
@@ -91,7 +96,9 @@ def _handler(issuer: Issuer) -> type[BaseHTTPRequestHandler]:
                 self.send_error(404)
 
         def _json(self, body: dict[str, Any]) -> None:
-            raw = json.dumps(body).encode()
+            self._raw(json.dumps(body).encode())
+
+        def _raw(self, raw: bytes) -> None:
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(raw)))

@@ -386,3 +386,28 @@ def test_without_an_issuer_tokens_are_refused(
         evaluate(client, issuer.token()),
         "This server takes API keys only: no token issuer is configured.",
     )
+
+
+def test_an_issuer_answering_garbage_is_503_then_held_keys_carry_on(
+    client: FlaskClient, app: Flask, issuer: Issuer, caplog: pytest.LogCaptureFixture
+) -> None:
+    issuer.garbage = True
+    with caplog.at_level(logging.WARNING, logger="dealdesk.tokens"):
+        response = evaluate(client, issuer.token())
+    assert response.status_code == 503
+    assert response.json["detail"] == (
+        "The access token's issuer cannot be reached for its keys; try again."
+    )
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "dealdesk.tokens"]
+    assert line.startswith("access tokens: cannot fetch the issuer's JWKS: JSONDecodeError")
+    keys = app.extensions["dealdesk"].tokens.keys
+    keys.clock = lambda: time.monotonic() + 31  # past the cooldown: the next call fetches
+    issuer.garbage = False
+    assert evaluate(client, issuer.token()).status_code == 200
+    issuer.garbage = True  # down again: the keys held still verify known kids
+    keys.clock = lambda: time.monotonic() + 400  # and past their five minutes
+    assert evaluate(client, issuer.token(kid="ec1", alg="ES256")).status_code == 200
+    refused(
+        evaluate(client, issuer.token("rsa2")),
+        "The issuer publishes no key 'rsa2' (the token's kid).",
+    )
