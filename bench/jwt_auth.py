@@ -2,7 +2,9 @@
 more). One server, configured with a token issuer served from this process on loopback (a
 real discovery document and JWKS), takes the same evaluation load authenticated by an API key
 and by a JWT in alternating rounds; the figure is the median of the rounds' key/token
-throughput ratios. Beside it, in process: one RS256 verification against its cached lookup.
+throughput ratios. Beside it, in process and less exposed to a shared machine's noise: the
+fast lane's authentication step for each (interleaved, median microseconds), and one RS256
+verification against its cached lookup.
 
 Run alone with `.venv/bin/python bench/jwt_auth.py` (its own scratch database; BENCH_SECONDS,
 BENCH_ROUNDS), or as part of `make bench` (bench/run.py).
@@ -58,6 +60,7 @@ def measure(url: str, key: str) -> dict[str, Any]:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
         micro = verification_cost(issuer)
+        micro.update(auth_step_cost(url, key, token, issuer.url))
     ratios = [r["key"]["rps"] / r["token"]["rps"] for r in rounds if r["token"]["rps"]]
     return {
         "key_rps": statistics.median(r["key"]["rps"] for r in rounds),
@@ -89,6 +92,42 @@ def verification_cost(issuer: Issuer, n: int = 300) -> dict[str, float]:
     return {"first_us": statistics.median(first), "cached_us": statistics.median(cached)}
 
 
+def auth_step_cost(
+    url: str, key: str, token: str, issuer_url: str, n: int = 5000
+) -> dict[str, float]:
+    """The fast lane's `_key` (bearer -> caller and generation) for the key and the token,
+    interleaved; median microseconds each, after a warm-up that caches both."""
+    from api.app import create_app
+    from api.config import Settings
+
+    settings = Settings(
+        database_url=url,
+        policy_dir=ROOT / "policies",
+        jwt_issuer=issuer_url,
+        jwt_audience=AUDIENCE,
+        metrics=False,
+    )
+    app = create_app(settings)
+    lane = app.wsgi_app
+    runtime = app.extensions["dealdesk"]
+    timings: dict[str, list[float]] = {"key": [], "token": []}
+    environs = {
+        side: {"HTTP_AUTHORIZATION": f"Bearer {v}"} for side, v in (("key", key), ("token", token))
+    }
+    try:
+        for side in timings:
+            assert lane._key(environs[side]) is not None  # type: ignore[attr-defined]
+        for i in range(n):
+            for side in ("key", "token") if i % 2 else ("token", "key"):
+                started = time.perf_counter()
+                lane._key(environs[side])  # type: ignore[attr-defined]
+                timings[side].append((time.perf_counter() - started) * 1e6)
+    finally:
+        runtime.pool.close()
+        runtime.quick.close()
+    return {f"lane_{side}_us": statistics.median(values) for side, values in timings.items()}
+
+
 def report(r: dict[str, Any]) -> None:
     extra = (r["key_over_token"] - 1) * 100
     print(
@@ -100,6 +139,10 @@ def report(r: dict[str, Any]) -> None:
     print(
         f"{'JWT verification, first/cached':32} {v['first_us']:>10.0f} / {v['cached_us']:.1f} us "
         f"per token (RS256); JWKS fetched {r['jwks_fetches']}x; non-2xx {r['non_2xx']}"
+    )
+    print(
+        f"{'auth step in the fast lane':32} {v['lane_key_us']:>10.1f} / "
+        f"{v['lane_token_us']:.1f} us (API key / JWT, interleaved medians)"
     )
 
 
