@@ -28,7 +28,7 @@ from api.http import (
     webhooks,
 )
 from api.http.auth import authenticate, confirm_snapshot_key
-from api.http.openapi import BEARER, OAUTH, security_schemes
+from api.http.openapi_access import BEARER, OAUTH, security_schemes
 from api.http.problems import HttpProblem
 from api.http.salesforce import salesforce_profile
 from api.http.spec import DealdeskApi

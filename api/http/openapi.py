@@ -4,15 +4,15 @@ apispec renders the marshmallow schemas; this pure pass (dict in, dict out) adds
 cannot say on its own: named enum components shared by bodies, responses and query parameters,
 `format: int64` on integers, `minProperties` for object sizes, nullable nested objects as
 `allOf: [$ref]` + `nullable: true` (OpenAPI 3.0), response schemas open to new fields, the
-`Idempotent-Replayed` header on every operation that takes an `Idempotency-Key`, `links` from
-a created request, override or subscription to its actions, and each operation's security:
-a bearer key, or an OAuth 2.0 token carrying `dealdesk:<scope>`."""
+`Idempotent-Replayed` header on every operation that takes an `Idempotency-Key`, and `links`
+from a created request, override or subscription to its actions. Security schemes and each
+operation's security are api/http/openapi_access.py's."""
 
 from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from api.events.types import ALL_TYPES, WILDCARD
@@ -111,47 +111,6 @@ LINKS: dict[str, tuple[str, str, tuple[str, ...]]] = {
         ),
     ),
 }
-BEARER, OAUTH = "bearerAuth", "oauth2"
-TOKEN_URL_PLACEHOLDER = "https://idp.example.com/oauth2/token"  # noqa: S105 (a URL)
-SCOPE_NOTES = {
-    "evaluate": "Evaluate deals (POST /v1/evaluations).",
-    "requests": "Submit, read, revise and withdraw approval requests; acknowledge overrides.",
-    "approvals": "Approve, reject or return a request's current step.",
-    "overrides": "Grant overrides; submit or revise around the owner.",
-    "audit:read": "Read overrides, reports and the audit trail.",
-    "audit:review": "Review overrides.",
-    "people": "Read and change the registry of people.",
-    "policies": "Read and simulate policies.",
-    "webhooks": "Manage webhook subscriptions and deliveries.",
-    "metrics": "Read /metrics.",
-    "scim": "SCIM 2.0 provisioning of people (/scim/v2).",
-    "admin": "Everything above, and reloading policies.",
-}
-
-
-def security_schemes(token_url: str | None) -> dict[str, dict[str, Any]]:
-    """A bearer API key, or an OAuth 2.0 access token from client credentials (DESIGN 13)."""
-    scopes = {f"dealdesk:{name}": note for name, note in SCOPE_NOTES.items()}
-    return {
-        BEARER: {
-            "type": "http",
-            "scheme": "bearer",
-            "description": "An API key (`dealdesk keys create`), or an access token (a JWT).",
-        },
-        OAUTH: {
-            "type": "oauth2",
-            "description": "Access tokens from your identity provider's client-credentials "
-            "grant: `dealdesk:<scope>` in `scope`, `scp` or `roles`. The token URL is your "
-            "provider's (DEALDESK_JWT_TOKEN_URL; "
-            f"{TOKEN_URL_PLACEHOLDER} is a placeholder).",
-            "flows": {
-                "clientCredentials": {
-                    "tokenUrl": token_url or TOKEN_URL_PLACEHOLDER,
-                    "scopes": scopes,
-                }
-            },
-        },
-    }
 
 
 def refine(document: dict[str, Any]) -> dict[str, Any]:
@@ -180,16 +139,6 @@ def refine(document: dict[str, Any]) -> dict[str, Any]:
     info = doc.setdefault("info", {})
     info["description"] = info.get("description", "") + ENUM_NOTE
     return doc
-
-
-def declare_security(doc: dict[str, Any], scopes: Mapping[tuple[str, str], str]) -> None:
-    """Each operation that needs a scope: a bearer key, or a token granting `dealdesk:<scope>`
-    (keyed by (path, method)); open operations keep their `security: []`."""
-    for path, item in doc.get("paths", {}).items():
-        for method, operation in item.items():
-            scope = scopes.get((path, method))
-            if isinstance(operation, dict) and scope is not None and "security" not in operation:
-                operation["security"] = [{BEARER: []}, {OAUTH: [f"dealdesk:{scope}"]}]
 
 
 def _link(doc: dict[str, Any]) -> None:

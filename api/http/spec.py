@@ -12,7 +12,8 @@ from flask import Response
 from flask_smorest import Api, Blueprint
 from flask_smorest.utils import prepare_response
 
-from api.http.openapi import declare_security, refine
+from api.http.openapi import refine
+from api.http.openapi_access import declare_security
 from api.http.problems import JSON, PROBLEM_JSON
 from api.http.schemas import ProblemOut
 
