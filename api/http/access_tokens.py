@@ -267,7 +267,7 @@ def _why(exc: jwt.PyJWTError, issuer: str, audience: str) -> str:
         return f"The token has no {exc.claim!r} claim."
     if isinstance(exc, jwt.InvalidSignatureError):
         return "The token's signature does not verify."
-    if isinstance(exc, jwt.DecodeError):
+    if isinstance(exc, jwt.DecodeError) and str(exc).startswith("Invalid payload"):
         return "The token's claims are not readable JSON."
     return f"The token is not valid: {str(exc)[:200]}"
 

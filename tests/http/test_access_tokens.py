@@ -166,18 +166,26 @@ def test_rotation_refetches_once_then_cools_down(
         ({"nbf": 120}, "The token is not valid yet (its nbf or iat is in the future)."),
         ({"iat": 120}, "The token is not valid yet (its nbf or iat is in the future)."),
         (
+            {"exp": "soon"},
+            "The token is not valid: Expiration Time claim (exp) must be an integer.",
+        ),
+        (
             {"client_id": None, "sub": None},
             "The token names no client: it has no client_id, azp or sub.",
         ),
     ],
-    ids=["exp-past-leeway", "wrong-aud", "wrong-iss", "no-exp", "no-aud", "nbf", "iat", "client"],
+    ids=[
+        *("exp-past-leeway", "wrong-aud", "wrong-iss", "no-exp", "no-aud", "nbf", "iat"),
+        *("exp-type", "client"),
+    ],
 )
 def test_claims_are_checked(
     client: FlaskClient, issuer: Issuer, claims: dict[str, Any], detail: str
 ) -> None:
     now = int(time.time())
     timed = {
-        k: now + v if k in ("exp", "nbf", "iat") and v is not None else v for k, v in claims.items()
+        k: now + v if k in ("exp", "nbf", "iat") and isinstance(v, int) else v
+        for k, v in claims.items()
     }
     refused(evaluate(client, issuer.token(**timed)), detail.format(url=issuer.url))
 
