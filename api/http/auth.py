@@ -25,6 +25,8 @@ TOKEN_GENERATION = 2**62
 """An access token's caller is not in the registry: its part of an evaluation's generation
 guard never moves (the people's part still guards the write)."""
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+TOKEN_REFUSED = "dealdesk.token_refused"  # noqa: S105 (an environ key)
+"""environ key: why the fast lane refused the request's token, so Flask need not verify again."""
 
 
 class Scope(StrEnum):
@@ -103,6 +105,9 @@ def caller_of_token(runtime: Runtime, token: str) -> ApiKey:
     """The caller a verified access token names (cached per token until it expires)."""
     if runtime.tokens is None:
         raise _invalid_token("This server takes API keys only: no token issuer is configured.")
+    refused: TokenRefused | None = request.environ.pop(TOKEN_REFUSED, None)
+    if refused is not None:  # the fast lane verified this very token already
+        raise _invalid_token(refused.detail)
     try:
         return token_caller(runtime.tokens.verify(token))
     except TokenRefused as exc:

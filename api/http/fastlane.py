@@ -27,7 +27,7 @@ from typing import Any
 from flask import Flask
 
 from api.errors import Invalid
-from api.http.auth import TOKEN_GENERATION, Scope, has_scope, token_caller
+from api.http.auth import TOKEN_GENERATION, TOKEN_REFUSED, Scope, has_scope, token_caller
 from api.http.body import fast_loader, parse_json
 from api.http.evaluations import (
     EVALUATION_IN,
@@ -37,7 +37,7 @@ from api.http.evaluations import (
 )
 from api.http.logs import log_access, request_id_of
 from api.http.metrics import outcome_of, record_request
-from api.identity.tokens import looks_like_jwt
+from api.identity.tokens import TokenRefused, looks_like_jwt
 from api.metrics import Metrics
 from api.runtime import Runtime
 from api.service.evaluations import Stale
@@ -109,7 +109,7 @@ class FastLane:
         if scheme.lower() != "bearer" or not token:
             return None
         if looks_like_jwt(token):
-            return self._token_caller(token)
+            return self._token_caller(token, environ)
         try:
             seen = self.runtime.registry.key(hash_key(token))
         except Exception:  # the database is away: Flask answers 503
@@ -121,12 +121,15 @@ class FastLane:
             self.runtime.usage.note(key.id)
         return key, seen.generation
 
-    def _token_caller(self, token: str) -> tuple[ApiKey, int] | None:
+    def _token_caller(self, token: str, environ: dict[str, Any]) -> tuple[ApiKey, int] | None:
         if self.runtime.tokens is None:
             return None
         try:
             key = token_caller(self.runtime.tokens.verify(token))
-        except Exception:  # refused, or the issuer is away: Flask's auth says which
+        except TokenRefused as exc:  # Flask's auth answers it, without verifying again
+            environ[TOKEN_REFUSED] = exc
+            return None
+        except Exception:  # the issuer is away: Flask's auth says so
             return None
         return (key, TOKEN_GENERATION) if has_scope(key, Scope.EVALUATE) else None
 

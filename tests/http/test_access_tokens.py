@@ -312,8 +312,13 @@ def test_evaluations_by_token_on_both_paths(
     lacking = evaluate(client, issuer.token(scope="dealdesk:people"))
     assert lacking.status_code == 403
     assert lacking.headers["WWW-Authenticate"].startswith('Bearer error="insufficient_scope"')
+    verifier = application.extensions["dealdesk"].tokens
+    calls: list[str] = []
+    verify = verifier.verify
+    verifier.verify = lambda token: calls.append(token) or verify(token)
     expired = evaluate(client, issuer.token(exp=int(time.time()) - 100))
     refused(expired, "The token has expired.")
+    assert len(calls) == 1  # the lane's refusal reaches Flask: it is not verified twice
     assert passed == (["/v1/evaluations"] * 2 if lane else [])
 
 
