@@ -167,3 +167,20 @@ def test_the_salesforce_profile_leaves_links_out(app: Flask) -> None:
         for op in by_id(profile).values()
         for response in op["responses"].values()
     )
+
+
+def test_schemathesis_follows_the_links_to_every_action(app: Flask) -> None:
+    """Its stateful phase reached none of the 14 actions before the links (issue 24)."""
+    import schemathesis
+
+    machine = schemathesis.openapi.from_dict(openapi_document(app)).as_state_machine()
+    followed = {
+        name.split("___201_")[1].split("__")[0] for name in dir(machine) if "___201_" in name
+    }
+    assert {
+        *("approveApprovalRequest", "rejectApprovalRequest", "returnApprovalRequest"),
+        *("reviseApprovalRequest", "withdrawApprovalRequest"),
+        *("acknowledgeOverride", "createOverrideReview"),
+        *("rotateWebhookSecret", "testWebhookSubscription", "updateWebhookSubscription"),
+        "deleteWebhookSubscription",
+    } <= followed
