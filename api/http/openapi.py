@@ -86,30 +86,25 @@ REQUEST_ACTIONS = (
     "reviseApprovalRequest",
     "withdrawApprovalRequest",
 )
+SUBSCRIPTION_ACTIONS = (
+    "getWebhookSubscription",
+    "updateWebhookSubscription",
+    "rotateWebhookSecret",
+    "testWebhookSubscription",
+    "deleteWebhookSubscription",
+)
+OVERRIDE_ACTIONS = ("getOverride", "acknowledgeOverride", "createOverrideReview")
 LINKS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     # source operation -> (its status, the targets' path parameter, the targets)
     "submitApprovalRequest": ("201", "request_id", ("getApprovalRequest", *REQUEST_ACTIONS)),
     "getApprovalRequest": ("200", "request_id", REQUEST_ACTIONS),
-    **{
-        action: ("200", "request_id", ("getApprovalRequest", *REQUEST_ACTIONS))
-        for action in REQUEST_ACTIONS
-    },
-    "createOverride": (
-        "201",
-        "override_id",
-        ("getOverride", "acknowledgeOverride", "createOverrideReview"),
-    ),
-    "createWebhookSubscription": (
-        "201",
-        "sub_id",
-        (
-            "getWebhookSubscription",
-            "updateWebhookSubscription",
-            "rotateWebhookSecret",
-            "testWebhookSubscription",
-            "deleteWebhookSubscription",
-        ),
-    ),
+    **{a: ("200", "request_id", ("getApprovalRequest", *REQUEST_ACTIONS)) for a in REQUEST_ACTIONS},
+    "createOverride": ("201", "override_id", OVERRIDE_ACTIONS),
+    "getOverride": ("200", "override_id", OVERRIDE_ACTIONS[1:]),
+    "createWebhookSubscription": ("201", "sub_id", SUBSCRIPTION_ACTIONS),
+    "getWebhookSubscription": ("200", "sub_id", SUBSCRIPTION_ACTIONS[1:]),
+    "getWebhookDelivery": ("200", "delivery_id", ("redeliverWebhookDelivery",)),
+    "redeliverWebhookDelivery": ("202", "delivery_id", ("getWebhookDelivery",)),
 }
 
 
