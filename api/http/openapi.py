@@ -65,6 +65,12 @@ HEADERS: dict[str, dict[str, Any]] = {
         "description": "Seconds to wait before retrying while the database is unreachable.",
         "schema": {"type": "integer", "format": "int64"},
     },
+    "WWWAuthenticate": {
+        "description": "RFC 6750: `Bearer` for a key; for an access token `Bearer "
+        'error="invalid_token", error_description="..."` (401) or `Bearer '
+        'error="insufficient_scope", scope="dealdesk:<scope>"` (403).',
+        "schema": {"type": "string"},
+    },
     "IdempotentReplayed": {
         "description": "`true` when this is the stored first response to the same "
         "`Idempotency-Key`.",
@@ -76,6 +82,7 @@ HEADER_NAMES = {
     "Location": "Location",
     "IdempotentReplayed": "Idempotent-Replayed",
     "RetryAfter": "Retry-After",
+    "WWWAuthenticate": "WWW-Authenticate",
 }
 
 
@@ -131,6 +138,10 @@ def refine(document: dict[str, Any]) -> dict[str, Any]:
     unavailable = components.get("responses", {}).get("SERVICE_UNAVAILABLE")
     if unavailable is not None:
         unavailable["headers"] = response_headers("RetryAfter")
+    for name in ("UNAUTHORIZED", "FORBIDDEN"):
+        refusal = components.get("responses", {}).get(name)
+        if refusal is not None:
+            refusal["headers"] = response_headers("WWWAuthenticate")
     info = doc.setdefault("info", {})
     info["description"] = info.get("description", "") + ENUM_NOTE
     return doc
