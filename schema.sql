@@ -48,6 +48,7 @@ END $$;
 CREATE OR REPLACE TRIGGER people_generation
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON people
     FOR EACH STATEMENT EXECUTE FUNCTION registry_generation_bump();
+-- (redefined near the end of this file, with a column list: see issue 24's block)
 CREATE OR REPLACE TRIGGER api_keys_generation
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON api_keys
     FOR EACH STATEMENT EXECUTE FUNCTION registry_generation_bump();
@@ -559,3 +560,16 @@ CREATE TABLE IF NOT EXISTS action_links (
     used_at         timestamptz
 );
 CREATE INDEX IF NOT EXISTS action_links_request_idx ON action_links (request_id);
+-- ---------------------------------------------------------------------------------------
+-- Issue 24, API keys that expire (DESIGN 13): `expires_at` (NULL: never) and `last_used_at`
+-- (kept to the minute by api/storage/key_usage.py, off the request path).
+ALTER TABLE api_keys ADD COLUMN IF NOT EXISTS expires_at timestamptz;
+ALTER TABLE api_keys ADD COLUMN IF NOT EXISTS last_used_at timestamptz;
+-- Replaces the trigger above: an UPDATE of last_used_at alone must not move the registry
+-- generation (it would invalidate every process's key snapshot once a minute per key).
+CREATE OR REPLACE TRIGGER api_keys_generation
+    AFTER INSERT
+       OR UPDATE OF name, key_hash, scopes, created_at, revoked_at, person_id, expires_at
+       OR DELETE OR TRUNCATE ON api_keys
+    FOR EACH STATEMENT EXECUTE FUNCTION registry_generation_bump();
+-- End of issue 24's access-token block.

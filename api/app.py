@@ -12,6 +12,7 @@ from psycopg_pool import ConnectionPool
 from api import console
 from api.config import Settings
 from api.http import (
+    access_tokens,
     audit,
     evaluations,
     fastlane,
@@ -28,6 +29,7 @@ from api.http import (
     webhooks,
 )
 from api.http.auth import authenticate, confirm_snapshot_key
+from api.http.openapi_access import BEARER, OAUTH, security_schemes
 from api.http.problems import HttpProblem
 from api.http.salesforce import salesforce_profile
 from api.http.spec import DealdeskApi
@@ -37,6 +39,7 @@ from api.policy.loader import PolicySet, load_policy_dir
 from api.runtime import PolicyFollower, Runtime
 from api.storage import outbox
 from api.storage.database import open_pool, start_embedded
+from api.storage.key_usage import KeyUsage
 from api.storage.preview_log import DecisionLog, PreviewLog
 from api.storage.registry import RegistrySnapshot
 
@@ -90,14 +93,19 @@ def create_app(
         RegistrySnapshot(quick),
         _decision_log(settings, pool),
         read_pool or pool,
+        access_tokens.from_settings(
+            settings.jwt_issuer, settings.jwt_audience, settings.jwt_jwks_url
+        ),
+        KeyUsage(quick),
     )
 
     app = Flask("dealdesk")
     app.config.update(_openapi_config())
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.extensions["dealdesk"] = runtime
-    api = DealdeskApi(app, spec_kwargs={"security": [{"bearerAuth": []}]})
-    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    api = DealdeskApi(app, spec_kwargs={"security": [{BEARER: []}, {OAUTH: []}]})
+    for name, scheme in security_schemes(settings.jwt_token_url).items():
+        api.spec.components.security_scheme(name, scheme)
     for module in BLUEPRINTS:
         api.register_blueprint(module.blp)
     problems.register(app)

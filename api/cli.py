@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 
 from api.cli_audit import add_audit_commands
 from api.cli_policy import add_policy_commands
@@ -90,6 +91,11 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument(
         "--person", metavar="ID", help="bind the key to this person: it may act as no one else"
     )
+    create.add_argument(
+        "--expires",
+        metavar="WHEN",
+        help="days from now (90d) or a date (YYYY-MM-DD, from its start, UTC); default: never",
+    )
     create.set_defaults(handler=_keys_create)
     keys.add_parser("list", help="list keys (never the keys themselves)").set_defaults(
         handler=_keys_list
@@ -130,14 +136,18 @@ def _db_url(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _keys_create(args: argparse.Namespace, settings: Settings) -> int:
-    from api.service.keys import issue_key
+    from datetime import UTC, datetime
+
+    from api.service.keys import expiry, issue_key
 
     scopes = [s.strip() for s in args.scopes.split(",") if s.strip()]
+    expires = expiry(args.expires, datetime.now(UTC)) if args.expires else None
     with connect(settings) as conn:
-        key, row = issue_key(conn, args.name, scopes, "cli", args.person)
+        key, row = issue_key(conn, args.name, scopes, "cli", args.person, expires)
     bound = f", bound to {row.person_id}" if row.person_id else ""
+    until = f", expiring {_stamp(row.expires_at)}" if row.expires_at else ""
     print(
-        f"created key {row.name!r} with scopes {','.join(row.scopes)}{bound}; "
+        f"created key {row.name!r} with scopes {','.join(row.scopes)}{bound}{until}; "
         "it is shown only once:"
     )
     print(key)
@@ -145,16 +155,31 @@ def _keys_create(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _keys_list(args: argparse.Namespace, settings: Settings) -> int:
+    """One line per key, tab-separated: name, scopes, person, created, state, expires_at,
+    last_used_at (both `-` when none; last use is kept to the minute)."""
+    from datetime import UTC, datetime
+
     from api.storage.keys import list_keys
 
+    now = datetime.now(UTC)
+    print("name\tscopes\tperson\tcreated\tstate\texpires_at\tlast_used_at")
     with connect(settings) as conn:
         for key in list_keys(conn):
-            state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
+            state = "expired" if key.expired(now) else "active"
+            if key.revoked_at:
+                state = f"revoked {key.revoked_at:%Y-%m-%d}"
             person = key.person_id or "-"
             print(
                 f"{key.name}\t{','.join(key.scopes)}\t{person}\t{key.created_at:%Y-%m-%d}\t{state}"
+                f"\t{_stamp(key.expires_at)}\t{_stamp(key.last_used_at)}"
             )
     return 0
+
+
+def _stamp(at: datetime | None) -> str:
+    from datetime import UTC
+
+    return "-" if at is None else f"{at.astimezone(UTC):%Y-%m-%dT%H:%M}Z"
 
 
 def _keys_revoke(args: argparse.Namespace, settings: Settings) -> int:

@@ -90,10 +90,21 @@ class Settings:
     @property
     def mail_on(self) -> bool:
         return self.smtp_url is not None
+    jwt_issuer: str | None = None
+    """DEALDESK_JWT_ISSUER: OAuth 2.0 access tokens on /v1 carry exactly this `iss` (DESIGN 13);
+    unset, /v1 takes API keys only."""
+    jwt_audience: str | None = None
+    """DEALDESK_JWT_AUDIENCE: a token's `aud` must contain it."""
+    jwt_jwks_url: str | None = None
+    """DEALDESK_JWT_JWKS_URL: the issuer's keys; unset, the discovery document's `jwks_uri`."""
+    jwt_token_url: str | None = None
+    """DEALDESK_JWT_TOKEN_URL: the token endpoint the OpenAPI document names for clients."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
+        if bool(env.get("DEALDESK_JWT_ISSUER")) != bool(env.get("DEALDESK_JWT_AUDIENCE")):
+            raise ConfigError("DEALDESK_JWT_ISSUER and DEALDESK_JWT_AUDIENCE go together")
         return cls(
             database_url=env.get("DATABASE_URL") or None,
             policy_dir=Path(env.get("DEALDESK_POLICY_DIR") or "policies"),
@@ -119,6 +130,10 @@ class Settings:
             fast_lane=_flag(env, "DEALDESK_FAST_LANE", True),
             **_oidc(env),
             **_mail(env),
+            jwt_issuer=env.get("DEALDESK_JWT_ISSUER") or None,
+            jwt_audience=env.get("DEALDESK_JWT_AUDIENCE") or None,
+            jwt_jwks_url=env.get("DEALDESK_JWT_JWKS_URL") or None,
+            jwt_token_url=env.get("DEALDESK_JWT_TOKEN_URL") or None,
         )
 
 

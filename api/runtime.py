@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 import psycopg
 from psycopg_pool import ConnectionPool
 
 from api.config import Settings
+from api.identity.tokens import Verifier
 from api.policy.loader import PolicySet, load_policy_dir, parse_policy
 from api.policy.model import Policy
 from api.service.policy_sets import Published, load_in_force, publish
 from api.storage.database import transaction
+from api.storage.key_usage import KeyUsage
 from api.storage.policy_sets import current_generation
 from api.storage.preview_log import DecisionLog
 from api.storage.registry import RegistrySnapshot
@@ -102,6 +104,10 @@ class Runtime:
     """The decision log's group commit for evaluations (the writer process, or in-process)."""
     reads: ConnectionPool
     """Finance reads that tolerate replica lag (DATABASE_READ_URL); else the primary pool."""
+    tokens: Verifier | None = None
+    """OAuth 2.0 access tokens on /v1 (DEALDESK_JWT_ISSUER); None: API keys only."""
+    usage: KeyUsage | None = field(default=None)
+    """Notes each key's use and writes `last_used_at` at most once a minute, off the path."""
 
     def now(self) -> datetime:
         return datetime.now(UTC)

@@ -12,6 +12,8 @@ measured side by side in one run, printed as a table and written to bench/result
 4. A 200-line quote: server time, beside a 1-line quote.
    Beside it, the same evaluations on a second server that skips the policy-generation check
    (bench/policy_follow.py): what following the fleet's policy set costs.
+   And on a server with a token issuer, evaluations by API key and by JWT in alternating
+   rounds (bench/jwt_auth.py): what an access token costs.
 5. The pure engine in-process, beside cedarpy and casbin (bench/engines.py).
 6. Overrides pages and summary at 1,000,000 rows; audit verify per million (bench/overrides.py).
 7. The reports at 1,000,000 approval requests and overrides (bench/reports.py), and what
@@ -54,7 +56,7 @@ sys.path.insert(0, str(ROOT))
 
 from api.service.keys import issue_key  # noqa: E402
 from api.storage.database import init_database, start_embedded  # noqa: E402
-from bench import cpu, engines, policy_follow  # noqa: E402
+from bench import cpu, engines, jwt_auth, policy_follow  # noqa: E402
 from bench import mail as mail_bench  # noqa: E402
 from bench import webhooks as webhook_bench  # noqa: E402
 
@@ -374,6 +376,7 @@ def main() -> int:
         results.update(alternating(port, env, before_port))
         results["writer"] = writer_groups(port, key)
         results["policy_check"] = policy_follow.measure(url, port, env)
+        results["jwt_auth"] = jwt_auth.measure(url, key)
         results["submit_approve"] = load(port, "/v1/approval-requests", "submit_approve.lua", env)
         results["quote_1_line_ms"] = server_time(port, key, deal(lines=1))
         results["quote_200_lines_ms"] = server_time(port, key, deal(lines=200))
@@ -494,6 +497,7 @@ def report(r: dict[str, Any]) -> None:
         f"{w['rows_per_commit']} rows and {w['commit_ms']} ms per commit"
     )
     policy_follow.report(r["policy_check"])
+    jwt_auth.report(r["jwt_auth"])
     print(
         f"non-2xx: healthz {healthz['non_2xx']}, evaluations {evaluations['non_2xx']}, "
         f"submit+approve {pairs['non_2xx']}; decisions logged {r['decisions_logged']}, "

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 API = Path(__file__).resolve().parents[1] / "api"
-PURE = ("policy", "workflow", "audit", "reports", "events", "mail")
+PURE = ("policy", "workflow", "audit", "reports", "events", "mail", "identity")
 FORBIDDEN = (
     "flask",
     "flask_smorest",

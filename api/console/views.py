@@ -35,6 +35,8 @@ def sign_in() -> Response | tuple[str, int] | str:
             key = find_key(conn, token)
     if key is None:
         return _refuse(target, 401, "That API key is not valid, or it has been revoked.")
+    if key.expired(runtime().now()):
+        return _refuse(target, 401, "That API key has expired.")
     signed = SignedIn(key.id, key.name, tuple(key.scopes), key.person_id)
     if signed.person_id is None and not signed.has(SIGN_IN_SCOPE):  # DESIGN 14: bound keys
         return _refuse(

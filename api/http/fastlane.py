@@ -4,7 +4,8 @@ Per request, Flask, werkzeug and flask-smorest cost about as much as a whole `/h
 request and app contexts, URL matching, before and after hooks, proxies, a Response object.
 On the evaluation route most of that does nothing for the answer. This WSGI middleware serves
 the route itself when it can vouch for every step, with the same functions Flask's view calls:
-- a bearer key the registry snapshot knows, carrying the `evaluate` scope;
+- a bearer key the registry snapshot knows, unexpired, carrying the `evaluate` scope, or an
+  access token the verifier accepts (a cached grant after its first use) with that scope;
 - a body of at most 1 MiB, `Content-Type: application/json`, that the compiled loader takes;
 - a decision the decision log accepted (committed, its registry and policy generations
   still current).
@@ -26,7 +27,7 @@ from typing import Any
 from flask import Flask
 
 from api.errors import Invalid
-from api.http.auth import Scope, has_scope
+from api.http.auth import TOKEN_GENERATION, TOKEN_REFUSED, Scope, has_scope, token_caller
 from api.http.body import fast_loader, parse_json
 from api.http.evaluations import (
     EVALUATION_IN,
@@ -36,6 +37,7 @@ from api.http.evaluations import (
 )
 from api.http.logs import log_access, request_id_of
 from api.http.metrics import outcome_of, record_request
+from api.identity.tokens import TokenRefused, looks_like_jwt
 from api.metrics import Metrics
 from api.runtime import Runtime
 from api.service.evaluations import Stale
@@ -106,13 +108,30 @@ class FastLane:
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             return None
+        if looks_like_jwt(token):
+            return self._token_caller(token, environ)
         try:
             seen = self.runtime.registry.key(hash_key(token))
         except Exception:  # the database is away: Flask answers 503
             return None
-        if seen.key is None or not has_scope(seen.key, Scope.EVALUATE):
+        key = seen.key
+        if key is None or not has_scope(key, Scope.EVALUATE) or key.expired(self.runtime.now()):
             return None
-        return seen.key, seen.generation
+        if self.runtime.usage is not None:
+            self.runtime.usage.note(key.id)
+        return key, seen.generation
+
+    def _token_caller(self, token: str, environ: dict[str, Any]) -> tuple[ApiKey, int] | None:
+        if self.runtime.tokens is None:
+            return None
+        try:
+            key = token_caller(self.runtime.tokens.verify(token))
+        except TokenRefused as exc:  # Flask's auth answers it, without verifying again
+            environ[TOKEN_REFUSED] = exc
+            return None
+        except Exception:  # the issuer is away: Flask's auth says so
+            return None
+        return (key, TOKEN_GENERATION) if has_scope(key, Scope.EVALUATE) else None
 
     def _load(self, raw: bytes) -> dict[str, Any] | None:
         try:

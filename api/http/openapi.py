@@ -3,8 +3,10 @@
 apispec renders the marshmallow schemas; this pure pass (dict in, dict out) adds what apispec
 cannot say on its own: named enum components shared by bodies, responses and query parameters,
 `format: int64` on integers, `minProperties` for object sizes, nullable nested objects as
-`allOf: [$ref]` + `nullable: true` (OpenAPI 3.0), response schemas open to new fields, and the
-`Idempotent-Replayed` header on every operation that takes an `Idempotency-Key`."""
+`allOf: [$ref]` + `nullable: true` (OpenAPI 3.0), response schemas open to new fields, the
+`Idempotent-Replayed` header on every operation that takes an `Idempotency-Key`, and `links`
+from a created request, override or subscription to its actions. Security schemes and each
+operation's security are api/http/openapi_access.py's."""
 
 from __future__ import annotations
 
@@ -67,6 +69,12 @@ HEADERS: dict[str, dict[str, Any]] = {
         "description": "Seconds to wait before retrying while the database is unreachable.",
         "schema": {"type": "integer", "format": "int64"},
     },
+    "WWWAuthenticate": {
+        "description": "RFC 6750: `Bearer` for a key; for an access token `Bearer "
+        'error="invalid_token", error_description="..."` (401) or `Bearer '
+        'error="insufficient_scope", scope="dealdesk:<scope>"` (403).',
+        "schema": {"type": "string"},
+    },
     "IdempotentReplayed": {
         "description": "`true` when this is the stored first response to the same "
         "`Idempotency-Key`.",
@@ -78,6 +86,36 @@ HEADER_NAMES = {
     "Location": "Location",
     "IdempotentReplayed": "Idempotent-Replayed",
     "RetryAfter": "Retry-After",
+    "WWWAuthenticate": "WWW-Authenticate",
+}
+
+
+REQUEST_ACTIONS = (
+    "approveApprovalRequest",
+    "rejectApprovalRequest",
+    "returnApprovalRequest",
+    "reviseApprovalRequest",
+    "withdrawApprovalRequest",
+)
+SUBSCRIPTION_ACTIONS = (
+    "getWebhookSubscription",
+    "updateWebhookSubscription",
+    "rotateWebhookSecret",
+    "testWebhookSubscription",
+    "deleteWebhookSubscription",
+)
+OVERRIDE_ACTIONS = ("getOverride", "acknowledgeOverride", "createOverrideReview")
+LINKS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    # source operation -> (its status, the targets' path parameter, the targets)
+    "submitApprovalRequest": ("201", "request_id", ("getApprovalRequest", *REQUEST_ACTIONS)),
+    "getApprovalRequest": ("200", "request_id", REQUEST_ACTIONS),
+    **{a: ("200", "request_id", ("getApprovalRequest", *REQUEST_ACTIONS)) for a in REQUEST_ACTIONS},
+    "createOverride": ("201", "override_id", OVERRIDE_ACTIONS),
+    "getOverride": ("200", "override_id", OVERRIDE_ACTIONS[1:]),
+    "createWebhookSubscription": ("201", "sub_id", SUBSCRIPTION_ACTIONS),
+    "getWebhookSubscription": ("200", "sub_id", SUBSCRIPTION_ACTIONS[1:]),
+    "getWebhookDelivery": ("200", "delivery_id", ("redeliverWebhookDelivery",)),
+    "redeliverWebhookDelivery": ("202", "delivery_id", ("getWebhookDelivery",)),
 }
 
 
@@ -100,12 +138,33 @@ def refine(document: dict[str, Any]) -> dict[str, Any]:
         headers[name] = copy.deepcopy(header)
     for operation in operations(doc):
         _declare_replay(operation)
+    _link(doc)
     unavailable = components.get("responses", {}).get("SERVICE_UNAVAILABLE")
     if unavailable is not None:
         unavailable["headers"] = response_headers("RetryAfter")
+    for name in ("UNAUTHORIZED", "FORBIDDEN"):
+        refusal = components.get("responses", {}).get(name)
+        if refusal is not None:
+            refusal["headers"] = response_headers("WWWAuthenticate")
     info = doc.setdefault("info", {})
     info["description"] = info.get("description", "") + ENUM_NOTE
     return doc
+
+
+def _link(doc: dict[str, Any]) -> None:
+    by_id = {op.get("operationId"): op for op in operations(doc)}
+    for source, (status, param, targets) in LINKS.items():
+        response = by_id.get(source, {}).get("responses", {}).get(status)
+        if response is None or "$ref" in response:
+            continue
+        links = {}
+        for target in (t for t in targets if t in by_id):
+            parameters = {param: "$response.body#/id"}
+            if any(p.get("name") == "If-Match" for p in by_id[target].get("parameters", [])):
+                parameters["header.If-Match"] = "$response.body#/version"
+            links[target] = {"operationId": target, "parameters": parameters}
+        if links:
+            response["links"] = links
 
 
 def operations(doc: dict[str, Any]) -> list[dict[str, Any]]:

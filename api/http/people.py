@@ -46,7 +46,7 @@ def put(person_id: str) -> Response:
     data = json_body(PERSON_IN)
     with transaction(rt.pool) as conn:
         policy = rt.policies.follow(conn).active  # tiers of the policy in force
-        person, created = put_person(conn, policy, person_id, data, f"key:{current_key().name}")
+        person, created = put_person(conn, policy, person_id, data, current_key().actor)
     return reply(person_json(person), 201 if created else 200)
 
 

@@ -96,7 +96,7 @@ def reload() -> Response:
             "This instance follows the database (DEALDESK_POLICY_SOURCE=database); "
             "publish with `dealdesk policy publish DIR` or through another instance."
         )
-    rt.publish_directory(f"key:{current_key().name}")
+    rt.publish_directory(current_key().actor)
     with unit_of_work() as conn:
         return reply(_listing(rt, conn))
 

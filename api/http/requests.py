@@ -3,6 +3,7 @@ revise and withdraw."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from typing import Any
@@ -77,19 +78,24 @@ def context(conn: psycopg.Connection) -> Context:
     )
 
 
+IF_MATCH = r'^(W/)?"?[0-9]{1,18}"?$'
+"""`3`, `"3"` or the ETag as sent (`W/"3"` too): what the schema declares is what is taken."""
+_IF_MATCH = re.compile(IF_MATCH)
+
+
 def _if_match() -> int | None:
     header = request.headers.get("If-Match")
     if header is None:
         return None
-    text = header.strip().removeprefix("W/").strip('"')
-    if not text.isdigit():
+    text = header.strip()
+    if not _IF_MATCH.match(text):
         raise HttpProblem(
             412,
             "precondition-failed",
             'If-Match must be a request version such as 3 or "3".',
             {"If-Match": ["Not a version number."]},
         )
-    return int(text)
+    return int(text.removeprefix("W/").strip('"'))
 
 
 @blp.route("/v1/approval-requests", methods=["POST"])
@@ -174,7 +180,12 @@ def _action(request_id: str, action: Action) -> Response:
 
 
 ACTION_PARAMS = [
-    {"in": "header", "name": "If-Match", "schema": {"type": "string"}},
+    {
+        "in": "header",
+        "name": "If-Match",
+        "schema": {"type": "string", "pattern": IF_MATCH},
+        "description": 'The request\'s `version`, as `3` or `"3"` (the ETag): 412 when stale.',
+    },
     IDEMPOTENCY_PARAM,
 ]
 

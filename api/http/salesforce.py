@@ -12,6 +12,7 @@ import copy
 from collections.abc import Iterator
 from typing import Any
 
+from api.http.openapi import operations
 from api.policy.model import Policy
 
 MEDIA = {"application/problem+json": "application/json", "text/csv": "text/plain"}
@@ -28,6 +29,9 @@ def salesforce_profile(document: dict[str, Any], policy: Policy) -> dict[str, An
     doc = copy.deepcopy(document)
     schemas: dict[str, Any] = doc["components"]["schemas"]
     _media_types(doc)
+    for operation in operations(doc):
+        for response in operation.get("responses", {}).values():
+            response.pop("links", None)  # undocumented for External Services: left out
     for node in _nodes(doc):
         _plain_decimal(node)
     _levers(schemas, policy)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http
 import json
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -12,6 +13,7 @@ from flask_smorest import Api, Blueprint
 from flask_smorest.utils import prepare_response
 
 from api.http.openapi import refine
+from api.http.openapi_access import declare_security
 from api.http.problems import JSON, PROBLEM_JSON
 from api.http.schemas import ProblemOut
 
@@ -42,7 +44,21 @@ class DealdeskApi(Api):  # type: ignore[misc]
 
     def document(self) -> dict[str, Any]:
         """The OpenAPI document as served and committed: apispec's, finished by refine()."""
-        return refine(self.spec.to_dict())
+        doc = refine(self.spec.to_dict())
+        declare_security(doc, self._scopes())
+        return doc
+
+    def _scopes(self) -> dict[tuple[str, str], str]:
+        """(OpenAPI path, method) -> the scope its view requires (api/http/auth.py)."""
+        found: dict[tuple[str, str], str] = {}
+        for rule in self._app.url_map.iter_rules():
+            scope = getattr(self._app.view_functions.get(rule.endpoint), "required_scope", None)
+            if scope is None:
+                continue
+            path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
+            for method in rule.methods or ():
+                found[(path, method.lower())] = str(scope)
+        return found
 
     def _openapi_json(self) -> Response:
         return Response(json.dumps(self.document(), indent=2), mimetype="application/json")
@@ -56,9 +72,17 @@ def body(schema: Any, example: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"required": True, "content": {"application/json": media}}
 
 
+# Every example names the people `make run` seeds (api/service/demo.py), so each one works as
+# written against the demo; tests/http/test_openapi_examples.py runs them all.
+OWNER, APPROVER, EXECUTIVE, REVIEWER = (
+    "demo.account_manager",
+    "demo.sales_director",
+    "demo.vp_sales",
+    "demo.cfo",
+)
 EXAMPLE_DEAL = {
     "deal_id": "Q-00042",
-    "owner_id": "am.jones",
+    "owner_id": OWNER,
     "currency": "USD",
     "account": {"id": "ACME", "name": "Acme Corp", "segment": "enterprise"},
     "list_amount": "250000.00",
@@ -69,23 +93,27 @@ EXAMPLE_DEAL = {
     "customer_target_date": "2027-02-15",
 }
 EXAMPLES: dict[str, dict[str, Any]] = {
-    "evaluation": {"deal": EXAMPLE_DEAL, "requested_by": "am.jones"},
-    "submission": {"deal": EXAMPLE_DEAL, "requested_by": "am.jones"},
-    "person": {"name": "Jordan Jones", "tier": "account_manager", "manager_id": "sm.lee"},
-    "approve": {"approver_id": "sd.patel", "comment": "Approved for the 3-year term."},
-    "comment": {"approver_id": "sd.patel", "comment": "Try 15% with a 2-year term first."},
-    "revise": {"requested_by": "am.jones", "deal": {**EXAMPLE_DEAL, "discount_pct": "15"}},
-    "withdraw": {"requested_by": "am.jones", "reason": "The customer chose to wait."},
+    "evaluation": {"deal": EXAMPLE_DEAL, "requested_by": OWNER},
+    "submission": {"deal": EXAMPLE_DEAL, "requested_by": OWNER},
+    "person": {
+        "name": "Jordan Jones",
+        "tier": "account_manager",
+        "manager_id": "demo.sales_manager",
+    },
+    "approve": {"approver_id": APPROVER, "comment": "Approved for the 3-year term."},
+    "comment": {"approver_id": APPROVER, "comment": "Try 15% with a 2-year term first."},
+    "revise": {"requested_by": OWNER, "deal": {**EXAMPLE_DEAL, "discount_pct": "15"}},
+    "withdraw": {"requested_by": OWNER, "reason": "The customer chose to wait."},
     "override": {
-        "executive_id": "vp.garcia",
+        "executive_id": EXECUTIVE,
         "deal": {**EXAMPLE_DEAL, "deal_id": "Q-00043"},
         "terms": {"discount_pct": "35"},
         "reason_code": "competitive_displacement",
         "justification": "Competitor matched our price at quarter end.",
     },
-    "acknowledge": {"owner_id": "am.jones"},
+    "acknowledge": {"owner_id": OWNER},
     "review": {
-        "reviewer_id": "cfo.chen",
+        "reviewer_id": REVIEWER,
         "status": "questioned",
         "note": "Why 35% on a 1-year deal?",
     },

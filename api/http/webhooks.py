@@ -48,7 +48,7 @@ def _tools(settings: Settings) -> tuple[SecretBox, Egress]:
 def context() -> service.Context:
     rt = runtime()
     box, egress = _tools(rt.settings)
-    return service.Context(rt.now(), f"key:{current_key().name}", box, egress)
+    return service.Context(rt.now(), current_key().actor, box, egress)
 
 
 def path_id(text: str, what: str) -> int:

@@ -20,7 +20,8 @@ from psycopg.types.json import Jsonb
 FIND = """
 SELECT s.id_hash, s.api_key_id, s.data, s.last_seen_at,
        k.name AS key_name, COALESCE(k.scopes, s.scopes) AS scopes,
-       COALESCE(k.person_id, s.person_id) AS person_id, (k.revoked_at IS NOT NULL) AS revoked,
+       COALESCE(k.person_id, s.person_id) AS person_id,
+       (k.revoked_at IS NOT NULL OR COALESCE(k.expires_at <= now(), false)) AS revoked,
        p.name AS person_name, COALESCE(p.active, true) AS person_active
 FROM console_sessions s
 LEFT JOIN api_keys k ON k.id = s.api_key_id

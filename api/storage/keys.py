@@ -15,20 +15,21 @@ from api.errors import Conflict, NotFound
 PREFIX = "ddk_"
 
 INSERT = """
-INSERT INTO api_keys (name, key_hash, scopes, person_id) VALUES (%s, %s, %s, %s)
+INSERT INTO api_keys (name, key_hash, scopes, person_id, expires_at) VALUES (%s, %s, %s, %s, %s)
 ON CONFLICT (name) WHERE revoked_at IS NULL DO NOTHING
-RETURNING id, name, scopes, created_at, revoked_at, person_id
+RETURNING id, name, scopes, created_at, revoked_at, person_id, expires_at, last_used_at
 """
 BY_HASH = """
-SELECT id, name, scopes, created_at, revoked_at, person_id FROM api_keys
+SELECT id, name, scopes, created_at, revoked_at, person_id, expires_at, last_used_at FROM api_keys
 WHERE key_hash = %s AND revoked_at IS NULL
 """
 LIST = """
-SELECT id, name, scopes, created_at, revoked_at, person_id FROM api_keys ORDER BY name, id
+SELECT id, name, scopes, created_at, revoked_at, person_id, expires_at, last_used_at
+FROM api_keys ORDER BY name, id
 """
 REVOKE = """
 UPDATE api_keys SET revoked_at = now() WHERE name = %s AND revoked_at IS NULL
-RETURNING id, name, scopes, created_at, revoked_at, person_id
+RETURNING id, name, scopes, created_at, revoked_at, person_id, expires_at, last_used_at
 """
 
 
@@ -41,6 +42,20 @@ class ApiKey:
     revoked_at: datetime | None
     person_id: str | None = None
     """The person a people-bound key acts as (it may act as no one else); None if unbound."""
+    expires_at: datetime | None = None
+    """After this the key is refused (401 saying it expired); None: it never expires."""
+    last_used_at: datetime | None = None
+    """Kept to the minute, off the request path (storage/key_usage.py)."""
+    kind: str = "key"
+    """`key` for a stored API key; `jwt` for the caller an access token names (never stored)."""
+
+    @property
+    def actor(self) -> str:
+        """The audit actor: `key:<name>`, or `jwt:<client>` for an access token."""
+        return self.name if self.kind == "jwt" else f"key:{self.name}"
+
+    def expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and self.expires_at <= now
 
 
 def hash_key(key: str) -> str:
@@ -49,11 +64,15 @@ def hash_key(key: str) -> str:
 
 
 def create_key(
-    conn: psycopg.Connection, name: str, scopes: list[str], person_id: str | None = None
+    conn: psycopg.Connection,
+    name: str,
+    scopes: list[str],
+    person_id: str | None = None,
+    expires_at: datetime | None = None,
 ) -> tuple[str, ApiKey]:
     key = PREFIX + secrets.token_urlsafe(32)
     with conn.cursor(row_factory=class_row(ApiKey)) as cur:
-        row = cur.execute(INSERT, (name, hash_key(key), scopes, person_id)).fetchone()
+        row = cur.execute(INSERT, (name, hash_key(key), scopes, person_id, expires_at)).fetchone()
     if row is None:
         raise Conflict(f"A key named {name!r} already exists.")
     return key, row

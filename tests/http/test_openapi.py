@@ -254,10 +254,15 @@ def test_headers_default_response_and_csv_are_declared(doc: dict[str, Any]) -> N
         "Location",
         "IdempotentReplayed",
         "RetryAfter",
+        "WWWAuthenticate",
     }
     assert doc["components"]["responses"]["SERVICE_UNAVAILABLE"]["headers"] == {
         "Retry-After": {"$ref": "#/components/headers/RetryAfter"}
     }
+    for refusal in ("UNAUTHORIZED", "FORBIDDEN"):
+        assert doc["components"]["responses"][refusal]["headers"] == {
+            "WWW-Authenticate": {"$ref": "#/components/headers/WWWAuthenticate"}
+        }
     assert "PaginationMetadata" not in doc["components"]["schemas"]
     for method, path, op in operations(doc):
         assert op["responses"]["default"] == {"$ref": "#/components/responses/DEFAULT_ERROR"}, (
