@@ -90,6 +90,7 @@ class Settings:
     @property
     def mail_on(self) -> bool:
         return self.smtp_url is not None
+
     jwt_issuer: str | None = None
     """DEALDESK_JWT_ISSUER: OAuth 2.0 access tokens on /v1 carry exactly this `iss` (DESIGN 13);
     unset, /v1 takes API keys only."""
