@@ -172,6 +172,17 @@ def ensure_rolled(
         conn.execute(SET_STATE, (rollup.name, last))
 
 
+def _whole_months(start: date, end: date) -> tuple[date, date] | None:
+    """The first and last day of the whole months inside start .. end (None at the calendar's
+    edges, where the rows alone answer)."""
+    try:
+        first = start if start.day == 1 else _month_end(start) + timedelta(days=1)
+        last = end if _month_end(end) == end else end.replace(day=1) - timedelta(days=1)
+    except OverflowError:
+        return None
+    return first, last
+
+
 def read(
     conn: psycopg.Connection,
     name: str,
@@ -186,10 +197,9 @@ def read(
     rollup = ROLLUPS[name]
     through = rolled_through(conn).get(name)
     pieces: list[tuple[str, date, date]] = [("rows", start, end)]
-    if through is not None:
-        first = start if start.day == 1 else _month_end(start) + timedelta(days=1)
-        last = end if _month_end(end) == end else end.replace(day=1) - timedelta(days=1)
-        last = min(last, through)
+    span = _whole_months(start, end) if through is not None else None
+    if through is not None and span is not None:
+        first, last = span[0], min(span[1], through)
         if first <= last:
             pieces = [("rollup", first, last.replace(day=1))]
             if start < first:

@@ -6,7 +6,12 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-ID = validate.Length(min=1, max=128)
+ID = (
+    validate.Length(min=1, max=128),
+    # PostgreSQL text cannot hold NUL: refused here, by name, rather than by the database
+    # (too late for a CSV export already streaming).
+    validate.Regexp(r"^[^\x00]*$", error="must not contain a NUL character"),
+)
 
 TEXT = validate.Length(max=10_000)
 
