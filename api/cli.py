@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from collections.abc import Sequence
 
 from api.cli_policy import add_policy_commands
+from api.cli_records import add_db_commands, add_decisions_commands
 from api.cli_shared import connect, database_url, iso_date
 from api.config import ConfigError, Settings
 from api.errors import DealdeskError, InvalidPolicy
@@ -64,6 +66,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not start a webhook dispatcher beside the server",
     )
+    serve.add_argument(
+        "--no-migrate",
+        action="store_true",
+        help="do not run `dealdesk db migrate` at start; refuse an older schema instead",
+    )
     serve.set_defaults(handler=_serve)
 
     hooks = sub.add_parser("webhooks", help="webhook delivery").add_subparsers(
@@ -78,6 +85,7 @@ def _parser() -> argparse.ArgumentParser:
         required=True, metavar="ACTION"
     )
     db.add_parser("init", help="apply schema.sql (idempotent)").set_defaults(handler=_db_init)
+    add_db_commands(db)
     db.add_parser(
         "url", help="print the database URL (starting the embedded one if needed)"
     ).set_defaults(handler=_db_url)
@@ -98,6 +106,7 @@ def _parser() -> argparse.ArgumentParser:
     revoke.set_defaults(handler=_keys_revoke)
 
     add_policy_commands(sub)
+    add_decisions_commands(sub)
 
     audit = sub.add_parser("audit", help="the audit trail")
     audit_sub = audit.add_subparsers(required=True, metavar="ACTION")
@@ -215,6 +224,8 @@ def _openapi(args: argparse.Namespace, settings: Settings) -> int:
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from api.serve import serve
 
+    if args.no_migrate:
+        settings = dataclasses.replace(settings, migrate=False)
     return serve(
         settings,
         database_url,

@@ -53,6 +53,14 @@ class Settings:
     each worker writes its own rows; the bench compares the two)."""
     decision_socket: Path | None = None
     """Set by `serve` for its workers: the writer's Unix socket."""
+    migrate: bool = True
+    """`serve` runs `dealdesk db migrate` at start (DEALDESK_MIGRATE=0 or `--no-migrate`: it
+    refuses a schema older than it needs instead)."""
+    decision_retention_months: int | None = None
+    """DEALDESK_DECISION_RETENTION_MONTHS: the dispatcher archives whole months of decisions
+    older than this many months to archive_dir, then drops them (unset: kept forever)."""
+    archive_dir: Path | None = None
+    """DEALDESK_ARCHIVE_DIR: where the dispatcher writes those archives."""
     fast_lane: bool = True
     """POST /v1/evaluations served beside Flask (api/http/fastlane.py); DEALDESK_FAST_LANE=0
     sends it through Flask (the bench compares the two, and so do the tests)."""
@@ -82,7 +90,24 @@ class Settings:
             policy_check=env.get("DEALDESK_BENCH_SKIP_POLICY_CHECK") != "1",
             decision_writer=_flag(env, "DEALDESK_DECISION_WRITER", True),
             fast_lane=_flag(env, "DEALDESK_FAST_LANE", True),
+            migrate=_flag(env, "DEALDESK_MIGRATE", True),
+            decision_retention_months=_retention(env),
+            archive_dir=Path(env["DEALDESK_ARCHIVE_DIR"])
+            if env.get("DEALDESK_ARCHIVE_DIR")
+            else None,
         )
+
+
+def _retention(env: Mapping[str, str]) -> int | None:
+    """DEALDESK_DECISION_RETENTION_MONTHS, which needs DEALDESK_ARCHIVE_DIR beside it."""
+    if not env.get("DEALDESK_DECISION_RETENTION_MONTHS"):
+        return None
+    if not env.get("DEALDESK_ARCHIVE_DIR"):
+        raise ConfigError(
+            "DEALDESK_DECISION_RETENTION_MONTHS needs DEALDESK_ARCHIVE_DIR: months are "
+            "archived there before they are dropped"
+        )
+    return _int(env, "DEALDESK_DECISION_RETENTION_MONTHS", 1)
 
 
 def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:

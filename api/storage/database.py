@@ -124,5 +124,7 @@ def apply_schema(conn: psycopg.Connection) -> None:
 
 
 def init_database(url: str) -> None:
-    with psycopg.connect(url, autocommit=False) as conn:
-        apply_schema(conn)
+    """Bring the database to the current schema (`dealdesk db migrate`)."""
+    from api.storage.migrate import migrate  # it builds on this module
+
+    migrate(url)
