@@ -48,7 +48,8 @@ def test_an_insert_outside_every_partition_is_refused(db: str) -> None:
     with psycopg.connect(db) as conn, pytest.raises(psycopg.errors.CheckViolation) as caught:
         conn.execute(
             "INSERT INTO decisions (id, as_of, deal_id, requester_id, owner_id, input, output,"
-            " outcome, policy_sha256) VALUES (%s, '2026-01-01', 'Q', 'a', 'a', '{}', '{}', 'x', 'y')",
+            " outcome, policy_sha256)"
+            " VALUES (%s, '2026-01-01', 'Q', 'a', 'a', '{}', '{}', 'x', 'y')",
             (far,),
         )
     assert "no partition of relation" in str(caught.value)
@@ -65,7 +66,8 @@ def test_a_time_range_read_touches_only_its_partitions(db: str) -> None:
     with psycopg.connect(db) as conn:
         conn.execute(
             "INSERT INTO decisions (id, created_at, as_of, deal_id, requester_id, owner_id, input,"
-            " output, outcome, policy_sha256) VALUES (%s, %s, %s, 'Q', 'a', 'a', '{}', '{}', 'x', 'y')",
+            " output, outcome, policy_sha256)"
+            " VALUES (%s, %s, %s, 'Q', 'a', 'a', '{}', '{}', 'x', 'y')",
             (v7_at(in_month(month, 15)), in_month(month, 15), day),
         )
         one_day = plan(conn, day, day)
