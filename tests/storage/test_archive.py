@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,12 +17,14 @@ import pyarrow.parquet as pq
 import pytest
 
 from api.cli import main
+from api.config import ConfigError, Settings
+from api.dispatch import records
 from api.policy.loader import PolicySet
 from api.service import archive_files
 from api.service.archive import _batches
 from api.service.replay import replay
 from api.storage import migrate as migration
-from api.storage.partitions import create_month, month_name, parts
+from api.storage.partitions import add_months, create_month, month_name, parts
 from tests.storage.planting import (
     in_month,
     months_back,
@@ -207,3 +211,37 @@ def test_an_upgraded_database_archives_its_legacy_rows(
             assert conn.execute("SELECT count(*) FROM decisions").fetchone() == (0,)
             full = replay(conn, shipped.active, None, None, archive=tmp_path)
             assert full["evaluated"] == 4
+
+
+def test_the_dispatcher_job_archives_past_retention_and_makes_months(
+    planted: str, tmp_path: Path
+) -> None:
+    settings = Settings(database_url=planted, decision_retention_months=1, archive_dir=tmp_path)
+    with psycopg.connect(planted) as conn:
+        conn.execute(f"DROP TABLE {month_name(add_months(this_month(), 3))}")
+    stop = threading.Event()
+    thread = records.start(settings, planted, stop)
+    try:
+        deadline = time.monotonic() + 30
+        while not (tmp_path / f"decisions-{months_back(2):%Y-%m}.manifest.json").exists():
+            assert time.monotonic() < deadline, "the job did not archive in 30 s"
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        thread.join(10)
+    with psycopg.connect(planted) as conn:
+        names = {p.name for p in parts(conn)}
+    assert month_name(months_back(2)) not in names  # past retention: archived and dropped
+    assert month_name(months_back(1)) in names  # within it: kept
+    assert month_name(add_months(this_month(), 3)) in names  # made again
+    assert not (tmp_path / f"decisions-{months_back(1):%Y-%m}.parquet").exists()
+
+
+def test_retention_needs_an_archive_dir() -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"DEALDESK_DECISION_RETENTION_MONTHS": "24"})
+    assert "needs DEALDESK_ARCHIVE_DIR" in str(caught.value)
+    chosen = Settings.from_env(
+        {"DEALDESK_DECISION_RETENTION_MONTHS": "24", "DEALDESK_ARCHIVE_DIR": "/srv/a"}
+    )
+    assert (chosen.decision_retention_months, chosen.archive_dir) == (24, Path("/srv/a"))
