@@ -227,7 +227,16 @@ def _high_lower(conn: psycopg.Connection) -> uuid.UUID | None:
     row = conn.execute(
         sql.SQL("SELECT id FROM {} ORDER BY id LIMIT 1").format(_ident(LEGACY_HIGH))
     ).fetchone()
-    return None if row is None or row[0] is None else month_bound(month_of_id(row[0]))
+    return None if row is None or row[0] is None else lower_bound(row[0])
+
+
+def lower_bound(value: uuid.UUID) -> uuid.UUID:
+    """The bound of the month holding this id; past the year 9999 (a tenth of version 4 ids
+    read so, and no month there will ever be made) the id's own millisecond."""
+    try:
+        return month_bound(month_of_id(value))
+    except (ValueError, OverflowError):
+        return uuid.UUID(int=value.int >> 80 << 80)
 
 
 def _set_lower_check(conn: psycopg.Connection, lower: uuid.UUID) -> None:

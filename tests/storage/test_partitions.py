@@ -96,3 +96,14 @@ def test_months_back_are_pruned_too(db: str) -> None:
         text = plan(conn, back + timedelta(days=10), back + timedelta(days=12))
         assert month_name(back) in text and month_name(this_month()) not in text
         conn.rollback()
+
+
+def test_a_version_4_id_past_the_year_9999_still_has_a_lower_bound() -> None:
+    from uuid import UUID
+
+    from api.storage.partitions import lower_bound
+
+    far = UUID("ffffffff-1234-4abc-8def-0123456789ab")  # a tenth of random ids read so
+    assert lower_bound(far) == UUID("ffffffff-1234-0000-0000-000000000000")
+    near = v4_sorting_at(in_month(date(2027, 2, 1), 20))
+    assert lower_bound(near) == month_bound(date(2027, 2, 1))
