@@ -28,7 +28,7 @@ from api.storage import archives, partitions
 from api.storage.migrate import LOCK_TIMEOUT_MS, SCHEMA_VERSION, in_transaction
 
 log = logging.getLogger("dealdesk.archive")
-BATCH_ROWS = 4_000  # a row group each; about 10 MB of decisions in memory at a time (bench: peak RSS)
+BATCH_ROWS = 4_000  # one row group each: about 10 MB of decisions in memory at a time
 
 
 @dataclass(frozen=True, slots=True)
