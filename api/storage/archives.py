@@ -5,7 +5,7 @@ then removes them: the month's own partition (by id) plus the legacy partitions'
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import psycopg
@@ -97,16 +97,32 @@ def months_before(conn: psycopg.Connection, before: date) -> list[date]:
         month = partitions.name_month(name)
         if month is not None and month < before:
             months.add(month)
-    end = partitions.month_start(before)
-    for table in partitions.legacy_parts(conn):
-        rows = conn.execute(
-            sql.SQL(
-                "SELECT DISTINCT date_trunc('month', created_at AT TIME ZONE 'UTC')::date "
-                "FROM {} WHERE created_at < {}"
-            ).format(sql.Identifier(table), sql.Literal(end))
-        ).fetchall()
-        months.update(row[0] for row in rows)
+    months.update(legacy_months(conn, partitions.month_start(before)))
     return sorted(months)
+
+
+def legacy_months(conn: psycopg.Connection, end: datetime | None = None) -> set[date]:
+    """The UTC months of the legacy rows' created_at (before `end`): one index probe a month,
+    never a scan of the legacy partitions."""
+    found: set[date] = set()
+    for table in partitions.legacy_parts(conn):
+        probe = sql.SQL("SELECT min(created_at) FROM {} WHERE created_at >= {} AND {}")
+        start = datetime(1970, 1, 1, tzinfo=UTC)
+        while True:
+            limit = (
+                sql.SQL("true")
+                if end is None
+                else sql.SQL("created_at < {}").format(sql.Literal(end))
+            )
+            row = conn.execute(
+                probe.format(sql.Identifier(table), sql.Literal(start), limit)
+            ).fetchone()
+            if row is None or row[0] is None:
+                break
+            at = row[0].astimezone(UTC)
+            found.add(date(at.year, at.month, 1))
+            start = partitions.month_start(partitions.add_months(date(at.year, at.month, 1), 1))
+    return found
 
 
 def unattached(conn: psycopg.Connection) -> set[str]:
@@ -116,11 +132,4 @@ def unattached(conn: psycopg.Connection) -> set[str]:
 def months_in_database(conn: psycopg.Connection) -> set[date]:
     """Months whose rows the database still holds (a partition, or legacy rows)."""
     held = {m for p in partitions.parts(conn) if (m := partitions.name_month(p.name))}
-    for table in partitions.legacy_parts(conn):
-        rows = conn.execute(
-            sql.SQL(
-                "SELECT DISTINCT date_trunc('month', created_at AT TIME ZONE 'UTC')::date FROM {}"
-            ).format(sql.Identifier(table))
-        ).fetchall()
-        held.update(row[0] for row in rows)
-    return held
+    return held | legacy_months(conn)
