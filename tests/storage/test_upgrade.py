@@ -23,6 +23,7 @@ from api.service.keys import issue_key
 from api.service.replay import replay
 from api.storage import migrate as migration
 from api.storage.database import SCHEMA_FILE, open_pool, transaction
+from api.storage.decisions import replay_query
 from api.storage.partitions import (
     LEGACY,
     LEGACY_HIGH,
@@ -167,6 +168,13 @@ def test_the_service_works_on_the_upgraded_database(
             window = months_back(5)
             dated = replay(conn, shipped.active, window, add_months(window, 1))
             assert dated["evaluated"] == 21  # the version 4 rows of that month, by created_at
+            query = replay_query(conn, months_back(1), months_back(1))
+            plan = "\n".join(r[0] for r in conn.execute(b"EXPLAIN " + query.as_bytes(conn)))
+            # version 7 rows: pruned to the range; version 4 ones: where they may be
+            assert "decisions_legacy " in plan and "decisions_legacy_high " in plan
+            assert month_name(add_months(this_month(), 2)) in plan  # v4 rows moved there
+            for n in (1, 3):
+                assert month_name(add_months(this_month(), n)) not in plan
     finally:
         pool.close()
 
