@@ -22,12 +22,13 @@ from typing import Any
 
 import psycopg
 
-from api.errors import Invalid
+from api.errors import Invalid, Unavailable
 from api.service import archive_files as files
 from api.storage import archives, partitions
-from api.storage.migrate import LOCK_TIMEOUT_MS, SCHEMA_VERSION, in_transaction
+from api.storage.migrate import LOCK_TIMEOUT_MS, SCHEMA_VERSION, in_transaction, wait_for_lock
 
 log = logging.getLogger("dealdesk.archive")
+ARCHIVE_LOCK = 7_451_027
 BATCH_ROWS = 4_000  # one row group each: about 10 MB of decisions in memory at a time
 
 
@@ -52,7 +53,17 @@ def archive_before(url: str, before: date, directory: Path) -> list[Archived]:
         )
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("SELECT set_config('lock_timeout', %s, false)", (f"{LOCK_TIMEOUT_MS}ms",))
-        return [archive_month(conn, m, directory) for m in archives.months_before(conn, before)]
+        wait_for_lock(conn, ARCHIVE_LOCK)  # one archiver at a time, fleet-wide
+        try:
+            months = archives.months_before(conn, before)
+            return [archive_month(conn, m, directory) for m in months]
+        except (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled):
+            raise Unavailable(
+                "A lock on the decision log stayed busy; run the archive again: it finishes "
+                "where it stopped."
+            ) from None
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (ARCHIVE_LOCK,))
 
 
 def archive_month(conn: psycopg.Connection, month: date, directory: Path) -> Archived:

@@ -69,8 +69,10 @@ def write(
     """Write the month's file from batches of rows (in SCHEMA's column order), then its
     manifest; returns the manifest."""
     directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob(f"decisions-{month:%Y-%m}.*.tmp"):
+        stale.unlink()  # an interrupted run's (the caller holds the archive lock)
     final = data_path(directory, month)
-    temp = final.with_name(final.name + ".tmp")
+    temp = final.with_name(f"{final.name}.{os.getpid()}.tmp")  # a crashed run's is left aside
     rows, low, high = 0, None, None
     with open(temp, "wb") as handle:
         writer = pq.ParquetWriter(handle, SCHEMA, compression="zstd")
@@ -88,6 +90,7 @@ def write(
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temp, final)
+    _fsync_dir(directory)
     manifest = Manifest(
         f"{month:%Y-%m}", rows, low, high, file_sha256(final), version,
         datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
@@ -147,7 +150,7 @@ def file_sha256(path: Path) -> str:
 
 
 def _write_atomically(path: Path, text: str) -> None:
-    temp = path.with_name(path.name + ".tmp")
+    temp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     with open(temp, "w") as handle:
         handle.write(text)
         handle.flush()

@@ -74,7 +74,7 @@ def migrate(url: str, *, today: date | None = None, lock_timeout_ms: int = LOCK_
     month = _month(today)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("SELECT set_config('lock_timeout', %s, false)", (f"{lock_timeout_ms}ms",))
-        _wait_for_lock(conn)
+        wait_for_lock(conn)
         try:
             before = current_version(conn)
             if before < SCHEMA_VERSION:
@@ -129,16 +129,17 @@ def in_transaction(conn: psycopg.Connection, step: Callable[[psycopg.Connection]
     raise Unavailable(f"a lock stayed busy through {RETRIES} tries; run the migration again")
 
 
-def _try_lock(conn: psycopg.Connection) -> bool:
-    row = conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK,)).fetchone()
+def _try_lock(conn: psycopg.Connection, key: int = LOCK) -> bool:
+    row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
     return bool(row and row[0])
 
 
-def _wait_for_lock(conn: psycopg.Connection) -> None:
+def wait_for_lock(conn: psycopg.Connection, key: int = LOCK) -> None:
+    """A session advisory lock, waited for (polled: lock_timeout would cut a real wait)."""
     deadline = time.monotonic() + WAIT_FOR_LOCK_S
-    while not _try_lock(conn):
+    while not _try_lock(conn, key):
         if time.monotonic() > deadline:
-            raise Unavailable("another migration has held the lock too long; try again")
+            raise Unavailable("another process has held the lock too long; try again")
         time.sleep(0.1)
 
 

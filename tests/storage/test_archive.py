@@ -141,7 +141,7 @@ def test_an_interrupted_archive_is_finished_by_the_next_run(
         planted, autocommit=True
     ) as conn:  # stopped after the file, before the drop
         archive_files.write(tmp_path, months_back(2), _batches(conn, months_back(2)), 1)
-    stale = tmp_path / f"decisions-{months_back(1):%Y-%m}.parquet.tmp"
+    stale = tmp_path / f"decisions-{months_back(1):%Y-%m}.parquet.4242.tmp"
     stale.write_bytes(b"half a file")  # and one stopped halfway through its file
     kept = (tmp_path / f"decisions-{months_back(2):%Y-%m}.parquet").read_bytes()
     assert archive(planted, tmp_path, monkeypatch) == 0
@@ -151,6 +151,7 @@ def test_an_interrupted_archive_is_finished_by_the_next_run(
     )
     assert (tmp_path / f"decisions-{months_back(2):%Y-%m}.parquet").read_bytes() == kept
     assert not stale.exists()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")) == []
     for back in (2, 1):
         check_month(tmp_path, back, expected[back])
 
@@ -245,3 +246,23 @@ def test_retention_needs_an_archive_dir() -> None:
         {"DEALDESK_DECISION_RETENTION_MONTHS": "24", "DEALDESK_ARCHIVE_DIR": "/srv/a"}
     )
     assert (chosen.decision_retention_months, chosen.archive_dir) == (24, Path("/srv/a"))
+
+
+def test_archive_refuses_the_current_month(
+    planted: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", planted)
+    after = add_months(this_month(), 1)
+    assert main(["decisions", "archive", "--before", f"{after:%Y-%m}", "--to", str(tmp_path)]) == 1
+    assert capsys.readouterr().err == (
+        "dealdesk: Only whole months can be archived.\n"
+        f"  before: must not be after the current month ({this_month():%Y-%m})\n"
+    )
+    with pytest.raises(SystemExit) as exited:
+        main(["decisions", "archive", "--before", "2026-13", "--to", str(tmp_path)])
+    assert exited.value.code == 2
+    assert "'2026-13' is not a month in YYYY-MM form" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
