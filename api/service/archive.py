@@ -1,24 +1,23 @@
 """`dealdesk decisions archive --before YYYY-MM --to DIR`: archive, then drop.
 
-Each whole month before `before` is streamed (a server-side cursor, BATCH_ROWS rows at a
-time, one Parquet row group each: memory stays flat whatever the month holds) to its file and
-manifest, read back and checked (sha256, rows, id range, and rows against the database), and
-only then removed: its partition detached CONCURRENTLY and dropped, or, when legacy rows of
-the month exist too, those deleted and the partition detached and dropped in one
-transaction. Interrupted anywhere, the month stays in the database or its checked file stays
-on disk; run again, it finishes: a month still in the database is written again unless a
-checked file of exactly its rows is already there, a detach left pending is FINALIZEd, a
+Each whole month before `before` is streamed (COPY ... TO STDOUT as CSV, parsed by Arrow in
+blocks of 16 MB, a Parquet row group each: memory stays flat whatever the month holds) to
+its file and manifest, read back and checked (sha256, rows, id range, and rows against the
+database), and only then removed: its partition detached CONCURRENTLY and dropped, or, when
+legacy rows of the month exist too, those deleted and the partition detached and dropped in
+one transaction. Interrupted anywhere, the month stays in the database or its checked file
+stays on disk; run again, it finishes: a month still in the database is written again unless
+a checked file of exactly its rows is already there, a detach left pending is FINALIZEd, a
 detached table left behind is dropped.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
 
 import psycopg
 
@@ -29,7 +28,6 @@ from api.storage.migrate import LOCK_TIMEOUT_MS, SCHEMA_VERSION, in_transaction,
 
 log = logging.getLogger("dealdesk.archive")
 ARCHIVE_LOCK = 7_451_027
-BATCH_ROWS = 4_000  # one row group each: about 10 MB of decisions in memory at a time
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +71,7 @@ def archive_month(conn: psycopg.Connection, month: date, directory: Path) -> Arc
     present = in_db > 0 or partitions.month_name(month) in _attached(conn)
     written = False
     if present and not _kept(directory, manifest, in_db):
-        manifest = files.write(directory, month, _batches(conn, month), SCHEMA_VERSION)
+        manifest = files.write(directory, month, _sources(conn, month), SCHEMA_VERSION)
         written = True
     if manifest is None:
         return Archived(month, 0, False)  # nothing of it anywhere
@@ -96,10 +94,12 @@ def _kept(directory: Path, manifest: files.Manifest | None, in_db: int) -> bool:
     return True
 
 
-def _batches(conn: psycopg.Connection, month: date) -> Iterator[Sequence[Sequence[Any]]]:
+def _sources(conn: psycopg.Connection, month: date) -> Iterator[Iterator[bytes]]:
+    """One CSV stream per place the month's rows are, read in one snapshot."""
     with conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         for query in archives.sources(conn, month):
-            yield from archives.stream(conn, query, BATCH_ROWS)
+            yield archives.copy_chunks(conn, query)
 
 
 def _attached(conn: psycopg.Connection) -> set[str]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -14,9 +13,10 @@ from psycopg import sql
 from api.storage import partitions
 
 COLUMNS = (
-    "id::text, created_at, as_of, deal_id, requester_id, owner_id, kind, policy_sha256, "
-    "outcome, input::text, output::text, shadow::text"
-)
+    "id::text, (extract(epoch FROM created_at) * 1000000)::bigint, as_of, deal_id, "
+    "requester_id, owner_id, kind, policy_sha256, outcome, input::text, output::text, "
+    "shadow::text"
+)  # created_at as microseconds since the epoch: no time zone or DateStyle to parse
 UNATTACHED = """
 SELECT c.relname FROM pg_class c
 WHERE c.relname LIKE 'decisions\\_p%%' AND c.relkind = 'r'
@@ -54,13 +54,14 @@ def sources(conn: psycopg.Connection, month: date) -> list[sql.Composed]:
     return found
 
 
-def stream(conn: psycopg.Connection, query: sql.Composed, batch: int) -> Iterator[list[Any]]:
-    """Batches of rows from a server-side cursor (the caller holds a transaction open)."""
-    with conn.cursor(name="decisions_archive") as cur:
-        cur.itersize = batch
-        cur.execute(query)
-        while rows := cur.fetchmany(batch):
-            yield rows
+def copy_chunks(conn: psycopg.Connection, query: sql.Composed) -> Iterator[bytes]:
+    """The query's rows as CSV, streamed by COPY in the chunks the server sends."""
+    with (
+        conn.cursor() as cur,
+        cur.copy(sql.SQL("COPY ({}) TO STDOUT (FORMAT csv)").format(query)) as copy,
+    ):
+        for chunk in copy:
+            yield bytes(chunk)
 
 
 def counts(conn: psycopg.Connection, month: date) -> tuple[int, int]:

@@ -21,7 +21,7 @@ from api.config import ConfigError, Settings
 from api.dispatch import records
 from api.policy.loader import PolicySet
 from api.service import archive_files
-from api.service.archive import _batches
+from api.service.archive import _sources
 from api.service.replay import replay
 from api.storage import migrate as migration
 from api.storage.partitions import add_months, create_month, month_name, parts
@@ -140,7 +140,7 @@ def test_an_interrupted_archive_is_finished_by_the_next_run(
     with psycopg.connect(
         planted, autocommit=True
     ) as conn:  # stopped after the file, before the drop
-        archive_files.write(tmp_path, months_back(2), _batches(conn, months_back(2)), 1)
+        archive_files.write(tmp_path, months_back(2), _sources(conn, months_back(2)), 1)
     stale = tmp_path / f"decisions-{months_back(1):%Y-%m}.parquet.4242.tmp"
     stale.write_bytes(b"half a file")  # and one stopped halfway through its file
     kept = (tmp_path / f"decisions-{months_back(2):%Y-%m}.parquet").read_bytes()
@@ -161,7 +161,7 @@ def test_a_pending_detach_is_finalized(
 ) -> None:
     name = month_name(months_back(2))
     with psycopg.connect(planted, autocommit=True) as conn:
-        archive_files.write(tmp_path, months_back(2), _batches(conn, months_back(2)), 1)
+        archive_files.write(tmp_path, months_back(2), _sources(conn, months_back(2)), 1)
     with psycopg.connect(planted) as reader, psycopg.connect(planted, autocommit=True) as conn:
         reader.execute("SELECT count(*) FROM decisions")  # an open transaction stalls phase 2
         conn.execute("SET statement_timeout = 500")
