@@ -263,6 +263,11 @@ def convert_move(conn: psycopg.Connection, first: date) -> None:
         sql.SQL("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {}").format(old, _ident(LEGACY_CHECK))
     )
     conn.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} (LIKE {} INCLUDING ALL)").format(high, old))
+    # a rerun in a later month: what an earlier run moved there may now belong below
+    conn.execute(
+        sql.SQL("WITH back AS (DELETE FROM {} WHERE id < {} RETURNING *) "
+                "INSERT INTO {} SELECT * FROM back").format(high, sql.Literal(bound), old)
+    )  # fmt: skip
     conn.execute(
         sql.SQL("WITH moved AS (DELETE FROM {} WHERE id >= {} RETURNING *) "
                 "INSERT INTO {} SELECT * FROM moved ON CONFLICT (id) DO NOTHING").format(

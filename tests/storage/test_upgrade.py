@@ -22,6 +22,7 @@ from api.policy.loader import PolicySet
 from api.service.keys import issue_key
 from api.service.replay import replay
 from api.storage import migrate as migration
+from api.storage import partitions
 from api.storage.database import SCHEMA_FILE, open_pool, transaction
 from api.storage.decisions import replay_query
 from api.storage.partitions import (
@@ -215,3 +216,21 @@ def test_serve_refuses_an_older_schema(
         )
         with psycopg.connect(url) as conn:  # and it changed nothing
             assert conn.execute("SELECT to_regclass('schema_version')").fetchone() == (None,)
+
+
+def test_a_conversion_stopped_after_its_move_is_finished_in_a_later_month(
+    old: tuple[str, dict[uuid.UUID, str]],
+) -> None:
+    url, planted = old
+    with psycopg.connect(url) as conn:  # the first step of a run that then stopped
+        partitions.convert_move(conn, add_months(this_month(), 1))
+    later = add_months(this_month(), 2)  # run again two months on: its legacy range is wider
+    assert migration.migrate(url, today=later) == 0
+    with psycopg.connect(url) as conn:
+        ids = {row[0] for row in conn.execute("SELECT id FROM decisions").fetchall()}
+        found = {p.name: (p.lower, p.upper) for p in parts(conn)}
+        where = dict(conn.execute("SELECT id, tableoid::regclass::text FROM decisions").fetchall())
+    assert ids == set(planted)
+    assert found[LEGACY] == (None, month_bound(add_months(later, 1)))
+    ahead = next(i for i, d in planted.items() if d == "12" and i.version == 4)
+    assert where[ahead] == LEGACY  # moved aside by the first run, back below the new bound
