@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -145,6 +146,10 @@ def main() -> int:
     seconds, peak_mb, said = archive(url, before)
     print(f"archive of {ARCHIVE_ROWS:,} decisions: {seconds:.1f} s, peak memory {peak_mb:.0f} MB")
     print(f"  {said}")
+    shutil.rmtree(said.rsplit(" in ", 1)[-1].rstrip(")"), ignore_errors=True)
+    server = os.environ.get("DATABASE_URL") or run.start_embedded(ROOT / ".dealdesk")
+    with psycopg.connect(server, autocommit=True) as conn:  # a gigabyte or more: not kept
+        conn.execute("DROP DATABASE IF EXISTS dealdesk_bench_partitions WITH (FORCE)")
     return 0
 
 
