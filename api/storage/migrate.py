@@ -98,7 +98,9 @@ def _upgrade(conn: psycopg.Connection, month: date) -> None:
 def ensure_months(conn: psycopg.Connection, month: date) -> list[date]:
     """This month and the next MONTHS_AHEAD, each in its own transaction; the months made.
     The caller holds LOCK."""
-    made = []
+    made: list[date] = []
+    if not partitions.is_partitioned(conn):
+        return made  # not converted yet: `dealdesk db migrate` does that first
     for n in range(MONTHS_AHEAD + 1):
         wanted = partitions.add_months(month, n)
         if in_transaction(conn, lambda c, m=wanted: partitions.create_month(c, m)):  # type: ignore[misc]
