@@ -14,9 +14,9 @@ import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from api.errors import Invalid, Unavailable
+from api.storage.migrate import SCHEMA_FILE, apply_schema, migrate
 
-SCHEMA_LOCK = 7_451_001
-SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schema.sql"
+__all__ = ["SCHEMA_FILE", "apply_schema", "init_database", "open_pool", "transaction"]
 
 
 def start_embedded(home: Path) -> str:
@@ -117,14 +117,6 @@ def transaction(pool: ConnectionPool) -> Iterator[psycopg.Connection]:
         raise Unavailable("The database is unreachable; retry shortly.") from None
 
 
-def apply_schema(conn: psycopg.Connection) -> None:
-    """Apply schema.sql; idempotent, and serialised against other processes doing the same."""
-    conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
-    conn.execute(SCHEMA_FILE.read_bytes())  # our own file, never input
-
-
 def init_database(url: str) -> None:
     """Bring the database to the current schema (`dealdesk db migrate`)."""
-    from api.storage.migrate import migrate  # it builds on this module
-
     migrate(url)

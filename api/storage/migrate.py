@@ -17,13 +17,13 @@ import hashlib
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import TypeVar
 
 import psycopg
 
 from api.errors import DealdeskError, Unavailable
 from api.storage import partitions
-from api.storage.database import SCHEMA_FILE, apply_schema
 
 SCHEMA_VERSION = 1
 SCHEMA_SHA256 = "08187deed68e4e7edba25607e55a6fc8f6bfbe047250da1de0b3642ae1328d75"
@@ -39,6 +39,14 @@ INSERT INTO schema_version (version, schema_sha256) VALUES (%s, %s)
 ON CONFLICT (version) DO NOTHING
 """
 T = TypeVar("T")
+SCHEMA_LOCK = 7_451_001
+SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schema.sql"
+
+
+def apply_schema(conn: psycopg.Connection) -> None:
+    """Apply schema.sql; idempotent, and serialised against other processes doing the same."""
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+    conn.execute(SCHEMA_FILE.read_bytes())  # our own file, never input
 
 
 class SchemaTooOld(DealdeskError):
