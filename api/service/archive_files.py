@@ -26,6 +26,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from api.errors import DealdeskError
+
 SCHEMA = pa.schema(
     [
         ("id", pa.string()),
@@ -53,7 +55,7 @@ BLOCK_BYTES = 1 << 20  # CSV parsed at a time
 GROUP_ROWS = 5_000  # rows in a row group: about 15 MB of decisions
 
 
-class ArchiveError(Exception):
+class ArchiveError(DealdeskError):
     """An archive file does not match its manifest or the database."""
 
 

@@ -266,3 +266,20 @@ def test_archive_refuses_the_current_month(
     assert exited.value.code == 2
     assert "'2026-13' is not a month in YYYY-MM form" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_replay_refuses_a_tampered_archive(
+    planted: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert archive(planted, tmp_path, monkeypatch) == 0
+    path = tmp_path / f"decisions-{months_back(1):%Y-%m}.parquet"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    capsys.readouterr()
+    candidate = Path(__file__).resolve().parents[2] / "policies" / "deal-authority.yaml"
+    assert main(["policy", "replay", str(candidate), "--archive", str(tmp_path)]) == 1
+    assert capsys.readouterr().err == f"dealdesk: {path.name}: its sha256 is not the manifest's\n"
