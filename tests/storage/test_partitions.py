@@ -3,6 +3,8 @@ again changes nothing, one process makes them at a time, and time-range reads ar
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import date, timedelta
 
 import psycopg
@@ -107,3 +109,34 @@ def test_a_version_4_id_past_the_year_9999_still_has_a_lower_bound() -> None:
     assert lower_bound(far) == UUID("ffffffff-1234-0000-0000-000000000000")
     near = v4_sorting_at(in_month(date(2027, 2, 1), 20))
     assert lower_bound(near) == month_bound(date(2027, 2, 1))
+
+
+def test_ddl_that_meets_a_busy_lock_is_retried_then_given_up(
+    server_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from api.errors import Unavailable
+    from tests.storage.planting import scratch_database
+
+    missing = add_months(this_month(), 3)
+    with scratch_database(server_url, "retry") as url:
+        migration.migrate(url)
+        with psycopg.connect(url) as conn:
+            conn.execute(f"DROP TABLE {month_name(missing)}")
+        holder = psycopg.connect(url)
+        holder.execute("LOCK TABLE decisions IN ACCESS EXCLUSIVE MODE")  # a long transaction
+        release = threading.Timer(1.5, holder.commit)
+        release.start()
+        started = time.monotonic()
+        assert migration.migrate(url, lock_timeout_ms=200) == 1  # waited, retried, made it
+        assert time.monotonic() - started >= 1.5
+        release.join()
+        with psycopg.connect(url) as conn:
+            assert month_name(missing) in {p.name for p in parts(conn)}
+            conn.execute(f"DROP TABLE {month_name(missing)}")
+        holder.execute("LOCK TABLE decisions IN ACCESS EXCLUSIVE MODE")
+        monkeypatch.setattr(migration, "RETRIES", 2)
+        with pytest.raises(Unavailable) as caught:
+            migration.migrate(url, lock_timeout_ms=100)
+        assert caught.value.detail == "a lock stayed busy through 2 tries; run the migration again"
+        holder.rollback()
+        holder.close()
