@@ -14,17 +14,20 @@ Converting a database made before partitioning (`convert`), without rewriting it
 decisions written before 2026-12-02 carry version 4 ids, 122 random bits spread over the
 whole uuid range (read as a time, anywhere from 1970 to the year 10889), so no id range holds
 them and some fall in months we will one day need. The old table is therefore kept, renamed
-`decisions_legacy`, as the partition `[MINVALUE, bound(F))`, F being the month after both
-the current month and the newest version 7 id: it keeps every version 7 row and the version 4
-rows that sort below F in place. The version 4 rows that sort at or above F (the only rows
-copied: that old era lasted ten days) move to `decisions_legacy_high`, the partition
+`decisions_legacy`, as the partition `[MINVALUE, bound(F))`, F being the month after the
+current one: it keeps in place every version 7 row (and takes this month's new ones until
+the month ends) and the version 4 rows that sort below F (about 0.6% of them). The rows that
+sort at or above F (the only rows copied: version 4 ones, an era that lasted ten days, and
+any id from a clock that ran ahead) move to `decisions_legacy_high`, the partition
 `[bound(H), MAXVALUE)`, H being the month of the lowest of them. Months F .. H-1 are made
 as usual. When a month at or past H is due, `create_month` splits the high partition: its rows
 of that month move into the new month, and it is attached again from the month of its next
 lowest id (dropped once empty). The steps are in their own transactions and each can be
 rerun: the move, a `CHECK ... NOT VALID` then `VALIDATE` (a scan that blocks no writer), and
 the swap (renames, the new parent, ATTACH without a scan), which holds ACCESS EXCLUSIVE only
-for catalog changes. Legacy rows belong to the month of their `created_at` when archived.
+for catalog changes. Rows of the two legacy partitions are archived with the month of their
+`created_at`; version 4 rows a split moved into a month are archived with that month
+(and replay looks for version 4 rows in those months too: they carry a comment).
 
 Names are `sql.Identifier`s and bounds `sql.Literal`s: no value is formatted into SQL text.
 """
