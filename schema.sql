@@ -79,6 +79,8 @@ CREATE TABLE IF NOT EXISTS policy_set (
 INSERT INTO policy_set (one, generation) VALUES (true, 0) ON CONFLICT (one) DO NOTHING;
 
 -- The decision log: every evaluation (preview) with its input and output. Not chained.
+-- Partitioned by month on the time-ordered id (api/storage/partitions.py makes the months;
+-- `dealdesk db migrate` converts a table made by an earlier release, which this skips).
 CREATE TABLE IF NOT EXISTS decisions (
     id            uuid PRIMARY KEY,
     created_at    timestamptz NOT NULL DEFAULT now(),
@@ -92,7 +94,7 @@ CREATE TABLE IF NOT EXISTS decisions (
     policy_sha256 text NOT NULL,
     kind          text NOT NULL DEFAULT 'evaluation',   -- evaluation | submission | revision
     shadow        jsonb NOT NULL DEFAULT '[]'          -- shadow policies' results beside it
-);
+) PARTITION BY RANGE (id);
 ALTER TABLE decisions ADD COLUMN IF NOT EXISTS kind text NOT NULL DEFAULT 'evaluation';
 ALTER TABLE decisions ADD COLUMN IF NOT EXISTS shadow jsonb NOT NULL DEFAULT '[]';
 CREATE INDEX IF NOT EXISTS decisions_created_idx ON decisions (created_at);
@@ -573,3 +575,10 @@ CREATE OR REPLACE TRIGGER api_keys_generation
        OR DELETE OR TRUNCATE ON api_keys
     FOR EACH STATEMENT EXECUTE FUNCTION registry_generation_bump();
 -- End of issue 24's access-token block.
+-- Records kept for years (DESIGN 15): the schema version `dealdesk db migrate` brought this
+-- database to (api/storage/migrate.py: SCHEMA_VERSION), one row per upgrade.
+CREATE TABLE IF NOT EXISTS schema_version (
+    version       integer PRIMARY KEY,
+    schema_sha256 text NOT NULL,
+    applied_at    timestamptz NOT NULL DEFAULT now()
+);

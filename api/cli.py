@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from collections.abc import Sequence
@@ -10,6 +11,7 @@ from datetime import datetime
 
 from api.cli_audit import add_audit_commands
 from api.cli_policy import add_policy_commands
+from api.cli_records import add_db_commands, add_decisions_commands
 from api.cli_shared import connect, database_url
 from api.config import ConfigError, Settings
 from api.errors import DealdeskError, InvalidPolicy
@@ -66,6 +68,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not start a webhook dispatcher beside the server",
     )
+    serve.add_argument(
+        "--no-migrate",
+        action="store_true",
+        help="do not run `dealdesk db migrate` at start; refuse an older schema instead",
+    )
     serve.set_defaults(handler=_serve)
 
     hooks = sub.add_parser("webhooks", help="webhook delivery").add_subparsers(
@@ -80,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
         required=True, metavar="ACTION"
     )
     db.add_parser("init", help="apply schema.sql (idempotent)").set_defaults(handler=_db_init)
+    add_db_commands(db)
     db.add_parser(
         "url", help="print the database URL (starting the embedded one if needed)"
     ).set_defaults(handler=_db_url)
@@ -105,6 +113,7 @@ def _parser() -> argparse.ArgumentParser:
     revoke.set_defaults(handler=_keys_revoke)
 
     add_policy_commands(sub)
+    add_decisions_commands(sub)
 
     add_audit_commands(sub)
 
@@ -208,6 +217,8 @@ def _openapi(args: argparse.Namespace, settings: Settings) -> int:
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from api.serve import serve
 
+    if args.no_migrate:
+        settings = dataclasses.replace(settings, migrate=False)
     return serve(
         settings,
         database_url,

@@ -42,6 +42,9 @@ def add_policy_commands(sub: Any) -> None:
     replay.add_argument("candidate", help="a policy file")
     replay.add_argument("--from", dest="start", type=iso_date)
     replay.add_argument("--to", dest="end", type=iso_date)
+    replay.add_argument(
+        "--archive", type=Path, metavar="DIR", help="include the months archived in DIR"
+    )
     replay.set_defaults(handler=_policy_replay)
 
 
@@ -131,6 +134,6 @@ def _policy_replay(args: argparse.Namespace, settings: Settings) -> int:
 
     candidate = _one_policy(Path(args.candidate))
     with connect(settings) as conn:
-        report = replay(conn, candidate, args.start, args.end)
+        report = replay(conn, candidate, args.start, args.end, args.archive)
     print(json.dumps(report, indent=2))
     return 0

@@ -59,6 +59,14 @@ class Settings:
     each worker writes its own rows; the bench compares the two)."""
     decision_socket: Path | None = None
     """Set by `serve` for its workers: the writer's Unix socket."""
+    migrate: bool = True
+    """`serve` runs `dealdesk db migrate` at start (DEALDESK_MIGRATE=0 or `--no-migrate`: it
+    refuses a schema older than it needs instead)."""
+    decision_retention_months: int | None = None
+    """DEALDESK_DECISION_RETENTION_MONTHS: the dispatcher archives whole months of decisions
+    older than this many months to archive_dir, then drops them (unset: kept forever)."""
+    archive_dir: Path | None = None
+    """DEALDESK_ARCHIVE_DIR: where the dispatcher writes those archives."""
     fast_lane: bool = True
     """POST /v1/evaluations served beside Flask (api/http/fastlane.py); DEALDESK_FAST_LANE=0
     sends it through Flask (the bench compares the two, and so do the tests)."""
@@ -135,6 +143,11 @@ class Settings:
             jwt_audience=env.get("DEALDESK_JWT_AUDIENCE") or None,
             jwt_jwks_url=env.get("DEALDESK_JWT_JWKS_URL") or None,
             jwt_token_url=env.get("DEALDESK_JWT_TOKEN_URL") or None,
+            migrate=_flag(env, "DEALDESK_MIGRATE", True),
+            decision_retention_months=_retention(env),
+            archive_dir=Path(env["DEALDESK_ARCHIVE_DIR"])
+            if env.get("DEALDESK_ARCHIVE_DIR")
+            else None,
         )
 
 
@@ -219,6 +232,18 @@ def _mail(env: Mapping[str, str]) -> dict[str, Any]:
         "smtp_cafile": Path(cafile) if cafile else None,
         "smtp_timeout_s": _seconds(env, "DEALDESK_SMTP_TIMEOUT_S", 10.0),
     }
+
+
+def _retention(env: Mapping[str, str]) -> int | None:
+    """DEALDESK_DECISION_RETENTION_MONTHS, which needs DEALDESK_ARCHIVE_DIR beside it."""
+    if not env.get("DEALDESK_DECISION_RETENTION_MONTHS"):
+        return None
+    if not env.get("DEALDESK_ARCHIVE_DIR"):
+        raise ConfigError(
+            "DEALDESK_DECISION_RETENTION_MONTHS needs DEALDESK_ARCHIVE_DIR: months are "
+            "archived there before they are dropped"
+        )
+    return _int(env, "DEALDESK_DECISION_RETENTION_MONTHS", 1)
 
 
 def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:

@@ -29,7 +29,7 @@ from api.config import Settings
 from api.errors import InvalidPolicy, Refused
 from api.policy.loader import PolicySet, load_policy_dir
 from api.service.policy_sets import load_in_force, publish
-from api.storage.database import init_database
+from api.storage.migrate import maintain, migrate, require_current
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # read by prometheus-client: set before it loads
 
@@ -190,7 +190,11 @@ def _serve(
         load_policy_dir(settings.policy_dir)  # a bad directory fails before anything starts
     url = resolve_url(settings)
     settings = dataclasses.replace(settings, database_url=url)
-    init_database(url)
+    if settings.migrate:
+        migrate(url)
+    else:
+        require_current(url)  # refuses an older schema: run `dealdesk db migrate`
+        maintain(url)  # the decision log's months ahead are made at start all the same
     policies = prepare(settings, "system:serve", lambda text: print(text, file=sys.stderr))
     if demo:
         _demo(settings, policies, host, port)

@@ -58,9 +58,9 @@ def statement_cost(url: str, rows: int = 3000) -> dict[str, Any]:
     """The guarded insert alone, one preview per statement, with and without the policy
     generation in its WHERE clause: the two interleaved row by row (the first of each pair
     alternating), so load on a shared machine falls on both alike. Median microseconds."""
-    import uuid
     from datetime import UTC, date, datetime
 
+    from api.ids import uuid7
     from api.storage.database import open_pool, transaction
     from api.storage.decisions import Preview, insert_previews
     from api.storage.registry import current_generation
@@ -75,7 +75,7 @@ def statement_cost(url: str, rows: int = 3000) -> dict[str, Any]:
         for i in range(rows):
             for check in (True, False) if i % 2 else (False, True):
                 row = Preview(
-                    uuid.uuid4(),
+                    uuid7(),
                     datetime.now(UTC),
                     date(2026, 12, 29),
                     "B-1",

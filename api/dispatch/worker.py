@@ -23,7 +23,7 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from api.config import ConfigError, Settings
-from api.dispatch import checkpoints
+from api.dispatch import checkpoints, records
 from api.dispatch.client import KeptAlive, Outcome, post
 from api.dispatch.egress import Egress
 from api.dispatch.mail import MailChannel
@@ -78,6 +78,7 @@ class Dispatcher:
         listener = threading.Thread(target=self._listen, name="webhooks-listen", daemon=True)
         listener.start()
         executor = ThreadPoolExecutor(self.threads, thread_name_prefix="webhooks-send")
+        records.start(self.settings, self.url, self.stop)  # partitions ahead, retention
         next_checkpoint = 0.0
         try:
             while not self._should_stop():

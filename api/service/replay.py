@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, date, datetime
+from itertools import chain
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -12,22 +14,30 @@ from api.policy.deal import restore
 from api.policy.decision import Party
 from api.policy.engine import REQUESTER_NOT_OWNER, evaluate
 from api.policy.model import Policy
+from api.service.archive_files import archived
 from api.storage.decisions import replayable
 
 SAMPLES = 10
 
 
 def replay(
-    conn: psycopg.Connection, candidate: Policy, start: date | None, end: date | None
+    conn: psycopg.Connection,
+    candidate: Policy,
+    start: date | None,
+    end: date | None,
+    archive: Path | None = None,
 ) -> dict[str, Any]:
-    """Re-evaluate every logged decision in the window, each pinned to its original as_of."""
+    """Re-evaluate every logged decision in the window, each pinned to its original as_of;
+    with `archive`, the archived months in that directory too."""
     evaluated = changed = skipped = 0
     transitions: Counter[str] = Counter()
     load_before: Counter[str] = Counter()
     load_after: Counter[str] = Counter()
     samples: list[dict[str, Any]] = []
     now = datetime.now(UTC)
-    for decision_id, as_of, body, output in replayable(conn, start, end):
+    logged = replayable(conn, start, end)
+    rows = logged if archive is None else chain(archived(conn, archive, start, end), logged)
+    for decision_id, as_of, body, output in rows:
         requester = Party(output["requester"]["id"], output["requester"]["tier"])
         owner = Party(output["owner"]["id"], output["owner"]["tier"])
         if requester.tier not in candidate.ranks or owner.tier not in candidate.ranks:

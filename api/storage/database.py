@@ -17,9 +17,9 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from api.errors import Invalid, Unavailable
 from api.storage.commits import commit_within, forget, note_unconfirmed_commits
+from api.storage.migrate import SCHEMA_FILE, apply_schema, migrate
 
-SCHEMA_LOCK = 7_451_001
-SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schema.sql"
+__all__ = ["SCHEMA_FILE", "apply_schema", "init_database", "open_pool", "transaction"]
 
 
 def start_embedded(home: Path) -> str:
@@ -163,12 +163,6 @@ def transaction(pool: ConnectionPool) -> Iterator[psycopg.Connection]:
         raise Unavailable("The database is unreachable; retry shortly.") from None
 
 
-def apply_schema(conn: psycopg.Connection) -> None:
-    """Apply schema.sql; idempotent, and serialised against other processes doing the same."""
-    conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
-    conn.execute(SCHEMA_FILE.read_bytes())  # our own file, never input
-
-
 def init_database(url: str) -> None:
-    with psycopg.connect(url, autocommit=False) as conn:
-        apply_schema(conn)
+    """Bring the database to the current schema (`dealdesk db migrate`)."""
+    migrate(url)

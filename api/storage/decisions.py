@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, NamedTuple
 
 import orjson
 import psycopg
-from psycopg import pq
+from psycopg import pq, sql
 from psycopg.types.json import Jsonb
 
 from api.policy.decision import Decision
 from api.policy.model import Policy
+from api.storage import partitions
 
 INSERT = """
 INSERT INTO decisions (id, created_at, as_of, deal_id, requester_id, owner_id, input, output,
@@ -58,12 +59,13 @@ INSERT INTO policy_versions (sha256, name, version, status, file, source)
 VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (sha256) DO NOTHING
 RETURNING sha256
 """
-REPLAYABLE = """
-SELECT id, as_of, input, output FROM decisions
-WHERE (%(start)s::date IS NULL OR created_at >= %(start)s::date)
-  AND (%(end)s::date IS NULL OR created_at < %(end)s::date + 1)
-ORDER BY created_at, id
-"""
+REPLAYABLE = "SELECT id, as_of, input, output, created_at FROM {} WHERE {}"
+# Version 7 ids carry their time: a window's rows lie between two ids, and bounding the id
+# prunes the scan to the window's monthly partitions. The margin covers a created_at that is
+# not the id's millisecond (the session's time zone, a clock that moved). Version 4 ids (only
+# in the legacy partitions) carry none and are found by created_at alone.
+ID_MARGIN = timedelta(days=1)
+IS_V7 = "get_byte(uuid_send(id), 6) >> 4 = 7"
 AGREEMENT = """
 SELECT s->>'sha256', count(*), count(*) FILTER (WHERE (s->>'agrees')::boolean)
 FROM decisions, jsonb_array_elements(shadow) AS s
@@ -190,8 +192,39 @@ def replayable(
     """(id, as_of, input, output) of logged decisions, oldest first, streamed."""
     with conn.cursor(name="decision_replay") as cur:
         cur.itersize = 2000
-        cur.execute(REPLAYABLE, {"start": start, "end": end})
-        yield from cur
+        cur.execute(replay_query(conn, start, end))
+        for row in cur:
+            yield row[:4]
+
+
+def replay_query(conn: psycopg.Connection, start: date | None, end: date | None) -> sql.Composed:
+    """The window's decisions: version 7 rows by id bounds (pruned), legacy version 4 rows by
+    created_at in the legacy partitions only."""
+    window: list[sql.Composable] = [sql.SQL("true")]
+    if start is not None:
+        window.append(sql.SQL("created_at >= {}::date").format(sql.Literal(start)))
+    if end is not None:
+        window.append(sql.SQL("created_at < {}::date + 1").format(sql.Literal(end)))
+    if start is None and end is None:
+        return sql.SQL(REPLAYABLE + " ORDER BY created_at, id").format(
+            sql.Identifier("decisions"), sql.SQL("true")
+        )
+    bounded = [*window, sql.SQL(IS_V7)]
+    if start is not None:
+        low = datetime.combine(start, time(), UTC) - ID_MARGIN
+        bounded.append(sql.SQL("id >= {}").format(sql.Literal(partitions.id_at(low))))
+    if end is not None:
+        high = datetime.combine(end, time(), UTC) + timedelta(days=1) + ID_MARGIN
+        bounded.append(sql.SQL("id < {}").format(sql.Literal(partitions.id_at(high))))
+    branches = [
+        sql.SQL(REPLAYABLE).format(sql.Identifier("decisions"), sql.SQL(" AND ").join(bounded))
+    ]
+    old = [*window, sql.SQL("NOT " + IS_V7)]
+    for legacy in partitions.v4_parts(conn):
+        branches.append(
+            sql.SQL(REPLAYABLE).format(sql.Identifier(legacy), sql.SQL(" AND ").join(old))
+        )
+    return sql.SQL(" UNION ALL ").join(branches) + sql.SQL(" ORDER BY 5, 1")
 
 
 def agreement(conn: psycopg.Connection, shas: list[str]) -> dict[str, tuple[int, int]]:

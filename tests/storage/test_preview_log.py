@@ -12,6 +12,7 @@ import pytest
 from psycopg_pool import ConnectionPool
 
 from api.errors import Invalid
+from api.ids import uuid7
 from api.policy.loader import PolicySet
 from api.service.policy_sets import publish
 from api.storage.database import transaction
@@ -24,7 +25,7 @@ def preview(
     generation: int, output: bytes = b'{"outcome": "approved"}', policy_generation: int = 0
 ) -> Preview:
     return Preview(
-        uuid.uuid4(),
+        uuid7(),
         datetime.now(UTC),
         date(2026, 12, 29),
         "Q-1",
