@@ -24,6 +24,7 @@ from api.http import (
     problems,
     reports,
     requests,
+    scim,
     webhooks,
 )
 from api.http.auth import authenticate, confirm_snapshot_key
@@ -96,6 +97,7 @@ def create_app(
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     for module in BLUEPRINTS:
         api.register_blueprint(module.blp)
+    app.register_blueprint(scim.blp)  # its own protocol: not in the OpenAPI document
     problems.register(app)
     logs.install(app)
     if settings.metrics:

@@ -21,6 +21,7 @@ SCOPES = (
     "policies",
     "webhooks",
     "metrics",
+    "scim",
     "admin",
 )
 

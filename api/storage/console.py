@@ -17,8 +17,10 @@ from psycopg.types.json import Jsonb
 
 FIND = """
 SELECT s.id_hash, s.api_key_id, s.data, s.last_seen_at,
-       k.name AS key_name, k.scopes, k.person_id, (k.revoked_at IS NOT NULL) AS revoked
+       k.name AS key_name, k.scopes, k.person_id,
+       (k.revoked_at IS NOT NULL OR NOT coalesce(p.active, true)) AS revoked
 FROM console_sessions s LEFT JOIN api_keys k ON k.id = s.api_key_id
+LEFT JOIN people p ON p.id = k.person_id
 WHERE s.id_hash = %s AND s.last_seen_at > now() - %s
 """
 INSERT = """

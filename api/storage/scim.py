@@ -1,0 +1,168 @@
+"""SCIM's view of the people registry: userName, externalId, kept attributes, pending managers.
+
+The person's own columns are written by storage/people.py (through service/people.py, with its
+audit event); this module reads people as SCIM users and writes only the SCIM columns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import class_row
+from psycopg.types.json import Jsonb
+
+from api.errors import Conflict
+
+COLUMNS = """
+    id, name, tier, manager_id, active, email, delegate_id, delegate_from, delegate_to,
+    created_at, updated_at, user_name, external_id, scim_deleted, manager_ref, scim_attrs
+"""
+GET = f"SELECT {COLUMNS} FROM people WHERE id = %s"  # noqa: S608 (constants only)
+# A list filter on one field; `total` counts every match for ListResponse.totalResults.
+MATCH = {
+    "all": "true",
+    "id": "id = %(value)s",
+    "userName": "(lower(user_name) = lower(%(value)s)"
+    " OR (user_name IS NULL AND id = lower(%(value)s)))",
+    "externalId": "external_id = %(value)s",
+    "email": "lower(email) = lower(%(value)s)",
+}
+FIND = {
+    field: f"""
+SELECT {COLUMNS}, count(*) OVER () AS total FROM people WHERE NOT scim_deleted AND {where}
+ORDER BY id OFFSET %(offset)s LIMIT %(limit)s
+"""  # noqa: S608 (constants only; values are bound)
+    for field, where in MATCH.items()
+}
+LINK_TARGET = f"""
+SELECT {COLUMNS} FROM people
+WHERE (external_id = %(external_id)s) OR (lower(email) = lower(%(email)s))
+ORDER BY (external_id = %(external_id)s) IS TRUE DESC, id LIMIT 1
+"""  # noqa: S608 (constants only)
+RESOLVE = """
+SELECT id FROM (
+    SELECT id, 1 AS rank FROM people WHERE id = %(ref)s
+    UNION ALL SELECT id, 2 FROM people WHERE external_id = %(ref)s
+    UNION ALL SELECT id, 3 FROM people WHERE lower(user_name) = lower(%(ref)s)
+    UNION ALL SELECT id, 4 FROM people WHERE lower(email) = lower(%(ref)s)
+) found ORDER BY rank, id LIMIT 1
+"""
+USER_NAME_HOLDER = """
+SELECT id FROM people WHERE lower(user_name) = lower(%s) AND NOT scim_deleted AND id <> %s
+"""
+SAVE = """
+UPDATE people SET user_name = %(user_name)s, external_id = %(external_id)s,
+    scim_attrs = %(attrs)s, manager_ref = %(manager_ref)s, scim_deleted = %(deleted)s
+WHERE id = %(id)s
+"""
+PENDING = """
+SELECT id FROM people
+WHERE manager_ref IS NOT NULL AND manager_id IS NULL AND lower(manager_ref) = ANY(%s)
+ORDER BY id
+"""
+CLEAR_REF = "UPDATE people SET manager_ref = NULL WHERE id = %s"
+
+
+@dataclass(frozen=True, slots=True)
+class ScimRow:
+    id: str
+    name: str
+    tier: str
+    manager_id: str | None
+    active: bool
+    email: str | None
+    delegate_id: str | None
+    delegate_from: date | None
+    delegate_to: date | None
+    created_at: datetime
+    updated_at: datetime
+    user_name: str | None
+    external_id: str | None
+    scim_deleted: bool
+    manager_ref: str | None
+    scim_attrs: dict[str, Any]
+    total: int = 0
+
+    @property
+    def provisioned(self) -> bool:
+        """A live SCIM user: another POST may not claim it."""
+        return self.user_name is not None and not self.scim_deleted
+
+
+def get_user(conn: psycopg.Connection, person_id: str) -> ScimRow | None:
+    with conn.cursor(row_factory=class_row(ScimRow)) as cur:
+        return cur.execute(GET, (person_id,)).fetchone()
+
+
+def find_users(
+    conn: psycopg.Connection, field: str, value: str, offset: int, limit: int
+) -> tuple[list[ScimRow], int]:
+    """One page of matches and the number of all matches; field 'all' lists everyone."""
+    params = {"field": field, "value": value, "offset": offset, "limit": limit}
+    with conn.cursor(row_factory=class_row(ScimRow)) as cur:
+        rows = cur.execute(FIND[field], params).fetchall()
+        if rows:
+            return rows, rows[0].total
+        if offset == 0 and limit > 0:
+            return [], 0
+        # past the end (or count=0): the window function saw no row to count on
+        probe = cur.execute(FIND[field], {**params, "offset": 0, "limit": 1}).fetchone()
+    return [], probe.total if probe else 0
+
+
+def link_target(
+    conn: psycopg.Connection, external_id: str | None, email: str | None
+) -> ScimRow | None:
+    """The person a POST names by externalId (first) or primary email, if any."""
+    if external_id is None and email is None:
+        return None
+    with conn.cursor(row_factory=class_row(ScimRow)) as cur:
+        params = {"external_id": external_id, "email": email}
+        return cur.execute(LINK_TARGET, params).fetchone()
+
+
+def resolve_ref(conn: psycopg.Connection, ref: str) -> str | None:
+    """A manager reference as a person id: id, then externalId, then userName, then email."""
+    row = conn.execute(RESOLVE, {"ref": ref}).fetchone()
+    return None if row is None else str(row[0])
+
+
+def user_name_holder(conn: psycopg.Connection, user_name: str, person_id: str) -> str | None:
+    row = conn.execute(USER_NAME_HOLDER, (user_name, person_id)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def save_scim(
+    conn: psycopg.Connection,
+    person_id: str,
+    *,
+    user_name: str | None,
+    external_id: str | None,
+    attrs: dict[str, Any],
+    manager_ref: str | None,
+    deleted: bool,
+) -> None:
+    params = {
+        "id": person_id,
+        "user_name": user_name,
+        "external_id": external_id,
+        "attrs": Jsonb(attrs),
+        "manager_ref": manager_ref,
+        "deleted": deleted,
+    }
+    try:
+        conn.execute(SAVE, params)
+    except psycopg.errors.UniqueViolation:
+        raise Conflict(f"Another person already has the userName {user_name!r}.") from None
+
+
+def waiting_for(conn: psycopg.Connection, names: list[str]) -> list[str]:
+    """People whose manager reference names one of `names` (lowercased) and is unlinked."""
+    return [str(r[0]) for r in conn.execute(PENDING, ([n.lower() for n in names],)).fetchall()]
+
+
+def clear_manager_ref(conn: psycopg.Connection, person_id: str) -> None:
+    conn.execute(CLEAR_REF, (person_id,))
