@@ -1,15 +1,11 @@
-"""SCIM fixtures: the HTTP fixtures, a key with the `scim` scope, and a SCIM request helper."""
+"""SCIM test helpers: requests as an identity provider sends them, and its error shape."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
-import pytest
 from flask.testing import FlaskClient
-
-from tests.http.conftest import admin, app, make_key, org  # noqa: F401 (fixtures)
 
 SCIM = "application/scim+json"
 USERS = "/scim/v2/Users"
@@ -45,11 +41,6 @@ class Scim:
         return self.call(
             "PATCH", f"{USERS}/{user_id}", {"schemas": [PATCH_OP], "Operations": list(operations)}
         )
-
-
-@pytest.fixture()
-def scim(client: FlaskClient, make_key: Callable[..., str]) -> Scim:
-    return Scim(client, make_key("scim", name="okta"))
 
 
 def user(user_name: str, **extra: Any) -> dict[str, Any]:
