@@ -65,7 +65,7 @@ def resource_types(base: str) -> list[dict[str, Any]]:
             "schema": CORE,
             "schemaExtensions": [
                 {"schema": ENTERPRISE, "required": False},
-                {"schema": DEALDESK, "required": False},
+                {"schema": DEALDESK, "required": True},
             ],
             "meta": {"resourceType": "ResourceType", "location": f"{base}/ResourceTypes/User"},
         }
