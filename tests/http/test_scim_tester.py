@@ -45,7 +45,8 @@ def test_scim2_tester_passes_every_check(
     assert [(r.title, r.reason) for r in results if r.status == Status.SKIPPED] == [
         (
             "search_with_attributes",
-            "POST /.search: searching several resource types at once is not supported by the server",
+            "POST /.search: searching several resource types at once "
+            "is not supported by the server",
         )
     ]
     assert len([r for r in results if r.status == Status.SUCCESS]) == 54
