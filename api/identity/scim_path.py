@@ -83,16 +83,18 @@ def parse_path(text: str) -> Target | None:
 def list_filter(text: str) -> tuple[str, str]:
     """A list filter as (field, value): field is id, userName, externalId or email."""
     comparison = parse_comparison(text)
-    target = parse_path(comparison.path)
+    unsupported = ScimError(
+        400, "Filters compare userName, externalId, emails.value or id with `eq`.", "invalidFilter"
+    )
+    try:
+        target = parse_path(comparison.path)
+    except ScimError:
+        raise unsupported from None
     name = (target.attr or "").lower() if target else ""
     if target and target.sub:
         name += f".{target.sub.lower()}"
     if name not in LIST_FILTERS and comparison.path.lower() != "id":
-        raise ScimError(
-            400,
-            "Filters compare userName, externalId, emails.value or id with `eq`.",
-            "invalidFilter",
-        )
+        raise unsupported
     if not isinstance(comparison.value, str):
         raise ScimError(400, "A filter compares with a string.", "invalidFilter")
     field = {"username": "userName", "externalid": "externalId"}.get(name, "email")
