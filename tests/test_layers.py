@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 API = Path(__file__).resolve().parents[1] / "api"
-PURE = ("policy", "workflow", "audit", "reports", "events")
+PURE = ("policy", "workflow", "audit", "reports", "events", "identity")
 FORBIDDEN = (
     "flask",
     "flask_smorest",
