@@ -26,9 +26,7 @@ from api.storage.scim import ScimRow
 
 def create_user(conn: psycopg.Connection, policy: Policy, user: UserIn, actor: str) -> ScimRow:
     """201 either way: a new person, or the existing one the body names."""
-    target = store.link_target(conn, user.external_id, user.email)
-    if target is None:
-        target = store.get_user(conn, user.user_name.lower())
+    target = store.link_target(conn, user.external_id, user.email, user.user_name.lower())
     if target is not None and target.provisioned:
         raise ScimError(
             409, f"{target.id!r} is already provisioned as {target.user_name!r}.", "uniqueness"
@@ -100,17 +98,13 @@ def _save(
     *,
     default_active: bool | None = None,
 ) -> ScimRow:
-    holder = store.user_name_holder(conn, user.user_name, person_id)
-    if holder is not None:
-        raise ScimError(
-            409, f"{holder!r} already has the userName {user.user_name!r}.", "uniqueness"
-        )
     if user.tier is not None and user.tier not in policy.ranks:
         raise invalid_value(
             f"`tier` {user.tier!r} is not a tier of the active policy: {', '.join(policy.tiers)}."
         )
     manager_id, manager_ref = _manager(conn, user, current)
     active = user.active if user.active is not None else default_active
+    reports = _waiting(conn, person_id, user, current)
     _put(
         conn,
         policy,
@@ -123,18 +117,18 @@ def _save(
         manager_id=manager_id,
         active=active,
     )
-    _save_scim(conn, person_id, user, manager_ref)
-    _link_reports(conn, policy, person_id, user, actor)
-    row = store.get_user(conn, person_id)
-    assert row is not None
-    return row
+    row = _save_scim(conn, person_id, user, manager_ref)
+    if not reports:
+        return row
+    _link_reports(conn, policy, person_id, reports, actor)
+    return live_user(conn, person_id)
 
 
 def _save_scim(
     conn: psycopg.Connection, person_id: str, user: UserIn, manager_ref: str | None
-) -> None:
+) -> ScimRow:
     try:
-        store.save_scim(
+        return store.save_scim(
             conn,
             person_id,
             user_name=user.user_name,
@@ -159,14 +153,24 @@ def _manager(
     return (found, None) if found is not None else (None, user.manager)
 
 
+def _waiting(
+    conn: psycopg.Connection, person_id: str, user: UserIn, current: ScimRow | None
+) -> list[str]:
+    """Who waits for this person as manager: asked only when a name they go by is new."""
+    names = {n.lower() for n in (person_id, user.external_id, user.user_name, user.email) if n}
+    if current is not None and current.provisioned:
+        known = (current.id, current.external_id, current.user_name, current.email)
+        names -= {n.lower() for n in known if n}
+    if not names:
+        return []
+    return [r for r in store.waiting_for(conn, sorted(names)) if r != person_id]
+
+
 def _link_reports(
-    conn: psycopg.Connection, policy: Policy, person_id: str, user: UserIn, actor: str
+    conn: psycopg.Connection, policy: Policy, person_id: str, reports: list[str], actor: str
 ) -> None:
     """People who named this person as manager before they arrived now report to them."""
-    names = [n for n in (person_id, user.external_id, user.user_name, user.email) if n]
-    for report_id in store.waiting_for(conn, names):
-        if report_id == person_id:
-            continue
+    for report_id in reports:
         report = store.get_user(conn, report_id)
         assert report is not None
         _put(conn, policy, report, actor, manager_id=person_id)

@@ -37,10 +37,13 @@ ORDER BY id OFFSET %(offset)s LIMIT %(limit)s
 """  # noqa: S608 (constants only; values are bound)
     for field, where in MATCH.items()
 }
+# The person a POST names: by externalId, else primary email, else its id (the userName).
 LINK_TARGET = f"""
 SELECT {COLUMNS} FROM people
-WHERE (external_id = %(external_id)s) OR (lower(email) = lower(%(email)s))
-ORDER BY (external_id = %(external_id)s) IS TRUE DESC, id LIMIT 1
+WHERE external_id = %(external_id)s OR lower(email) = lower(%(email)s) OR id = %(id)s
+ORDER BY CASE WHEN external_id = %(external_id)s THEN 1
+              WHEN lower(email) = lower(%(email)s) THEN 2 ELSE 3 END, id
+LIMIT 1
 """  # noqa: S608 (constants only)
 RESOLVE = """
 SELECT id FROM (
@@ -50,14 +53,12 @@ SELECT id FROM (
     UNION ALL SELECT id, 4 FROM people WHERE lower(email) = lower(%(ref)s)
 ) found ORDER BY rank, id LIMIT 1
 """
-USER_NAME_HOLDER = """
-SELECT id FROM people WHERE lower(user_name) = lower(%s) AND NOT scim_deleted AND id <> %s
-"""
-SAVE = """
+SAVE = f"""
 UPDATE people SET user_name = %(user_name)s, external_id = %(external_id)s,
     scim_attrs = %(attrs)s, manager_ref = %(manager_ref)s, scim_deleted = %(deleted)s
 WHERE id = %(id)s
-"""
+RETURNING {COLUMNS}
+"""  # noqa: S608 (constants only)
 PENDING = """
 SELECT id FROM people
 WHERE manager_ref IS NOT NULL AND manager_id IS NULL AND lower(manager_ref) = ANY(%s)
@@ -114,24 +115,17 @@ def find_users(
 
 
 def link_target(
-    conn: psycopg.Connection, external_id: str | None, email: str | None
+    conn: psycopg.Connection, external_id: str | None, email: str | None, person_id: str
 ) -> ScimRow | None:
-    """The person a POST names by externalId (first) or primary email, if any."""
-    if external_id is None and email is None:
-        return None
+    """The person a POST names by externalId, else primary email, else id, if any."""
     with conn.cursor(row_factory=class_row(ScimRow)) as cur:
-        params = {"external_id": external_id, "email": email}
+        params = {"external_id": external_id, "email": email, "id": person_id}
         return cur.execute(LINK_TARGET, params).fetchone()
 
 
 def resolve_ref(conn: psycopg.Connection, ref: str) -> str | None:
     """A manager reference as a person id: id, then externalId, then userName, then email."""
     row = conn.execute(RESOLVE, {"ref": ref}).fetchone()
-    return None if row is None else str(row[0])
-
-
-def user_name_holder(conn: psycopg.Connection, user_name: str, person_id: str) -> str | None:
-    row = conn.execute(USER_NAME_HOLDER, (user_name, person_id)).fetchone()
     return None if row is None else str(row[0])
 
 
@@ -144,7 +138,8 @@ def save_scim(
     attrs: dict[str, Any],
     manager_ref: str | None,
     deleted: bool,
-) -> None:
+) -> ScimRow:
+    """Write the SCIM columns of an existing person; returns the whole row."""
     params = {
         "id": person_id,
         "user_name": user_name,
@@ -154,9 +149,12 @@ def save_scim(
         "deleted": deleted,
     }
     try:
-        conn.execute(SAVE, params)
+        with conn.cursor(row_factory=class_row(ScimRow)) as cur:
+            row = cur.execute(SAVE, params).fetchone()
     except psycopg.errors.UniqueViolation:
         raise Conflict(f"Another person already has the userName {user_name!r}.") from None
+    assert row is not None, "save_scim follows put_person: the person exists"
+    return row
 
 
 def waiting_for(conn: psycopg.Connection, names: list[str]) -> list[str]:
