@@ -520,5 +520,5 @@ CREATE UNIQUE INDEX IF NOT EXISTS people_user_name_idx ON people (lower(user_nam
 CREATE INDEX IF NOT EXISTS people_external_id_idx ON people (external_id)
     WHERE external_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS people_email_idx ON people (lower(email)) WHERE email IS NOT NULL;
-CREATE INDEX IF NOT EXISTS people_manager_ref_idx ON people (lower(manager_ref))
-    WHERE manager_ref IS NOT NULL;
+CREATE INDEX IF NOT EXISTS people_pending_manager_idx ON people (lower(manager_ref))
+    WHERE manager_ref IS NOT NULL AND manager_id IS NULL;

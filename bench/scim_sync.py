@@ -4,7 +4,8 @@ with evaluations interleaved that check the registry they see is consistent (DES
 Target: 10,000 users (POST + PATCH, 20,000 requests) in under 60 s. Users are a 10-ary tree
 (tier by depth); the PATCHes send the manager the way Microsoft Entra does (a bare-string
 `Add` on the enterprise extension's manager). Alongside, one client evaluates deals owned
-by users whose POST was already answered: each must be 200 with the tier the POST gave
+by users whose POST was already answered (BENCH_SCIM_EVAL_RATE a second, default 50): each
+must be 200 with the tier the POST gave
 (a registry seen at once, never a stale or missing person). At the end every person's
 manager must be the one sent and every chain must reach the root without a cycle.
 
@@ -34,6 +35,7 @@ from bench import run  # noqa: E402
 
 USERS = int(os.environ.get("BENCH_SCIM_USERS", "10000"))
 CLIENTS = int(os.environ.get("BENCH_SCIM_CLIENTS", "4"))
+EVAL_RATE = float(os.environ.get("BENCH_SCIM_EVAL_RATE", "50"))  # evaluations per second
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 DEALDESK = "urn:ietf:params:scim:schemas:extension:dealdesk:2.0:User"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -141,9 +143,11 @@ def evaluator(port: int, key: str, seen: dict[str, str], stop: threading.Event) 
     client = Client(port, key)
     client.headers["Content-Type"] = "application/json"
     figures: dict[str, Any] = {"evaluations": 0, "inconsistent": 0, "first_bad": None}
+    started = time.perf_counter()
     while not stop.is_set():
-        if not seen:
-            time.sleep(0.01)
+        due = started + figures["evaluations"] / EVAL_RATE
+        if not seen or time.perf_counter() < due:
+            time.sleep(0.005)
             continue
         owner = random.choice(list(seen))
         deal = run.deal(deal_id=f"Q-{figures['evaluations']}")["deal"] | {"owner_id": owner}

@@ -45,13 +45,17 @@ ORDER BY CASE WHEN external_id = %(external_id)s THEN 1
               WHEN lower(email) = lower(%(email)s) THEN 2 ELSE 3 END, id
 LIMIT 1
 """  # noqa: S608 (constants only)
+# COALESCE stops at the first hit: the later lookups (each an index scan) run only if needed.
+# array_agg rather than min(id), which the planner turns into a walk of the primary key.
 RESOLVE = """
-SELECT id FROM (
-    SELECT id, 1 AS rank FROM people WHERE id = %(ref)s
-    UNION ALL SELECT id, 2 FROM people WHERE external_id = %(ref)s
-    UNION ALL SELECT id, 3 FROM people WHERE lower(user_name) = lower(%(ref)s)
-    UNION ALL SELECT id, 4 FROM people WHERE lower(email) = lower(%(ref)s)
-) found ORDER BY rank, id LIMIT 1
+SELECT coalesce(
+    (SELECT id FROM people WHERE id = %(ref)s),
+    (SELECT (array_agg(id ORDER BY id))[1] FROM people WHERE external_id = %(ref)s),
+    (SELECT id FROM people WHERE lower(user_name) = lower(%(ref)s) AND user_name IS NOT NULL
+        AND NOT scim_deleted),
+    (SELECT (array_agg(id ORDER BY id))[1] FROM people
+        WHERE lower(email) = lower(%(ref)s) AND email IS NOT NULL)
+)
 """
 SAVE = f"""
 UPDATE people SET user_name = %(user_name)s, external_id = %(external_id)s,
@@ -61,7 +65,7 @@ RETURNING {COLUMNS}
 """  # noqa: S608 (constants only)
 PENDING = """
 SELECT id FROM people
-WHERE manager_ref IS NOT NULL AND manager_id IS NULL AND lower(manager_ref) = ANY(%s)
+WHERE lower(manager_ref) = ANY(%s) AND manager_ref IS NOT NULL AND manager_id IS NULL
 ORDER BY id
 """
 CLEAR_REF = "UPDATE people SET manager_ref = NULL WHERE id = %s"
@@ -126,7 +130,7 @@ def link_target(
 def resolve_ref(conn: psycopg.Connection, ref: str) -> str | None:
     """A manager reference as a person id: id, then externalId, then userName, then email."""
     row = conn.execute(RESOLVE, {"ref": ref}).fetchone()
-    return None if row is None else str(row[0])
+    return None if row is None or row[0] is None else str(row[0])
 
 
 def save_scim(
