@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 import psycopg  # noqa: E402
 
 from api.service.keys import issue_key  # noqa: E402
-from bench import run  # noqa: E402
+from bench import cpu, run  # noqa: E402
 
 USERS = int(os.environ.get("BENCH_SCIM_USERS", "10000"))
 CLIENTS = int(os.environ.get("BENCH_SCIM_CLIENTS", "4"))
@@ -164,28 +164,32 @@ def main() -> int:
     port = run.free_port()
     server = run.start_server(url, port)
     try:
-        return measure(url, port)
+        return measure(url, port, server.pid)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
 
 
-def measure(url: str, port: int) -> int:
+def measure(url: str, port: int, session: int) -> int:
     with psycopg.connect(url) as conn, transaction_of(conn):
         scim_key, _ = issue_key(conn, "okta", ["scim"], "bench")
         eval_key, _ = issue_key(conn, "cpq", ["evaluate"], "bench")
+        postmaster = cpu.postmaster_pid(conn)
     people = org(USERS)
     seen: dict[str, str] = {}
     stop = threading.Event()
     figures: dict[str, Any] = {}
     checker = threading.Thread(target=lambda: figures.update(evaluator(port, eval_key, seen, stop)))
     checker.start()
+    start = cpu.sample(session, postmaster)
     try:
         posts = phase(port, scim_key, people, post, seen)
         patches = phase(port, scim_key, [p for p in people if p[2]], patch, seen)
     finally:
         stop.set()
         checker.join()
+    spent = cpu.per_request(start, cpu.sample(session, postmaster), 2 * USERS - 1)
+    busy_s = sum(spent.values()) * (2 * USERS - 1) / 1000
     with psycopg.connect(url) as conn:
         reach, depth, roots = conn.execute(CHAINS).fetchone() or (None, None, None)
         rows = conn.execute("SELECT id, manager_id, active FROM people").fetchall()
@@ -195,6 +199,12 @@ def measure(url: str, port: int) -> int:
     print(f"  POST  {USERS:>6,}: {posts:6.1f} s  ({USERS / posts:,.0f}/s)")
     print(f"  PATCH {USERS - 1:>6,}: {patches:6.1f} s  ({(USERS - 1) / patches:,.0f}/s)")
     print(f"  total          {total:6.1f} s  (target < 60 s: {'met' if total < 60 else 'MISSED'})")
+    print(
+        f"  CPU per SCIM request (evaluations included): server {spent['server_ms']} ms, "
+        f"PostgreSQL {spent['postgres_ms']} ms, bench client {spent['tool_ms']} ms; "
+        f"{busy_s:.1f} CPU-s in all, {busy_s / 2:.1f} s on 2 idle cores; "
+        f"load average {os.getloadavg()[0]:.1f} at the end"
+    )
     print(
         f"  interleaved evaluations: {figures['evaluations']:,}, "
         f"inconsistent: {figures['inconsistent']} {figures['first_bad'] or ''}"

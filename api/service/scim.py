@@ -9,6 +9,7 @@ remembered and linked when they arrive; a cycle is refused and nothing is writte
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 import psycopg
@@ -19,8 +20,9 @@ from api.identity.scim_patch import apply_patch
 from api.identity.scim_user import Stored, UserIn, person_name, read_user, render
 from api.policy.decision import iso_utc
 from api.policy.model import Policy
-from api.service.people import put_person
+from api.service.people import Save, put_person
 from api.storage import scim as store
+from api.storage.people import Person, upsert_person
 from api.storage.scim import ScimRow
 
 
@@ -105,11 +107,13 @@ def _save(
     manager_id, manager_ref = _manager(conn, user, current)
     active = user.active if user.active is not None else default_active
     reports = _waiting(conn, person_id, user, current)
-    _put(
+    scim = store.ScimFields(user.user_name, user.external_id, user.attrs(), manager_ref)
+    person = _put(
         conn,
         policy,
         current,
         actor,
+        save=partial(_upsert, scim=scim),
         person_id=person_id,
         name=person_name(user.name, user.display_name, user.user_name),
         email=user.email,
@@ -117,26 +121,17 @@ def _save(
         manager_id=manager_id,
         active=active,
     )
-    row = _save_scim(conn, person_id, user, manager_ref)
     if not reports:
-        return row
+        return scim.row(person)
     _link_reports(conn, policy, person_id, reports, actor)
     return live_user(conn, person_id)
 
 
-def _save_scim(
-    conn: psycopg.Connection, person_id: str, user: UserIn, manager_ref: str | None
-) -> ScimRow:
+def _upsert(
+    conn: psycopg.Connection, fields: dict[str, Any], scim: store.ScimFields
+) -> tuple[Person, bool]:
     try:
-        return store.save_scim(
-            conn,
-            person_id,
-            user_name=user.user_name,
-            external_id=user.external_id,
-            attrs=user.attrs(),
-            manager_ref=manager_ref,
-            deleted=False,
-        )
+        return store.upsert_scim_person(conn, fields, scim)
     except Conflict as exc:
         raise ScimError(409, exc.detail, "uniqueness") from None
 
@@ -182,8 +177,9 @@ def _put(
     policy: Policy,
     current: ScimRow | None,
     actor: str,
+    save: Save = upsert_person,
     **changes: Any,
-) -> None:
+) -> Person:
     """put_person with the current values for what `changes` leaves out (or None)."""
     person_id = changes.pop("person_id", None) or (current.id if current else "")
     base: dict[str, Any] = {
@@ -199,7 +195,7 @@ def _put(
         if body[key] is None:
             body[key] = base[key]
     try:
-        put_person(conn, policy, person_id, body, actor)
+        return put_person(conn, policy, person_id, body, actor, save)[0]
     except Invalid as exc:
         messages = [m for texts in exc.errors.values() for m in texts]
         raise invalid_value(" ".join(messages) or exc.detail) from None

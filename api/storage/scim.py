@@ -6,7 +6,7 @@ audit event); this module reads people as SCIM users and writes only the SCIM co
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime
 from typing import Any
 
@@ -15,6 +15,7 @@ from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 from api.errors import Conflict
+from api.storage.people import Person
 
 COLUMNS = """
     id, name, tier, manager_id, active, email, delegate_id, delegate_from, delegate_to,
@@ -69,6 +70,25 @@ WHERE lower(manager_ref) = ANY(%s) AND manager_ref IS NOT NULL AND manager_id IS
 ORDER BY id
 """
 CLEAR_REF = "UPDATE people SET manager_ref = NULL WHERE id = %s"
+# storage/people.py's UPSERT, writing the SCIM columns too: one statement, so the registry
+# generation's row lock (taken by the first write to people) is held for one round trip less.
+UPSERT = """
+INSERT INTO people (id, name, tier, manager_id, active, email, delegate_id, delegate_from,
+                    delegate_to, user_name, external_id, scim_attrs, manager_ref, scim_deleted)
+VALUES (%(id)s, %(name)s, %(tier)s, %(manager_id)s, %(active)s, %(email)s, %(delegate_id)s,
+        %(delegate_from)s, %(delegate_to)s, %(user_name)s, %(external_id)s, %(attrs)s,
+        %(manager_ref)s, false)
+ON CONFLICT (id) DO UPDATE SET
+    name = EXCLUDED.name, tier = EXCLUDED.tier, manager_id = EXCLUDED.manager_id,
+    active = EXCLUDED.active, email = EXCLUDED.email, delegate_id = EXCLUDED.delegate_id,
+    delegate_from = EXCLUDED.delegate_from, delegate_to = EXCLUDED.delegate_to,
+    user_name = EXCLUDED.user_name, external_id = EXCLUDED.external_id,
+    scim_attrs = EXCLUDED.scim_attrs, manager_ref = EXCLUDED.manager_ref, scim_deleted = false,
+    updated_at = now()
+RETURNING
+    id, name, tier, manager_id, active, email, delegate_id, delegate_from, delegate_to,
+    created_at, updated_at, (xmax = 0) AS created
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +151,45 @@ def resolve_ref(conn: psycopg.Connection, ref: str) -> str | None:
     """A manager reference as a person id: id, then externalId, then userName, then email."""
     row = conn.execute(RESOLVE, {"ref": ref}).fetchone()
     return None if row is None or row[0] is None else str(row[0])
+
+
+@dataclass(frozen=True, slots=True)
+class ScimFields:
+    """The SCIM columns of a provisioned (live) person."""
+
+    user_name: str
+    external_id: str | None
+    attrs: dict[str, Any]
+    manager_ref: str | None
+
+    def row(self, person: Person) -> ScimRow:
+        return ScimRow(
+            **{f.name: getattr(person, f.name) for f in fields(Person)},
+            user_name=self.user_name,
+            external_id=self.external_id,
+            scim_deleted=False,
+            manager_ref=self.manager_ref,
+            scim_attrs=self.attrs,
+        )
+
+
+def upsert_scim_person(
+    conn: psycopg.Connection, fields: dict[str, Any], scim: ScimFields
+) -> tuple[Person, bool]:
+    """upsert_person with the SCIM columns; a userName another person holds is a Conflict."""
+    params = {
+        **fields,
+        "user_name": scim.user_name,
+        "external_id": scim.external_id,
+        "attrs": Jsonb(scim.attrs),
+        "manager_ref": scim.manager_ref,
+    }
+    try:
+        row = conn.execute(UPSERT, params).fetchone()
+    except psycopg.errors.UniqueViolation:
+        raise Conflict(f"Another person already has the userName {scim.user_name!r}.") from None
+    assert row is not None
+    return Person(*row[:-1]), bool(row[-1])
 
 
 def save_scim(
