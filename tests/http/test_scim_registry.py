@@ -202,3 +202,34 @@ def test_deactivation_stops_the_persons_bound_key_and_console_session(
     # reactivated: the key works again (it was never revoked)
     scim.patch("am.jones", {"op": "Replace", "path": "active", "value": "True"})
     assert client.post("/v1/evaluations", json=body, headers=headers).status_code == 200
+
+
+def test_put_to_a_user_name_another_person_holds_is_409_and_writes_nothing(
+    scim: Scim, client: FlaskClient, admin: dict[str, str]
+) -> None:
+    scim.post(user("ann@example.com"))
+    scim.post(user("bob@example.com"))
+    before = client.get("/v1/audit/events?limit=500", headers=admin).json["items"]
+    response = scim.call("PUT", f"{USERS}/bob@example.com", user("ANN@example.com"))
+    assert (response.status_code, error(response)) == (
+        409,
+        {
+            "status": "409",
+            "scimType": "uniqueness",
+            "detail": "Another person already has the userName 'ANN@example.com'.",
+        },
+    )
+    assert client.get("/v1/audit/events?limit=500", headers=admin).json["items"] == before
+    assert scim.call("GET", f"{USERS}/bob@example.com").json["userName"] == "bob@example.com"
+
+
+def test_changes_to_a_deleted_user_are_404(scim: Scim) -> None:
+    scim.post(user("ann@example.com"))
+    scim.call("DELETE", f"{USERS}/ann@example.com")
+    put = scim.call("PUT", f"{USERS}/ann@example.com", user("ann@example.com"))
+    patch = scim.patch("ann@example.com", {"op": "replace", "value": {"active": True}})
+    for response in (put, patch):
+        assert (response.status_code, error(response)) == (
+            404,
+            {"status": "404", "detail": "No User 'ann@example.com'."},
+        )
