@@ -21,6 +21,7 @@ import signal
 import sys
 import threading
 import time
+from datetime import UTC, datetime
 from http.client import HTTPConnection
 from pathlib import Path
 from typing import Any
@@ -213,8 +214,30 @@ def measure(url: str, port: int, session: int) -> int:
         f"  registry after: {len(rows):,} people, wrong manager or inactive: {len(wrong)}, "
         f"chains reaching the root: {reach:,}, roots: {roots}, deepest chain: {depth}"
     )
+    record(
+        {
+            "measured_at": datetime.now(UTC).isoformat(),
+            "users": USERS,
+            "clients": CLIENTS,
+            "post_s": round(posts, 1),
+            "patch_s": round(patches, 1),
+            "total_s": round(total, 1),
+            "cpu_ms_per_request": spent,
+            "evaluations": figures["evaluations"],
+            "inconsistent": figures["inconsistent"],
+            "wrong_after": len(wrong),
+            "load_average": round(os.getloadavg()[0], 1),
+        }
+    )
     consistent = figures["inconsistent"] == 0 and not wrong and roots == 1 and reach == USERS
     return 0 if consistent and (total < 60 or USERS < 10000) else 1
+
+
+def record(figures: dict[str, Any]) -> None:
+    out = ROOT / "bench" / "results.json"
+    existing = json.loads(out.read_text()) if out.exists() else {}
+    existing["scim_sync"] = figures
+    out.write_text(json.dumps(existing, indent=2) + "\n")
 
 
 def transaction_of(conn: psycopg.Connection) -> Any:
