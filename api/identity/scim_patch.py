@@ -145,9 +145,13 @@ def _hit(target: Target, email: dict[str, Any]) -> bool:
 def _without(items: list[Any], value: Any) -> list[Any] | None:
     """Entra's remove-with-value: drop the listed addresses only."""
     gone = value if isinstance(value, list) else [value]
-    drop = {str(v.get("value", "")).lower() for v in gone if isinstance(v, Mapping)}
-    kept = [e for e in items if str(e.get("value", "")).lower() not in drop]
+    drop = {_address(v) for v in gone if isinstance(v, Mapping)}
+    kept = [e for e in items if not isinstance(e, Mapping) or _address(e) not in drop]
     return kept or None
+
+
+def _address(email: Mapping[str, Any]) -> str:
+    return str(lookup(email, "value")[1] or "").lower()
 
 
 def _one_primary(items: list[Any]) -> list[Any]:

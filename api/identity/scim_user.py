@@ -18,6 +18,7 @@ ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 DEALDESK = "urn:ietf:params:scim:schemas:extension:dealdesk:2.0:User"
 NAME_PARTS = ("formatted", "familyName", "givenName", "middleName")
 MAX_ID = 128
+MAX_TEXT = 1024  # indexed values (externalId, emails, a manager reference) must fit a btree
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +137,8 @@ def manager_value(value: Any) -> str | None:
         return None
     if not isinstance(value, str):
         raise invalid_value(f"`{ENTERPRISE}:manager.value` must be a string.")
+    if len(value) > MAX_TEXT:
+        raise invalid_value(f"`{ENTERPRISE}:manager.value` is at most {MAX_TEXT} characters.")
     return value
 
 
@@ -154,6 +157,8 @@ def _text(obj: Mapping[str, Any], key: str, where: str | None = None) -> str | N
         return None
     if not isinstance(value, str):
         raise invalid_value(f"`{where or key}` must be a string.")
+    if len(value) > MAX_TEXT:
+        raise invalid_value(f"`{where or key}` is at most {MAX_TEXT} characters.")
     return value
 
 

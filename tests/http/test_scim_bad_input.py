@@ -41,6 +41,18 @@ BODIES = [
     ),
     (b'{"userName": "' + b"x" * 129 + b'"}', 400, "invalidValue", "`userName` is at most 128"),
     (b'{"userName": "a\\u0000b"}', 400, "invalidValue", "The request body is not valid."),
+    (
+        b'{"userName": "a", "externalId": "' + b"e" * 5000 + b'"}',
+        400,
+        "invalidValue",
+        "`externalId` is at most 1024 characters.",
+    ),
+    (
+        b'{"userName": "a", "emails": [{"value": "' + b"e" * 5000 + b'"}]}',
+        400,
+        "invalidValue",
+        "`emails[0].value` is at most 1024 characters.",
+    ),
 ]
 
 
@@ -59,6 +71,8 @@ BODIES = [
         "tier a number",
         "userName too long",
         "NUL",
+        "externalId too long",
+        "email too long",
     ],
 )
 def test_bad_post_bodies(
