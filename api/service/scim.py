@@ -55,15 +55,7 @@ def delete_user(conn: psycopg.Connection, policy: Policy, person_id: str, actor:
     """Deactivate and hide: the person stays in the registry, inactive, for history."""
     current = live_user(conn, person_id)
     _put(conn, policy, current, actor, active=False)
-    store.save_scim(
-        conn,
-        person_id,
-        user_name=current.user_name,
-        external_id=current.external_id,
-        attrs=current.scim_attrs,
-        manager_ref=current.manager_ref,
-        deleted=True,
-    )
+    store.hide_user(conn, person_id)
 
 
 def live_user(conn: psycopg.Connection, person_id: str) -> ScimRow:

@@ -58,12 +58,7 @@ SELECT coalesce(
         WHERE lower(email) = lower(%(ref)s) AND email IS NOT NULL)
 )
 """
-SAVE = f"""
-UPDATE people SET user_name = %(user_name)s, external_id = %(external_id)s,
-    scim_attrs = %(attrs)s, manager_ref = %(manager_ref)s, scim_deleted = %(deleted)s
-WHERE id = %(id)s
-RETURNING {COLUMNS}
-"""  # noqa: S608 (constants only)
+HIDE = "UPDATE people SET scim_deleted = true WHERE id = %s"
 PENDING = """
 SELECT id FROM people
 WHERE lower(manager_ref) = ANY(%s) AND manager_ref IS NOT NULL AND manager_id IS NULL
@@ -192,32 +187,9 @@ def upsert_scim_person(
     return Person(*row[:-1]), bool(row[-1])
 
 
-def save_scim(
-    conn: psycopg.Connection,
-    person_id: str,
-    *,
-    user_name: str | None,
-    external_id: str | None,
-    attrs: dict[str, Any],
-    manager_ref: str | None,
-    deleted: bool,
-) -> ScimRow:
-    """Write the SCIM columns of an existing person; returns the whole row."""
-    params = {
-        "id": person_id,
-        "user_name": user_name,
-        "external_id": external_id,
-        "attrs": Jsonb(attrs),
-        "manager_ref": manager_ref,
-        "deleted": deleted,
-    }
-    try:
-        with conn.cursor(row_factory=class_row(ScimRow)) as cur:
-            row = cur.execute(SAVE, params).fetchone()
-    except psycopg.errors.UniqueViolation:
-        raise Conflict(f"Another person already has the userName {user_name!r}.") from None
-    assert row is not None, "save_scim follows put_person: the person exists"
-    return row
+def hide_user(conn: psycopg.Connection, person_id: str) -> None:
+    """A SCIM DELETE: the resource is gone (404) while the person stays, for history."""
+    conn.execute(HIDE, (person_id,))
 
 
 def waiting_for(conn: psycopg.Connection, names: list[str]) -> list[str]:
