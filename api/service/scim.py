@@ -98,7 +98,6 @@ def _save(
         )
     manager_id, manager_ref = _manager(conn, user, current)
     active = user.active if user.active is not None else default_active
-    reports = _waiting(conn, person_id, user, current)
     scim = store.ScimFields(user.user_name, user.external_id, user.attrs(), manager_ref)
     person = _put(
         conn,
@@ -113,8 +112,16 @@ def _save(
         manager_id=manager_id,
         active=active,
     )
-    if not reports:
+    # From here the registry generation's row lock is held (the write above took it), so
+    # these reads see every change committed before ours: of two users naming each other
+    # at once, the second to commit links both.
+    late = store.resolve_ref(conn, manager_ref) if manager_ref is not None else None
+    reports = _waiting(conn, person_id, user, current)
+    if late is None and not reports:
         return scim.row(person)
+    if late is not None:
+        _put(conn, policy, scim.row(person), actor, manager_id=late)
+        store.clear_manager_ref(conn, person_id)
     _link_reports(conn, policy, person_id, reports, actor)
     return live_user(conn, person_id)
 
