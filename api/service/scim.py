@@ -22,7 +22,7 @@ from api.policy.decision import iso_utc
 from api.policy.model import Policy
 from api.service.people import Save, put_person
 from api.storage import scim as store
-from api.storage.people import Person, upsert_person
+from api.storage.people import Person, manager_chain, upsert_person
 from api.storage.scim import ScimRow
 
 
@@ -115,6 +115,8 @@ def _save(
     # From here the registry generation's row lock is held (the write above took it), so
     # these reads see every change committed before ours: of two users naming each other
     # at once, the second to commit links both.
+    if manager_id is not None and (current is None or current.manager_id != manager_id):
+        _refuse_cycle(conn, person_id, manager_id)
     late = store.resolve_ref(conn, manager_ref) if manager_ref is not None else None
     reports = _waiting(conn, person_id, user, current)
     if late is None and not reports:
@@ -124,6 +126,13 @@ def _save(
         store.clear_manager_ref(conn, person_id)
     _link_reports(conn, policy, person_id, reports, actor)
     return live_user(conn, person_id)
+
+
+def _refuse_cycle(conn: psycopg.Connection, person_id: str, manager_id: str) -> None:
+    """put_person checked the chain before the lock; a change committed since (the same
+    pair named the other way round, at once) shows now. Raising rolls back everything."""
+    if any(p.id == person_id for p in manager_chain(conn, person_id)):
+        raise invalid_value(f"{manager_id!r} reports to {person_id!r}: that would make a cycle.")
 
 
 def _upsert(
