@@ -83,22 +83,20 @@ def get_user(person_id: str) -> Response:
 @blp.route("/Users/<string:person_id>", methods=["PUT"])
 @requires(Scope.SCIM)
 def replace_user(person_id: str) -> Response:
-    user = read_user(raw_json())
     rt = runtime()
     with transaction(rt.pool) as conn:
         policy = rt.policies.follow(conn).active
-        row = service.replace_user(conn, policy, person_id, user, _actor())
+        row = service.replace_user(conn, policy, person_id, raw_json, _actor())
     return scim_reply(_user(row))
 
 
 @blp.route("/Users/<string:person_id>", methods=["PATCH"])
 @requires(Scope.SCIM)
 def patch_user(person_id: str) -> Response:
-    body = raw_json()
     rt = runtime()
     with transaction(rt.pool) as conn:
         policy = rt.policies.follow(conn).active
-        row = service.patch_user(conn, policy, person_id, body, _actor())
+        row = service.patch_user(conn, policy, person_id, raw_json, _actor())
     return scim_reply(_user(row))
 
 

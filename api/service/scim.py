@@ -8,7 +8,7 @@ remembered and linked when they arrive; a cycle is refused and nothing is writte
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any
 
@@ -38,16 +38,26 @@ def create_user(conn: psycopg.Connection, policy: Policy, user: UserIn, actor: s
 
 
 def replace_user(
-    conn: psycopg.Connection, policy: Policy, person_id: str, user: UserIn, actor: str
+    conn: psycopg.Connection,
+    policy: Policy,
+    person_id: str,
+    body: Callable[[], Mapping[str, Any]],
+    actor: str,
 ) -> ScimRow:
-    return _save(conn, policy, person_id, user, live_user(conn, person_id), actor)
+    """`body` is read only once the user is known to exist: 404 answers before 400."""
+    current = live_user(conn, person_id)
+    return _save(conn, policy, person_id, read_user(body()), current, actor)
 
 
 def patch_user(
-    conn: psycopg.Connection, policy: Policy, person_id: str, body: Mapping[str, Any], actor: str
+    conn: psycopg.Connection,
+    policy: Policy,
+    person_id: str,
+    body: Callable[[], Mapping[str, Any]],
+    actor: str,
 ) -> ScimRow:
     current = live_user(conn, person_id)
-    patched = apply_patch(render(stored(current), ""), body)
+    patched = apply_patch(render(stored(current), ""), body())
     return _save(conn, policy, person_id, read_user(patched), current, actor)
 
 

@@ -275,3 +275,12 @@ def test_unknown_paths_and_methods_answer_in_scim_shape(scim: Scim) -> None:
             "detail": "Searching with POST /.search is not supported: filter with GET.",
         },
     )
+
+
+def test_an_unknown_user_is_404_before_its_body_is_read(scim: Scim) -> None:
+    for method in ("PUT", "PATCH"):
+        response = raw(scim, method, f"{USERS}/nobody@example.com", b'{"broken"')
+        assert (response.status_code, error(response)) == (
+            404,
+            {"status": "404", "detail": "No User 'nobody@example.com'."},
+        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -99,8 +100,8 @@ def test_two_managers_named_the_other_way_round_at_once_make_no_cycle(
     assert (ann.manager_id, bob.manager_id) == ("bob@example.com", None)
 
 
-def manager(ref: str) -> dict[str, Any]:
-    return {"Operations": [{"op": "Add", "path": f"{ENTERPRISE}:manager", "value": ref}]}
+def manager(ref: str) -> Callable[[], dict[str, Any]]:
+    return lambda: {"Operations": [{"op": "Add", "path": f"{ENTERPRISE}:manager", "value": ref}]}
 
 
 def wait_for_lock(db: str) -> None:
