@@ -104,6 +104,8 @@ def read_user(doc: Mapping[str, Any]) -> UserIn:
         raise invalid_value("`userName` is required: a non-empty string.")
     if len(user_name) > MAX_ID:
         raise invalid_value(f"`userName` is at most {MAX_ID} characters.")
+    if "/" in user_name:
+        raise invalid_value("`userName` must not contain `/`: a new user's id is its userName.")
     extension = _extension(doc, DEALDESK)
     enterprise = _extension(doc, ENTERPRISE)
     manager_sent, manager = lookup(enterprise, "manager")

@@ -41,6 +41,7 @@ BODIES = [
     ),
     (b'{"userName": "' + b"x" * 129 + b'"}', 400, "invalidValue", "`userName` is at most 128"),
     (b'{"userName": "a\\u0000b"}', 400, "invalidValue", "The request body is not valid."),
+    (b'{"userName": "a/b"}', 400, "invalidValue", "`userName` must not contain `/`"),
     (
         b'{"userName": "a", "externalId": "' + b"e" * 5000 + b'"}',
         400,
@@ -71,6 +72,7 @@ BODIES = [
         "tier a number",
         "userName too long",
         "NUL",
+        "slash in userName",
         "externalId too long",
         "email too long",
     ],
