@@ -582,3 +582,20 @@ CREATE TABLE IF NOT EXISTS schema_version (
     schema_sha256 text NOT NULL,
     applied_at    timestamptz NOT NULL DEFAULT now()
 );
+-- SCIM 2.0 provisioning (DESIGN 13, api/http/scim.py). A provisioned person keeps the
+-- identity provider's userName and externalId; `scim_attrs` holds the descriptive attributes
+-- a person has no column for (name parts, displayName, every email), as sent. A SCIM DELETE
+-- only deactivates and hides the SCIM resource (`scim_deleted`): history still names the
+-- person. `manager_ref` is a manager named before they were provisioned, linked on arrival.
+ALTER TABLE people ADD COLUMN IF NOT EXISTS user_name text;
+ALTER TABLE people ADD COLUMN IF NOT EXISTS external_id text;
+ALTER TABLE people ADD COLUMN IF NOT EXISTS scim_deleted boolean NOT NULL DEFAULT false;
+ALTER TABLE people ADD COLUMN IF NOT EXISTS manager_ref text;
+ALTER TABLE people ADD COLUMN IF NOT EXISTS scim_attrs jsonb NOT NULL DEFAULT '{}';
+CREATE UNIQUE INDEX IF NOT EXISTS people_user_name_idx ON people (lower(user_name))
+    WHERE user_name IS NOT NULL AND NOT scim_deleted;
+CREATE INDEX IF NOT EXISTS people_external_id_idx ON people (external_id)
+    WHERE external_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS people_email_idx ON people (lower(email)) WHERE email IS NOT NULL;
+CREATE INDEX IF NOT EXISTS people_pending_manager_idx ON people (lower(manager_ref))
+    WHERE manager_ref IS NOT NULL AND manager_id IS NULL;

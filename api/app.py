@@ -26,6 +26,7 @@ from api.http import (
     problems,
     reports,
     requests,
+    scim,
     webhooks,
 )
 from api.http.auth import authenticate, confirm_snapshot_key
@@ -108,6 +109,7 @@ def create_app(
         api.spec.components.security_scheme(name, scheme)
     for module in BLUEPRINTS:
         api.register_blueprint(module.blp)
+    app.register_blueprint(scim.blp)  # its own protocol: not in the OpenAPI document
     problems.register(app)
     logs.install(app)
     if settings.metrics:

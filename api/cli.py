@@ -19,7 +19,7 @@ from api.errors import DealdeskError, InvalidPolicy
 DEFAULT_THREADS = 8  # per serve worker; 1 gives gunicorn sync workers
 ALL_SCOPES_HELP = (
     "evaluate,requests,approvals,overrides,audit:read,audit:review,people,policies,webhooks,"
-    "metrics,admin"
+    "metrics,scim,admin"
 )
 
 

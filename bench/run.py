@@ -22,6 +22,8 @@ measured side by side in one run, printed as a table and written to bench/result
    (bench/webhooks.py; BENCH_SKIP_WEBHOOKS skips it).
 9. Mail: submit + approve with mail on and off side by side, and commit to the mail accepted
    by aiosmtpd at 50 steps/s (bench/mail.py; BENCH_SKIP_MAIL skips it).
+10. SCIM sync of 10,000 users, POST then PATCH of every manager, with evaluations checked
+    alongside (bench/scim_sync.py; BENCH_SKIP_SCIM skips it).
 
 wrk is used when installed (Debian package `wrk`), else a Python load generator.
 Knobs: BENCH_SECONDS (per load run, default 6), BENCH_ROUNDS (alternating healthz/evaluation
@@ -421,6 +423,10 @@ def main() -> int:
 
         reports.main()
         report_writes.main()
+    if not os.environ.get("BENCH_SKIP_SCIM"):
+        from bench import scim_sync
+
+        scim_sync.main()
     return 0
 
 

@@ -40,6 +40,7 @@ class Scope(StrEnum):
     POLICIES = "policies"
     WEBHOOKS = "webhooks"
     METRICS = "metrics"
+    SCIM = "scim"
     ADMIN = "admin"
 
 
@@ -67,8 +68,8 @@ def current_key() -> ApiKey:
 
 
 def authenticate() -> None:
-    """before_request for /v1 and /metrics: find the key or token, then the view's scope."""
-    if not (request.path.startswith("/v1") or request.path == "/metrics"):
+    """before_request for /v1, /scim and /metrics: find the key or token, then the view's scope."""
+    if not (request.path.startswith(("/v1", "/scim/")) or request.path == "/metrics"):
         return
     token = _token()
     runtime: Runtime = current_app.extensions["dealdesk"]

@@ -21,10 +21,15 @@ from api.errors import (
     Refused,
     Unavailable,
 )
+from api.identity.scim_error import error_document
 
 log = logging.getLogger("dealdesk.http")
 
 PROBLEM_JSON = "application/problem+json"
+SCIM_JSON = "application/scim+json"
+SCIM_PREFIX = "/scim/"
+# SCIM's scimType for the refusals the shared handlers make (RFC 7644 3.12)
+SCIM_TYPES = {"malformed-json": "invalidSyntax", "validation-error": "invalidValue"}
 JSON = "application/json"
 RETRY_AFTER_S = "5"
 
@@ -66,6 +71,8 @@ def problem(
     errors: Mapping[str, Sequence[str]] | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> Response:
+    if has_request_context() and request.path.startswith(SCIM_PREFIX):
+        return scim_problem(status, slug, detail, errors, headers)
     body: dict[str, Any] = {
         "type": f"urn:dealdesk:problem:{slug}",
         "title": _title(status),
@@ -75,6 +82,24 @@ def problem(
     if errors:
         body["errors"] = {k: list(v) for k, v in errors.items()}
     response = Response(json.dumps(body), status=status, mimetype=problem_media_type())
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def scim_problem(
+    status: int,
+    slug: str,
+    detail: str,
+    errors: Mapping[str, Sequence[str]] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """The same refusal in SCIM's Error shape: SCIM has no 422, so a body it refuses is 400."""
+    if status == 422:
+        status = 400
+    named = "; ".join(f"{k}: {' '.join(v)}" for k, v in (errors or {}).items())
+    body = error_document(status, f"{detail} {named}" if named else detail, SCIM_TYPES.get(slug))
+    response = Response(json.dumps(body), status=status, mimetype=SCIM_JSON)
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response

@@ -1,4 +1,7 @@
-"""Identity rules, pure: what a verified access token grants and whom it names (DESIGN 13).
+"""PURE identity core (DESIGN 13): what a verified access token grants and whom it names, and
+SCIM resources <-> people, SCIM PATCH and filters.
 
-No I/O here: the JWKS fetching and signature checks are adapters at the edge
-(api/http/access_tokens.py); this package turns verified claims into scopes and an actor."""
+Nothing here imports Flask, marshmallow or psycopg. The JWKS fetching and signature checks are
+adapters at the edge (api/http/access_tokens.py); the SCIM blueprint (api/http/scim.py) parses
+the body, this package reads it into plain values, and api/service/scim.py stores them.
+"""

@@ -24,6 +24,7 @@ SCOPES = (
     "policies",
     "webhooks",
     "metrics",
+    "scim",
     "admin",
 )
 

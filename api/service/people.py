@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -11,11 +12,20 @@ from api.policy.model import Policy
 from api.storage import audit
 from api.storage.people import Person, get_people, manager_chain, upsert_person
 
+Save = Callable[[psycopg.Connection, dict[str, Any]], tuple[Person, bool]]
+
 
 def put_person(
-    conn: psycopg.Connection, policy: Policy, person_id: str, body: dict[str, Any], actor: str
+    conn: psycopg.Connection,
+    policy: Policy,
+    person_id: str,
+    body: dict[str, Any],
+    actor: str,
+    save: Save = upsert_person,
 ) -> tuple[Person, bool]:
-    """Create or replace a person; the tier must exist, managers and delegates must exist."""
+    """Create or replace a person; the tier must exist, managers and delegates must exist.
+
+    `save` writes the row (SCIM's also writes its own columns in the same statement)."""
     delegate = body.get("delegate") or {}
     refs = [r for r in (body.get("manager_id"), delegate.get("id")) if r]
     known = get_people(conn, refs) if refs else {}
@@ -39,7 +49,7 @@ def put_person(
         errors["delegate.to"] = ["Must not be before `from`."]
     if errors:
         raise Invalid("The person cannot be saved.", errors)
-    person, created = upsert_person(
+    person, created = save(
         conn,
         {
             "id": person_id,

@@ -19,9 +19,11 @@ INSERT INTO api_keys (name, key_hash, scopes, person_id, expires_at) VALUES (%s,
 ON CONFLICT (name) WHERE revoked_at IS NULL DO NOTHING
 RETURNING id, name, scopes, created_at, revoked_at, person_id, expires_at, last_used_at
 """
+# A people-bound key works only while its person is active (DESIGN 13: deactivation ends it).
 BY_HASH = """
 SELECT id, name, scopes, created_at, revoked_at, person_id, expires_at, last_used_at FROM api_keys
 WHERE key_hash = %s AND revoked_at IS NULL
+  AND (person_id IS NULL OR person_id IN (SELECT id FROM people WHERE active))
 """
 LIST = """
 SELECT id, name, scopes, created_at, revoked_at, person_id, expires_at, last_used_at

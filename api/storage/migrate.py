@@ -26,7 +26,7 @@ from api.errors import DealdeskError, Unavailable
 from api.storage import partitions
 
 SCHEMA_VERSION = 1
-SCHEMA_SHA256 = "bf8e2fc1e270a74a43b3d7db725f49816a77d56dd2f9838c99c7b29ef3d8cf52"
+SCHEMA_SHA256 = "1a20d148d6de2b8b926fb304a2a135954c50d9fa091e0ad2e500e9f2028e8100"
 LOCK = 7_451_026  # schema and partition DDL: one process at a time
 LOCK_TIMEOUT_MS = 5000
 RETRIES = 8

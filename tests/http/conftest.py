@@ -72,3 +72,11 @@ def deal(**fields: Any) -> dict[str, Any]:
 
 
 ALL_SCOPES = SCOPES
+
+
+@pytest.fixture()
+def scim(client: FlaskClient, make_key: Callable[..., str]) -> Any:
+    """A SCIM client (tests/http/scim_client.py) with a key named `okta` holding `scim`."""
+    from tests.http.scim_client import Scim
+
+    return Scim(client, make_key("scim", name="okta"))

@@ -86,8 +86,11 @@ def test_every_operation_has_a_unique_camel_case_operation_id(app: Flask) -> Non
     for rule in app.url_map.iter_rules():
         if rule.endpoint.startswith(("static", "api-docs")) or rule.rule in OPEN_DOCS:
             continue
-        if rule.endpoint.startswith(("console.", "docs.")) or rule.rule in ("/", "/favicon.ico"):
-            continue  # the console's HTML pages, its icon and the docs page: not the API
+        if rule.endpoint.startswith(("console.", "docs.", "scim.")) or rule.rule in (
+            "/",
+            "/favicon.ico",
+        ):
+            continue  # the console's pages, its icon, the docs page, SCIM (its own protocol)
         path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
         for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}:
             assert documented.get((method.lower(), path)), f"{method} {path} is not documented"
