@@ -184,4 +184,6 @@ def _base() -> str:
 
 
 def _actor() -> str:
-    return f"scim:{current_key().name}"
+    """`scim:` + the key's name, or the token's client (DESIGN 13)."""
+    caller = current_key()
+    return f"scim:{caller.name.removeprefix('jwt:') if caller.kind == 'jwt' else caller.name}"

@@ -251,6 +251,26 @@ def test_the_audit_actor_is_the_client(
     assert actors == ["jwt:cpq", "jwt:sf-org", "jwt:svc-7"]
 
 
+def test_a_token_with_the_scim_scope_provisions_as_its_client(
+    client: FlaskClient, issuer: Issuer, admin: dict[str, str]
+) -> None:
+    token = issuer.token(roles=["dealdesk:scim"], client_id=None, azp="entra-app")
+    user = {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": "Pat.Scim@example.com",
+        "displayName": "Pat Scim",
+        "active": True,
+    }
+    headers = {**bearer(token), "Content-Type": "application/scim+json"}
+    response = client.post("/scim/v2/Users", json=user, headers=headers)
+    assert (response.status_code, response.json["id"]) == (201, "pat.scim@example.com")
+    unscoped = client.post("/scim/v2/Users", json=user, headers=bearer(issuer.token()))
+    assert (unscoped.status_code, unscoped.json["status"]) == (403, "403")
+    events = client.get("/v1/audit/events?limit=500", headers=admin).json["items"]
+    actors = [e["actor"] for e in events if e["subject"] == "pat.scim@example.com"]
+    assert actors == ["scim:entra-app"]
+
+
 def test_a_token_submits_and_approves(
     client: FlaskClient, issuer: Issuer, admin: dict[str, str]
 ) -> None:
