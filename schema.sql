@@ -504,3 +504,17 @@ CREATE TABLE IF NOT EXISTS rollup_categories (
     month date NOT NULL, executive_id text NOT NULL, category text NOT NULL, n bigint NOT NULL
 );
 CREATE INDEX IF NOT EXISTS rollup_categories_idx ON rollup_categories (month);
+
+-- Approval SLAs (DESIGN 14, issue 25): when a step became current, when it is due, whom it
+-- was escalated to, how many SLA stages (reminder, overdue, escalations) have fired, and when
+-- the next one falls due. The dispatcher's scan reads only the partial index below, so a pass
+-- costs the same with 100,000 open steps as with none.
+ALTER TABLE approval_steps ADD COLUMN IF NOT EXISTS assigned_at timestamptz;
+ALTER TABLE approval_steps ADD COLUMN IF NOT EXISTS due_at timestamptz;
+ALTER TABLE approval_steps ADD COLUMN IF NOT EXISTS escalations jsonb NOT NULL DEFAULT '[]';
+ALTER TABLE approval_steps ADD COLUMN IF NOT EXISTS sla_stage integer NOT NULL DEFAULT 0;
+ALTER TABLE approval_steps ADD COLUMN IF NOT EXISTS sla_next_at timestamptz;
+CREATE INDEX IF NOT EXISTS approval_steps_sla_due_idx ON approval_steps (sla_next_at)
+    WHERE state = 'pending' AND sla_next_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS approval_steps_overdue_idx ON approval_steps (due_at)
+    WHERE state = 'pending' AND due_at IS NOT NULL;

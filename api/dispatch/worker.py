@@ -27,6 +27,7 @@ from api.dispatch import checkpoints
 from api.dispatch.client import KeptAlive, Outcome, post
 from api.dispatch.egress import Egress
 from api.dispatch.schedule import NO_SUCCESS_DISABLES_AFTER_S, SCHEDULE, next_delay
+from api.dispatch.sla import SlaJob
 from api.errors import DealdeskError
 from api.events.signing import headers
 from api.metrics import record_delivery
@@ -76,19 +77,22 @@ class Dispatcher:
         listener.start()
         executor = ThreadPoolExecutor(self.threads, thread_name_prefix="webhooks-send")
         next_checkpoint = 0.0
+        sla = SlaJob(self.settings)
         try:
             while not self._should_stop():
                 try:
                     if time.monotonic() >= next_checkpoint:
                         checkpoints.maybe_seal(pool, self.settings.checkpoint_every)
                         next_checkpoint = time.monotonic() + CHECKPOINT_EVERY_S
+                    if sla.due():
+                        sla.run(pool)
                     full = self._claim_and_send(pool, executor)
                 except (DealdeskError, psycopg.Error) as exc:
                     log.warning("webhooks: database unavailable (%s); retrying", exc)
                     self.stop.wait(1.0)
                     continue
                 if not full:
-                    self._wake.wait(POLL_S)
+                    self._wake.wait(min(POLL_S, sla.every_s))
                     self.stop.wait(COALESCE_S)  # one claim for a burst of notifications
                     self._wake.clear()
         finally:

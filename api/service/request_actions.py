@@ -18,7 +18,7 @@ from api.service.context import Context
 from api.service.parties import check_acting_as
 from api.storage.people import Person, get_people
 from api.storage.requests import RequestRecord
-from api.workflow.machine import Approver, act, current_step
+from api.workflow.machine import Approver, act, acting_as, current_step
 from api.workflow.states import FINAL_STATES, Action, RequestState, Step
 
 
@@ -52,8 +52,17 @@ def act_on(
         conn, ctx, record, state, steps, record.deal, record.decision, None, changed=index
     )
     history.record_action(conn, ctx, updated, index, action.value)
+    as_ = acting_as(record.steps[index], approver_id)
     event = records.event(
-        conn, ctx, f"request.{action.value}", approver_id, updated, before, index, comment
+        conn,
+        ctx,
+        f"request.{action.value}",
+        approver_id,
+        updated,
+        before,
+        index,
+        comment,
+        acted_as=as_,
     )
     request_changed(conn, event, updated)
     return updated

@@ -26,6 +26,7 @@ from api.service import bypass, history
 from api.service import request_records as records
 from api.service.announce import request_changed
 from api.service.context import Context
+from api.service.eligibility import attach
 from api.service.evaluations import check_currency
 from api.service.parties import Parties, check_acting_as, in_database, resolve_parties
 from api.service.shadow import shadow_results
@@ -57,8 +58,9 @@ def submit(
     check_acting_as(ctx.person_id, requested_by, "requested_by")
     assessment, output, stored_deal = _decide(conn, ctx, deal, parties, "submission")
     decision = assessment.decision
-    steps = _route(conn, ctx, decision, parties)
-    state, stuck_reason = settle(decision.outcome, steps)
+    routed = _route(conn, ctx, decision, parties)
+    state, stuck_reason = settle(decision.outcome, routed)
+    steps = records.stamp(ctx, state, routed)
     request_id = uuid.uuid4()
     fields = {
         "id": request_id,
@@ -93,6 +95,7 @@ def submit(
         updated_at=ctx.now,
         steps=list(steps),
     )
+    record = attach(conn, ctx.policy, ctx.today, [record])[0]
     history.record_ask(conn, ctx, record, "submission")
     event = records.event(conn, ctx, "request.submitted", parties.requester.id, record, None, None)
     request_changed(conn, event, record, submitted=True)

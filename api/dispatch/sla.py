@@ -1,0 +1,68 @@
+"""The SLA scan as one more job of the dispatcher process (DESIGN 14), beside deliveries and
+checkpoints: every `DEALDESK_SLA_SCAN_S` (0.5 s by default) one short transaction fires the
+reminders, overdue notices and escalations that have fallen due.
+
+It decides under the policy set in force, followed from the database like the API's
+workers do (the policy directory until something is published)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from psycopg_pool import ConnectionPool
+
+from api.config import Settings
+from api.errors import InvalidPolicy
+from api.policy.loader import load_policy_dir
+from api.runtime import PolicyFollower
+from api.service.sla import BATCH, Clock, run_pass
+from api.storage.database import transaction
+
+log = logging.getLogger("dealdesk.sla")
+
+
+@dataclass
+class SlaJob:
+    settings: Settings
+    _follower: PolicyFollower | None = None
+    _next: float = 0.0
+    _failed: bool = field(default=False)
+
+    @property
+    def every_s(self) -> float:
+        return self.settings.sla_scan_s
+
+    def due(self) -> bool:
+        return time.monotonic() >= self._next
+
+    def run(self, pool: ConnectionPool) -> int:
+        """One pass (more while full batches come back); how many stages fired."""
+        self._next = time.monotonic() + self.every_s
+        follower = self._policies()
+        if follower is None:
+            return 0
+        fired = 0
+        while True:
+            now = datetime.now(UTC)
+            with transaction(pool) as conn:
+                conn.execute("SET LOCAL synchronous_commit = on")  # a stage is never re-fired
+                policy = follower.follow(conn).active
+                clock = Clock(now, self.settings.today or now.date())
+                claimed, count = run_pass(conn, policy, clock, BATCH)
+            fired += count
+            if claimed < BATCH:
+                return fired
+
+    def _policies(self) -> PolicyFollower | None:
+        if self._follower is None and not self._failed:
+            try:
+                policies = load_policy_dir(self.settings.policy_dir)
+            except InvalidPolicy as exc:
+                log.warning("sla: no policy to time approvals by (%s); the scan is off", exc)
+                self._failed = True
+                return None
+            self._follower = PolicyFollower(policies, 0, datetime.now(UTC))
+        return self._follower
