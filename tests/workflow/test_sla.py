@@ -48,7 +48,9 @@ def policy(shipped: PolicySet) -> Policy:
         pytest.param(date(2026, 8, 1), Decimal(24), id="next quarter's first day: hours"),
     ],
 )
-def test_the_sla_in_force_depends_on_the_period(policy: Policy, today: date, hours: Decimal) -> None:
+def test_the_sla_in_force_depends_on_the_period(
+    policy: Policy, today: date, hours: Decimal
+) -> None:
     period = period_of(policy, today)
     assert hours_in_force(SLA, period) == hours
     assert due_at(SLA, T0, period) == T0 + timedelta(hours=int(hours))
