@@ -518,3 +518,31 @@ CREATE INDEX IF NOT EXISTS approval_steps_sla_due_idx ON approval_steps (sla_nex
     WHERE state = 'pending' AND sla_next_at IS NOT NULL;
 CREATE INDEX IF NOT EXISTS approval_steps_overdue_idx ON approval_steps (due_at)
     WHERE state = 'pending' AND due_at IS NOT NULL;
+-- Every time a step became current, and how long it waited (the approval-times report and
+-- its history: a revision replaces approval_steps rows, never these). `waited_us` is set when
+-- the step is acted on; `overdue` when its overdue notice fires or it is acted on after due.
+CREATE TABLE IF NOT EXISTS step_timings (
+    id          bigserial PRIMARY KEY,
+    request_id  uuid NOT NULL REFERENCES approval_requests (id),
+    seq         integer NOT NULL,
+    tier        text NOT NULL,
+    approver_id text NOT NULL,
+    assigned_at timestamptz NOT NULL,
+    assigned_on date NOT NULL,
+    period_end  boolean NOT NULL,
+    due_at      timestamptz,
+    acted_at    timestamptz,
+    acted_by    text,
+    waited_us   bigint,
+    overdue     boolean NOT NULL DEFAULT false,
+    escalated   boolean NOT NULL DEFAULT false,
+    superseded  boolean NOT NULL DEFAULT false   -- a revision restarted it before anyone acted
+);
+CREATE INDEX IF NOT EXISTS step_timings_open_idx ON step_timings (request_id, seq)
+    WHERE acted_at IS NULL AND NOT superseded;
+CREATE INDEX IF NOT EXISTS step_timings_report_idx ON step_timings (assigned_on)
+    INCLUDE (tier, approver_id, waited_us, period_end, overdue, escalated);
+CREATE INDEX IF NOT EXISTS step_timings_overdue_idx ON step_timings (request_id)
+    WHERE overdue;
+CREATE INDEX IF NOT EXISTS overrides_bypassed_idx ON overrides (request_id)
+    WHERE 'bypassed_owner' = ANY (categories);

@@ -42,6 +42,7 @@ TABLES = (
     "ask_levers",
     "asks",
     "step_actions",
+    "step_timings",
     "withdrawals",
     "override_reviews",
     "overrides",

@@ -18,6 +18,7 @@ from api.service.context import Context
 from api.service.parties import check_acting_as
 from api.storage.people import Person, get_people
 from api.storage.requests import RequestRecord
+from api.storage.step_timings import close_timing
 from api.workflow.machine import Approver, act, acting_as, current_step
 from api.workflow.states import FINAL_STATES, Action, RequestState, Step
 
@@ -52,6 +53,7 @@ def act_on(
         conn, ctx, record, state, steps, record.deal, record.decision, None, changed=index
     )
     history.record_action(conn, ctx, updated, index, action.value)
+    close_timing(conn, record.id, index, ctx.now, approver_id)
     as_ = acting_as(record.steps[index], approver_id)
     event = records.event(
         conn,

@@ -17,6 +17,7 @@ from api.service.context import Context
 from api.service.eligibility import attach
 from api.storage import audit
 from api.storage.requests import RequestRecord, get_request, update_request, update_step
+from api.storage.step_timings import open_timing
 from api.workflow.machine import current_step
 from api.workflow.sla import assign_current
 from api.workflow.states import RequestState, Step
@@ -52,6 +53,7 @@ def save(
     """Write the new state; only step `changed` (and the step it made current) when given,
     else every step. The saved record is built from what was written rather than read back."""
     steps = stamp(ctx, state, steps)
+    note_assigned(conn, ctx, record.id, state, steps)
     fields = {
         "id": record.id,
         "state": state.value,
@@ -91,6 +93,21 @@ def stamp(ctx: Context, state: RequestState, steps: Sequence[Step]) -> list[Step
         return [replace(s, sla_next_at=None) if s.sla_next_at else s for s in steps]
     period = period_of(ctx.policy, ctx.today)
     return assign_current(ctx.policy.sla, state, steps, ctx.now, period)
+
+
+def note_assigned(
+    conn: psycopg.Connection,
+    ctx: Context,
+    request_id: uuid.UUID,
+    state: RequestState,
+    steps: Sequence[Step],
+) -> None:
+    """Open the step timing of a step stamped just now (the approval-times report's record)."""
+    index = current_step(state, steps)
+    if index is None or steps[index].assigned_at != ctx.now or steps[index].approver_id is None:
+        return
+    period_end = period_of(ctx.policy, ctx.today).is_period_end
+    open_timing(conn, request_id, index, steps[index], period_end)
 
 
 def event(

@@ -24,6 +24,7 @@ from api.storage import audit, outbox
 from api.storage.people import manager_chain
 from api.storage.requests import RequestRecord, get_request
 from api.storage.sla import claim_due, save_stage
+from api.storage.step_timings import mark
 from api.workflow.machine import current_step
 from api.workflow.routing import Candidate
 from api.workflow.sla import OVERDUE, Stage, due_stages, next_manager, next_stage, stage_kind
@@ -75,6 +76,8 @@ def _advance(
             break
         step = replace(escalated, sla_stage=stage + 1)
         record = _with_step(record, seq, step)
+        if stage >= OVERDUE:
+            mark(conn, record.id, seq, escalated=stage > OVERDUE)
         _announce(conn, policy, clock, record, seq, stage)
         fired += 1
     upcoming = next_stage(policy.sla, step.assigned_at, step.due_at, step.sla_stage)
