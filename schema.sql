@@ -542,6 +542,10 @@ CREATE INDEX IF NOT EXISTS step_timings_open_idx ON step_timings (request_id, se
     WHERE acted_at IS NULL AND NOT superseded;
 CREATE INDEX IF NOT EXISTS step_timings_report_idx ON step_timings (assigned_on)
     INCLUDE (tier, approver_id, waited_us, period_end, overdue, escalated);
+CREATE INDEX IF NOT EXISTS step_timings_tier_wait_idx ON step_timings (tier, waited_us)
+    INCLUDE (assigned_on, period_end) WHERE waited_us IS NOT NULL;
+CREATE INDEX IF NOT EXISTS step_timings_approver_wait_idx ON step_timings (approver_id, waited_us)
+    INCLUDE (assigned_on, period_end) WHERE waited_us IS NOT NULL;
 CREATE INDEX IF NOT EXISTS step_timings_overdue_idx ON step_timings (request_id)
     WHERE overdue;
 CREATE INDEX IF NOT EXISTS overrides_bypassed_idx ON overrides (request_id)

@@ -33,6 +33,11 @@ def hours(microseconds: int | None) -> str | None:
     return None if microseconds is None else ratio_text(Decimal(microseconds) / US_PER_HOUR)
 
 
+def rank(pct: int, count: int) -> int:
+    """The nearest rank of the pct-th percentile among `count` values: ceil(pct/100 * N)."""
+    return max(-(-pct * count // 100), 1)
+
+
 def approval_times(
     conn: psycopg.Connection,
     policy: Policy,
@@ -41,22 +46,30 @@ def approval_times(
     end: date | None,
 ) -> list[dict[str, Any]]:
     """Per tier (in the policy's order) or approver (by id), over steps that became current
-    between `start` and `end` (UTC dates, inclusive)."""
+    between `start` and `end` (UTC dates, inclusive). Medians are the 50th percentile by
+    nearest rank (the lower middle value of an even count), like p90."""
     low, high = start or FIRST_DAY, end or LAST_DAY
     rescued = store.rescued_after_overdue(conn, group_by, low, high)
+
+    def nth(key: str, pct: int, count: int, window: bool = False) -> str | None:
+        if count == 0:
+            return None
+        found = store.nth_wait(conn, group_by, key, low, high, rank(pct, count), period_end=window)
+        return hours(found)
+
     items = [
         {
             "key": key,
             "steps": steps,
             "acted": acted,
-            "median_hours": hours(median),
-            "p90_hours": hours(p90),
+            "median_hours": nth(key, 50, acted),
+            "p90_hours": nth(key, 90, acted),
             "overdue": overdue,
             "escalated": escalated,
-            "period_end_median_hours": hours(window),
+            "period_end_median_hours": nth(key, 50, window_acted, window=True),
             "rescued_after_overdue": rescued.get(key, 0),
         }
-        for key, steps, acted, median, p90, overdue, escalated, window in store.approval_times(
+        for key, steps, acted, overdue, escalated, window_acted in store.counts(
             conn, group_by, low, high
         )
     ]
