@@ -53,7 +53,7 @@ def save(
     """Write the new state; only step `changed` (and the step it made current) when given,
     else every step. The saved record is built from what was written rather than read back."""
     steps = stamp(ctx, state, steps)
-    note_assigned(conn, ctx, record.id, state, steps)
+    note_assigned(conn, ctx, record.id, state, steps, restarted=changed is None)
     fields = {
         "id": record.id,
         "state": state.value,
@@ -101,13 +101,16 @@ def note_assigned(
     request_id: uuid.UUID,
     state: RequestState,
     steps: Sequence[Step],
+    *,
+    restarted: bool,
 ) -> None:
-    """Open the step timing of a step stamped just now (the approval-times report's record)."""
+    """Open the step timing of a step stamped just now (the approval-times report's record);
+    `restarted` when the steps were rewritten (a revision), which supersedes open ones."""
     index = current_step(state, steps)
     if index is None or steps[index].assigned_at != ctx.now or steps[index].approver_id is None:
         return
     period_end = period_of(ctx.policy, ctx.today).is_period_end
-    open_timing(conn, request_id, index, steps[index], period_end)
+    open_timing(conn, request_id, index, steps[index], period_end, supersede=restarted)
 
 
 def event(

@@ -78,7 +78,7 @@ def submit(
         "now": ctx.now,
     }
     insert_request(conn, fields, steps)
-    records.note_assigned(conn, ctx, request_id, state, steps)
+    records.note_assigned(conn, ctx, request_id, state, steps, restarted=False)
     record = RequestRecord(
         request_id,
         fields["deal_id"],

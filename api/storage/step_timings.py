@@ -37,10 +37,18 @@ WHERE request_id = %s AND seq = %s AND acted_at IS NULL AND NOT superseded
 
 
 def open_timing(
-    conn: psycopg.Connection, request_id: uuid.UUID, seq: int, step: Step, period_end: bool
+    conn: psycopg.Connection,
+    request_id: uuid.UUID,
+    seq: int,
+    step: Step,
+    period_end: bool,
+    *,
+    supersede: bool,
 ) -> None:
-    """A step has just become current: any earlier open timing of the request is superseded."""
-    conn.execute(SUPERSEDE, (request_id,))
+    """A step has just become current; with `supersede` (a revision restarted the steps)
+    any earlier open timing of the request is closed as superseded first."""
+    if supersede:
+        conn.execute(SUPERSEDE, (request_id,))
     conn.execute(
         OPEN,
         {

@@ -194,3 +194,24 @@ def test_live_steps_are_timed_for_the_report(
     assert row == [("sales_director", "sd.patel", "sd.patel", True, False, False, False)]
     (item,) = items(client, admin, "approval-times?group_by=approver")
     assert (item["key"], item["steps"], item["acted"]) == ("sd.patel", 1, 1)
+
+
+def test_a_revision_supersedes_the_open_timing(
+    client: FlaskClient, admin: dict[str, str], db: str
+) -> None:
+    rid = submit(client, admin, deal=deal(discount_pct="18"), requested_by="am.jones")
+    revised = client.post(
+        f"/v1/approval-requests/{rid}/revise",
+        json={"deal": deal(discount_pct="17"), "requested_by": "am.jones"},
+        headers=admin,
+    )
+    assert revised.status_code == 200
+    done = client.post(
+        f"/v1/approval-requests/{rid}/approve", json={"approver_id": "sd.patel"}, headers=admin
+    )
+    assert done.status_code == 200
+    with psycopg.connect(db) as conn:
+        rows = conn.execute("SELECT superseded, acted_by FROM step_timings ORDER BY id").fetchall()
+    assert rows == [(True, None), (False, "sd.patel")]
+    (item,) = items(client, admin, "approval-times")
+    assert (item["key"], item["steps"], item["acted"]) == ("sales_director", 2, 1)

@@ -146,6 +146,8 @@ def test_reminder_overdue_and_escalation_up_the_chain(
         {"id": "vp.garcia", "tier": "vp_sales"},
         {"id": "ceo.morgan", "tier": "ceo"},
     ]
+    inbox = client.get(f"{BASE}?approver_id=ceo.morgan", headers=admin).json["items"]
+    assert [r["id"] for r in inbox] == [rid]  # an escalated manager's inbox lists it
     with psycopg.connect(db) as conn:
         stage, next_at = conn.execute(
             "SELECT sla_stage, sla_next_at FROM approval_steps WHERE request_id = %s", (rid,)
