@@ -542,10 +542,56 @@ CREATE INDEX IF NOT EXISTS step_timings_open_idx ON step_timings (request_id, se
     WHERE acted_at IS NULL AND NOT superseded;
 CREATE INDEX IF NOT EXISTS step_timings_report_idx ON step_timings (assigned_on)
     INCLUDE (tier, approver_id, waited_us, period_end, overdue, escalated);
-CREATE INDEX IF NOT EXISTS step_timings_tier_wait_idx ON step_timings (tier, waited_us)
-    INCLUDE (assigned_on, period_end) WHERE waited_us IS NOT NULL;
-CREATE INDEX IF NOT EXISTS step_timings_approver_wait_idx ON step_timings (approver_id, waited_us)
-    INCLUDE (assigned_on, period_end) WHERE waited_us IS NOT NULL;
+-- All-time approval times without reading every wait: `wait_bucket` (32 per doubling of
+-- the wait in seconds) and step_timing_totals, kept by a trigger, count the waits per group
+-- and bucket; a percentile then reads the totals to find its bucket and walks that bucket
+-- alone, through the (group, bucket, wait) indexes, to the exact value at its rank.
+ALTER TABLE step_timings ADD COLUMN IF NOT EXISTS wait_bucket smallint GENERATED ALWAYS AS (
+    floor(32 * log(2::numeric, 1 + waited_us::numeric / 1000000))::smallint) STORED;
+CREATE INDEX IF NOT EXISTS step_timings_tier_wait_idx
+    ON step_timings (tier, wait_bucket, waited_us) INCLUDE (period_end)
+    WHERE waited_us IS NOT NULL;
+CREATE INDEX IF NOT EXISTS step_timings_approver_wait_idx
+    ON step_timings (approver_id, wait_bucket, waited_us) INCLUDE (period_end)
+    WHERE waited_us IS NOT NULL;
+CREATE TABLE IF NOT EXISTS step_timing_totals (
+    group_kind  text NOT NULL,                  -- tier | approver
+    key         text NOT NULL,
+    period_end  boolean NOT NULL,
+    wait_bucket smallint NOT NULL,              -- -1: not acted on (yet)
+    steps       bigint NOT NULL,
+    overdue     bigint NOT NULL,
+    escalated   bigint NOT NULL,
+    PRIMARY KEY (group_kind, key, period_end, wait_bucket)
+);
+CREATE OR REPLACE FUNCTION step_timing_totals_add(t step_timings, sign integer) RETURNS void
+LANGUAGE sql AS $$
+    INSERT INTO step_timing_totals AS x
+    SELECT g.kind, g.key, t.period_end, coalesce(t.wait_bucket, -1), sign,
+           sign * t.overdue::int, sign * t.escalated::int
+    FROM (VALUES ('tier', t.tier), ('approver', t.approver_id)) AS g(kind, key)
+    ON CONFLICT (group_kind, key, period_end, wait_bucket) DO UPDATE SET
+        steps = x.steps + EXCLUDED.steps, overdue = x.overdue + EXCLUDED.overdue,
+        escalated = x.escalated + EXCLUDED.escalated
+$$;
+CREATE OR REPLACE FUNCTION step_timings_summarise() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' AND (OLD.tier, OLD.approver_id, OLD.period_end, OLD.wait_bucket,
+            OLD.overdue, OLD.escalated) IS NOT DISTINCT FROM (NEW.tier, NEW.approver_id,
+            NEW.period_end, NEW.wait_bucket, NEW.overdue, NEW.escalated) THEN
+        RETURN NULL;
+    END IF;
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        PERFORM step_timing_totals_add(OLD, -1);
+    END IF;
+    IF TG_OP IN ('UPDATE', 'INSERT') THEN
+        PERFORM step_timing_totals_add(NEW, 1);
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE OR REPLACE TRIGGER step_timings_totals AFTER INSERT OR UPDATE OR DELETE ON step_timings
+    FOR EACH ROW EXECUTE FUNCTION step_timings_summarise();
 CREATE INDEX IF NOT EXISTS step_timings_overdue_idx ON step_timings (request_id)
     WHERE overdue;
 CREATE INDEX IF NOT EXISTS overrides_bypassed_idx ON overrides (request_id)

@@ -34,6 +34,7 @@ from api.config import Settings  # noqa: E402
 from api.policy.loader import load_policy_dir  # noqa: E402
 from api.service.keys import issue_key  # noqa: E402
 from api.service.sla import Clock, run_pass  # noqa: E402
+from api.storage.approval_times import rebuild_totals  # noqa: E402
 from api.storage.database import init_database, open_pool, start_embedded, transaction  # noqa: E402
 from api.storage.sla import CLAIM  # noqa: E402
 from bench.overrides import percentile  # noqa: E402
@@ -110,9 +111,11 @@ def fill(url: str) -> None:
         params = {"n": REQUESTS, "open": STEPS}
         for statement in (REQUESTS_FILL, STEPS_FILL, TIMINGS_FILL):
             conn.execute(statement, params)
+        rebuild_totals(conn)  # the fill ran without triggers
         conn.commit()
         conn.autocommit = True
-        for table in ("approval_requests", "approval_steps", "step_timings", "overrides"):
+        tables = ("approval_requests", "approval_steps", "step_timings", "step_timing_totals")
+        for table in (*tables, "overrides"):
             conn.execute(sql.SQL("VACUUM ANALYZE {}").format(sql.Identifier(table)))
         print(f"filled in {time.perf_counter() - started:.0f} s", flush=True)
 
@@ -145,7 +148,8 @@ def scan(url: str) -> dict[str, float]:
     with transaction(pool) as conn:  # DUE steps fall due: one pass reminds them all
         conn.execute(
             "UPDATE approval_steps SET sla_next_at = now() - interval '1 hour', "
-            "assigned_at = now() - interval '13 hours', due_at = now() + interval '11 hours' "
+            "assigned_at = now() - interval '13 hours', due_at = now() + interval '11 hours', "
+            "sla_stage = 0 "
             "WHERE (request_id, seq) IN (SELECT request_id, seq FROM approval_steps "
             "WHERE state = 'pending' ORDER BY sla_next_at LIMIT %s)",
             (DUE,),

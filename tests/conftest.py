@@ -43,6 +43,7 @@ TABLES = (
     "asks",
     "step_actions",
     "step_timings",
+    "step_timing_totals",
     "withdrawals",
     "override_reviews",
     "overrides",

@@ -1,12 +1,15 @@
 """SQL of the approval-times report (DESIGN 14): step timings grouped by tier or approver.
 
-Counts come from one grouped pass. A percentile is the value at its nearest rank, read by
-walking the group's (key, waited_us) index to that rank, rather than by sorting every wait
-of every group: at a million steps the walk reads a fraction of one index, where
-`percentile_disc` sorted them all. Waits are whole microseconds, so ranks are exact."""
+Over all time, the counts come from `step_timing_totals` (kept by a trigger), which also
+say in which wait bucket each percentile's rank falls; the exact value is then read by
+walking that one bucket through the (group, bucket, wait) index: a few small reads however
+many steps there are. Over a date range the timings themselves are aggregated
+(`percentile_disc` is the nearest rank). Waits are whole microseconds, so both are exact.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -14,21 +17,31 @@ import psycopg
 from psycopg import sql
 
 GROUPS = {"tier": "tier", "approver": "approver_id"}
-COUNTS = """
+RANGE = """
 SELECT {key} AS key, count(*) AS steps, count(waited_us) AS acted,
+    percentile_disc(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY waited_us) AS pcts,
     count(*) FILTER (WHERE overdue) AS overdue,
     count(*) FILTER (WHERE escalated) AS escalated,
-    count(waited_us) FILTER (WHERE period_end) AS period_end_acted
+    percentile_disc(0.5) WITHIN GROUP (ORDER BY waited_us) FILTER (WHERE period_end)
+        AS period_end_median_us
 FROM step_timings
 WHERE assigned_on BETWEEN %(from)s AND %(to)s
 GROUP BY 1
 """
-NTH = """
-SELECT waited_us FROM step_timings
-WHERE {key} = %(key)s AND waited_us IS NOT NULL AND assigned_on BETWEEN %(from)s AND %(to)s
-    AND (period_end OR NOT %(window)s)
-ORDER BY waited_us
-OFFSET %(offset)s LIMIT 1
+TOTALS = """
+SELECT key, period_end, wait_bucket, steps, overdue, escalated FROM step_timing_totals
+WHERE group_kind = %s AND steps <> 0
+"""
+AT_RANKS = """
+SELECT t.i, w.waited_us
+FROM unnest(%(keys)s::text[], %(buckets)s::smallint[], %(offsets)s::bigint[],
+            %(windows)s::boolean[]) WITH ORDINALITY AS t(key, bucket, skip, win, i)
+CROSS JOIN LATERAL (
+    SELECT s.waited_us FROM step_timings s
+    WHERE s.{key} = t.key AND s.wait_bucket = t.bucket AND s.waited_us IS NOT NULL
+      AND (s.period_end OR NOT t.win)
+    ORDER BY s.waited_us OFFSET t.skip LIMIT 1
+) AS w
 """
 RESCUED = """
 SELECT t.{key} AS key, count(DISTINCT o.id) AS n
@@ -37,32 +50,41 @@ JOIN overrides o ON o.request_id = t.request_id AND 'bypassed_owner' = ANY (o.ca
 WHERE t.overdue AND t.assigned_on BETWEEN %(from)s AND %(to)s
 GROUP BY 1
 """
+REBUILD = """
+INSERT INTO step_timing_totals
+SELECT g.kind, g.key, t.period_end, coalesce(t.wait_bucket, -1), count(*),
+    count(*) FILTER (WHERE t.overdue), count(*) FILTER (WHERE t.escalated)
+FROM step_timings t,
+    LATERAL (VALUES ('tier', t.tier), ('approver', t.approver_id)) AS g(kind, key)
+GROUP BY 1, 2, 3, 4
+"""
 
 
-def counts(
+def in_range(
     conn: psycopg.Connection, group_by: str, start: date, end: date
 ) -> list[tuple[Any, ...]]:
-    """(key, steps, acted, overdue, escalated, period_end_acted) per group."""
-    query = sql.SQL(COUNTS).format(key=sql.Identifier(GROUPS[group_by]))
+    """(key, steps, acted, [median_us, p90_us], overdue, escalated, period_end_median_us)."""
+    conn.execute("SET LOCAL work_mem = '64MB'")  # the waits sort in memory
+    query = sql.SQL(RANGE).format(key=sql.Identifier(GROUPS[group_by]))
     return conn.execute(query, {"from": start, "to": end}).fetchall()
 
 
-def nth_wait(
-    conn: psycopg.Connection,
-    group_by: str,
-    key: str,
-    start: date,
-    end: date,
-    rank: int,
-    *,
-    period_end: bool = False,
-) -> int | None:
-    """The group's `rank`-th shortest wait (1-based) in microseconds, of steps assigned
-    between start and end (only those in a period-end window with `period_end`)."""
-    query = sql.SQL(NTH).format(key=sql.Identifier(GROUPS[group_by]))
-    params = {"key": key, "from": start, "to": end, "window": period_end, "offset": rank - 1}
-    row = conn.execute(query, params).fetchone()
-    return None if row is None else int(row[0])
+def totals(conn: psycopg.Connection, group_by: str) -> list[tuple[Any, ...]]:
+    """All time: (key, period_end, wait_bucket (-1: not acted), steps, overdue, escalated)."""
+    return conn.execute(TOTALS, (group_by,)).fetchall()
+
+
+def at_ranks(
+    conn: psycopg.Connection, group_by: str, wanted: Sequence[tuple[str, int, int, bool]]
+) -> list[int]:
+    """For each (key, bucket, offset in the bucket, period-end only), the wait there."""
+    if not wanted:
+        return []
+    keys, buckets, offsets, windows = (list(column) for column in zip(*wanted, strict=True))
+    query = sql.SQL(AT_RANKS).format(key=sql.Identifier(GROUPS[group_by]))
+    params = {"keys": keys, "buckets": buckets, "offsets": offsets, "windows": windows}
+    found: dict[int, int] = dict(conn.execute(query, params).fetchall())
+    return [int(found[i]) for i in range(1, len(wanted) + 1)]
 
 
 def rescued_after_overdue(
@@ -72,3 +94,9 @@ def rescued_after_overdue(
     query = sql.SQL(RESCUED).format(key=sql.Identifier(GROUPS[group_by]))
     rows = conn.execute(query, {"from": start, "to": end}).fetchall()
     return {str(key): int(n) for key, n in rows}
+
+
+def rebuild_totals(conn: psycopg.Connection) -> None:
+    """Recount step_timing_totals from the timings (after a bulk load without triggers)."""
+    conn.execute("TRUNCATE step_timing_totals")
+    conn.execute(REBUILD)
