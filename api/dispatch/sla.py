@@ -18,6 +18,7 @@ from api.config import Settings
 from api.errors import InvalidPolicy
 from api.policy.loader import load_policy_dir
 from api.runtime import PolicyFollower
+from api.service.policy_sets import load_in_force
 from api.service.sla import BATCH, Clock, run_pass
 from api.storage.database import transaction
 
@@ -41,7 +42,7 @@ class SlaJob:
     def run(self, pool: ConnectionPool) -> int:
         """One pass (more while full batches come back); how many stages fired."""
         self._next = time.monotonic() + self.every_s
-        follower = self._policies()
+        follower = self._policies(pool)
         if follower is None:
             return 0
         fired = 0
@@ -56,13 +57,20 @@ class SlaJob:
             if claimed < BATCH:
                 return fired
 
-    def _policies(self) -> PolicyFollower | None:
-        if self._follower is None and not self._failed:
+    def _policies(self, pool: ConnectionPool) -> PolicyFollower | None:
+        """The set in force: the database's once published, else the policy directory's."""
+        if self._follower is not None:
+            return self._follower
+        with transaction(pool) as conn:
+            in_force, published = load_in_force(conn)
+        policies = published
+        if policies is None:
             try:
                 policies = load_policy_dir(self.settings.policy_dir)
             except InvalidPolicy as exc:
-                log.warning("sla: no policy to time approvals by (%s); the scan is off", exc)
+                if not self._failed:
+                    log.warning("sla: no policy in force or in the directory (%s)", exc)
                 self._failed = True
                 return None
-            self._follower = PolicyFollower(policies, 0, datetime.now(UTC))
+        self._follower = PolicyFollower(policies, in_force.generation, datetime.now(UTC))
         return self._follower

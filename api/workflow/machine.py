@@ -83,10 +83,7 @@ def act(
         if may_act_on(policy, s, actor_id, approvers.get(s.approver_id or ""))
     ]
     if not eligible:
-        raise Forbidden(
-            f"{actor_id!r} is not an approver (or their delegate, or a manager the step was "
-            "escalated to) on this request."
-        )
+        raise Forbidden(f"{actor_id!r} is not an approver (or their delegate) on this request.")
     if index not in eligible:
         raise Conflict(
             f"Step {index + 1} ({steps[index].tier}) must be acted on first; "
