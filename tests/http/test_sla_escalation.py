@@ -156,6 +156,8 @@ def test_reminder_overdue_and_escalation_up_the_chain(
 
     got = receiver.wait_for(6)  # submitted, assigned, and the four SLA events
     bodies = [verified(r, sub["secret"]) for r in got]
+    assigned = [b for b in bodies if b["type"] == "approval_step.assigned"]
+    assert [b["data"]["steps"][0]["eligible"] for b in assigned] == [shown["eligible"][:1]]
     sla_bodies = [b for b in bodies if b["type"] in SLA_TYPES]
     assert [b["type"] for b in sla_bodies] == [t for t, _ in events]
     last = sla_bodies[-1]["data"]
