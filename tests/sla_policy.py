@@ -35,7 +35,7 @@ def policy_dir(
         f"    remind_after: {remind_after}\n    escalate: {escalate}\n"
     )
     directory = root / "policies"
-    directory.mkdir()
+    directory.mkdir(parents=True)
     (directory / "deal-authority.yaml").write_text(text.replace(SHIPPED_SLA, sla))
     return directory
 

@@ -22,6 +22,8 @@ from api.app import create_app
 from api.config import Settings
 from api.dispatch.worker import Dispatcher
 from api.policy.loader import load_policy_dir
+from api.service.policy_sets import publish
+from api.storage.database import transaction
 from tests.http.conftest import deal
 from tests.sla_policy import policy_dir, sla_events
 from tests.webhooks.receiver import Receiver, running, verified
@@ -226,3 +228,27 @@ def test_escalate_none_really_does_not_escalate(
     refused = client.post(f"{BASE}/{rid}/approve", json={"approver_id": "vp.garcia"}, headers=admin)
     assert refused.status_code == 403
     assert "dealdesk_approval_steps_overdue 1\n" in scrape(client, admin)
+
+
+def test_the_scan_follows_the_published_policy_set(
+    client: FlaskClient, admin: dict[str, str], db: str, tmp_path: Path, pool: ConnectionPool
+) -> None:
+    """The directory says escalate: manager; the set published to the database says none,
+    and the dispatcher (like the API) decides under what is published."""
+    off = policy_dir(tmp_path / "published", "0.0005", escalate="none")
+    with transaction(pool) as conn:
+        publish(conn, load_policy_dir(off), "test")
+    worker = Dispatcher(client.application.extensions["dealdesk"].settings, db, threads=1)
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    try:
+        rid = submit(client, admin)["id"]
+        wait_for(db, rid, 2)
+        time.sleep(PERIOD_S * 2)
+    finally:
+        worker.stop.set()
+        thread.join(timeout=10)
+    assert [t for t, _ in sla_events(db, rid)] == [
+        "approval_step.reminder",
+        "approval_step.overdue",
+    ]
