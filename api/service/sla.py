@@ -31,7 +31,9 @@ from api.workflow.sla import OVERDUE, Stage, due_stages, next_manager, next_stag
 from api.workflow.states import Escalation, Step
 
 ACTOR = "system:sla"
-BATCH = 100
+BATCH = 20
+"""Steps per pass (one transaction): each stage appends to the audit chain, whose lock the
+pass then holds until it commits, so a backlog goes in short passes, not one long one."""
 EVENT_OF = {
     Stage.REMINDER: EventType.STEP_REMINDER,
     Stage.OVERDUE: EventType.STEP_OVERDUE,
