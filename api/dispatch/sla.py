@@ -12,10 +12,11 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import psycopg
 from psycopg_pool import ConnectionPool
 
 from api.config import Settings
-from api.errors import InvalidPolicy
+from api.errors import DealdeskError, InvalidPolicy
 from api.policy.loader import load_policy_dir
 from api.runtime import PolicyFollower
 from api.service.policy_sets import load_in_force
@@ -38,6 +39,17 @@ class SlaJob:
 
     def due(self) -> bool:
         return time.monotonic() >= self._next
+
+    def run_guarded(self, pool: ConnectionPool) -> int:
+        """`run`, but a fault in it is logged rather than taking the dispatcher (and so
+        webhook delivery) down; database errors go to the loop, which waits and retries."""
+        try:
+            return self.run(pool)
+        except (DealdeskError, psycopg.Error):
+            raise
+        except Exception:
+            log.exception("sla: the scan failed; trying again next pass")
+            return 0
 
     def run(self, pool: ConnectionPool) -> int:
         """One pass (more while full batches come back); how many stages fired."""

@@ -85,7 +85,7 @@ class Dispatcher:
                         checkpoints.maybe_seal(pool, self.settings.checkpoint_every)
                         next_checkpoint = time.monotonic() + CHECKPOINT_EVERY_S
                     if sla.due():
-                        sla.run(pool)
+                        sla.run_guarded(pool)
                     full = self._claim_and_send(pool, executor)
                 except (DealdeskError, psycopg.Error) as exc:
                     log.warning("webhooks: database unavailable (%s); retrying", exc)
