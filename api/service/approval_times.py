@@ -43,11 +43,12 @@ def approval_times(
     end: date | None,
 ) -> Items:
     """Per tier (in the policy's order) or approver (by id), over steps that became current
-    between `start` and `end` (UTC dates, inclusive; all time when neither is given).
+    between `start` and `end` (UTC dates, inclusive; all time when neither is given). A
+    range holding every timing is answered from the running totals, like all time.
     Medians are the 50th percentile by nearest rank (of an even count, the lower middle)."""
     low, high = start or FIRST_DAY, end or LAST_DAY
     rescued = store.rescued_after_overdue(conn, group_by, low, high)
-    if start is None and end is None:
+    if (start is None and end is None) or store.covers_all(conn, low, high):
         items = _all_time(conn, group_by)
     else:
         items = _in_range(conn, group_by, low, high)

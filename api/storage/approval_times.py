@@ -43,6 +43,9 @@ CROSS JOIN LATERAL (
     ORDER BY s.waited_us OFFSET t.skip LIMIT 1
 ) AS w
 """
+SPAN = """
+SELECT (SELECT min(assigned_on) FROM step_timings), (SELECT max(assigned_on) FROM step_timings)
+"""
 RESCUED = """
 SELECT t.{key} AS key, count(DISTINCT o.id) AS n
 FROM step_timings t
@@ -67,6 +70,13 @@ def in_range(
     conn.execute("SET LOCAL work_mem = '64MB'")  # the waits sort in memory
     query = sql.SQL(RANGE).format(key=sql.Identifier(GROUPS[group_by]))
     return conn.execute(query, {"from": start, "to": end}).fetchall()
+
+
+def covers_all(conn: psycopg.Connection, start: date, end: date) -> bool:
+    """Whether start..end holds every timing there is (then the totals answer it)."""
+    row = conn.execute(SPAN).fetchone()
+    first, last = row if row else (None, None)
+    return first is None or (start <= first and last <= end)
 
 
 def totals(conn: psycopg.Connection, group_by: str) -> list[tuple[Any, ...]]:

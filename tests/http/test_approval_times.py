@@ -108,6 +108,7 @@ BY_TIER = [
     ("query", "expected"),
     [
         pytest.param("", BY_TIER, id="by tier, all time, tiers in the policy's order"),
+        pytest.param("?from=2026-05-01&to=2026-06-30", BY_TIER, id="a range holding it all"),
         pytest.param(
             "?group_by=tier&from=2026-06-01&to=2026-06-30",
             [
