@@ -50,6 +50,7 @@ RESCUED = """
 SELECT t.{key} AS key, count(DISTINCT o.id) AS n
 FROM step_timings t
 JOIN overrides o ON o.request_id = t.request_id AND 'bypassed_owner' = ANY (o.categories)
+    AND o.created_at >= t.due_at
 WHERE t.overdue AND t.assigned_on BETWEEN %(from)s AND %(to)s
 GROUP BY 1
 """
@@ -100,7 +101,8 @@ def at_ranks(
 def rescued_after_overdue(
     conn: psycopg.Connection, group_by: str, start: date, end: date
 ) -> dict[str, int]:
-    """Overrides around the owner on requests with an overdue step, by that step's group."""
+    """Overrides around the owner filed after a step of the request fell due (and went
+    overdue), by that step's group: the stall that invites the swoop."""
     query = sql.SQL(RESCUED).format(key=sql.Identifier(GROUPS[group_by]))
     rows = conn.execute(query, {"from": start, "to": end}).fetchall()
     return {str(key): int(n) for key, n in rows}

@@ -216,3 +216,30 @@ def test_a_revision_supersedes_the_open_timing(
     assert rows == [(True, None), (False, "sd.patel")]
     (item,) = items(client, admin, "approval-times")
     assert (item["key"], item["steps"], item["acted"]) == ("sales_director", 2, 1)
+
+
+def test_an_override_before_the_step_fell_due_is_no_rescue(
+    client: FlaskClient, admin: dict[str, str], db: str, org: Any
+) -> None:
+    rescued = submit(
+        client,
+        admin,
+        deal=deal(deal_id="Q-2", discount_pct="25"),
+        requested_by="vp.west",
+        reason_code="competitive_displacement",
+        justification="Nobody had answered in two days.",
+    )
+    later = datetime.now(UTC) + timedelta(days=1)
+    with psycopg.connect(db) as conn:
+        conn.execute(
+            "INSERT INTO step_timings (request_id, seq, tier, approver_id, assigned_at,"
+            " assigned_on, period_end, due_at, overdue) VALUES (%s, 0, 'sales_director',"
+            " 'sd.patel', %s, %s, false, %s, true)",
+            (rescued, later - timedelta(hours=4), later.date(), later),
+        )
+    (item,) = items(client, admin, "approval-times")
+    assert (item["key"], item["overdue"], item["rescued_after_overdue"]) == (
+        "sales_director",
+        1,
+        0,
+    )
