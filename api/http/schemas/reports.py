@@ -148,8 +148,8 @@ class ApprovalTimesItemOut(Schema):
     rescued_after_overdue = fields.Integer(
         required=True,
         metadata={
-            "description": "Overrides around the owner on requests where a step of this group "
-            "went overdue: the stall that invites the swoop."
+            "description": "Overrides around the owner filed after a step of this group fell "
+            "due (and went overdue) on the same request: the stall that invites the swoop."
         },
     )
 
