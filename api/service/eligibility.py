@@ -6,7 +6,7 @@ that starts tomorrow changes tomorrow's list without touching the request."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import date
 
@@ -21,16 +21,24 @@ from api.workflow.states import Eligible, Step
 
 
 def attach(
-    conn: psycopg.Connection, policy: Policy, today: date, records: Sequence[RequestRecord]
+    conn: psycopg.Connection,
+    policy: Policy,
+    today: date,
+    records: Sequence[RequestRecord],
+    *,
+    known: Mapping[str, Person] | None = None,
 ) -> list[RequestRecord]:
-    """The records with `eligible` filled in on each one's current step (two reads in all)."""
+    """The records with `eligible` filled in on each one's current step: at most two reads,
+    none for people the caller has just read (`known`, as routing a submission does)."""
     currents = {r.id: current_step(r.request_state, r.steps) for r in records}
     steps = [r.steps[i] for r in records if (i := currents[r.id]) is not None]
     if not steps:
         return list(records)
     ids = {s.approver_id for s in steps if s.approver_id}
     ids |= {e.person_id for s in steps for e in s.escalations}
-    people = get_people(conn, sorted(ids))
+    people = {i: p for i in ids if (p := (known or {}).get(i)) is not None}
+    if missing := ids - people.keys():
+        people.update(get_people(conn, sorted(missing)))
     wanted = {d for p in people.values() if (d := p.delegate_on(today)) and d not in people}
     if wanted:
         people.update(get_people(conn, sorted(wanted)))
