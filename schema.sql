@@ -543,8 +543,8 @@ CREATE INDEX IF NOT EXISTS step_timings_open_idx ON step_timings (request_id, se
 CREATE INDEX IF NOT EXISTS step_timings_report_idx ON step_timings (assigned_on)
     INCLUDE (tier, approver_id, waited_us, period_end, overdue, escalated);
 -- All-time approval times without reading every wait: `wait_bucket` (32 per doubling of
--- the wait in seconds) and step_timing_totals, kept by a trigger, count the waits per group
--- and bucket; a percentile then reads the totals to find its bucket and walks that bucket
+-- the wait in seconds) and step_timing_totals, kept by triggers, count the acted-on waits per
+-- group and bucket; a percentile then reads the totals to find its bucket and walks that bucket
 -- alone, through the (group, bucket, wait) indexes, to the exact value at its rank.
 ALTER TABLE step_timings ADD COLUMN IF NOT EXISTS wait_bucket smallint GENERATED ALWAYS AS (
     floor(32 * log(2::numeric, 1 + waited_us::numeric / 1000000))::smallint) STORED;
@@ -558,40 +558,46 @@ CREATE TABLE IF NOT EXISTS step_timing_totals (
     group_kind  text NOT NULL,                  -- tier | approver
     key         text NOT NULL,
     period_end  boolean NOT NULL,
-    wait_bucket smallint NOT NULL,              -- -1: not acted on (yet)
+    wait_bucket smallint NOT NULL,
     steps       bigint NOT NULL,
     overdue     bigint NOT NULL,
     escalated   bigint NOT NULL,
     PRIMARY KEY (group_kind, key, period_end, wait_bucket)
 );
-CREATE OR REPLACE FUNCTION step_timing_totals_add(t step_timings, sign integer) RETURNS void
-LANGUAGE sql AS $$
-    INSERT INTO step_timing_totals AS x
-    SELECT g.kind, g.key, t.period_end, coalesce(t.wait_bucket, -1), sign,
-           sign * t.overdue::int, sign * t.escalated::int
-    FROM (VALUES ('tier', t.tier), ('approver', t.approver_id)) AS g(kind, key)
+-- Only acted-on timings are totalled (they never change again); the open ones are few and
+-- counted as they are, through step_timings_unacted_idx.
+CREATE INDEX IF NOT EXISTS step_timings_unacted_idx ON step_timings (tier)
+    INCLUDE (approver_id, overdue, escalated) WHERE waited_us IS NULL;
+CREATE OR REPLACE FUNCTION step_timings_summarise() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    t step_timings;
+    sign integer := 1;
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        t := OLD;
+        sign := -1;
+    ELSE
+        t := NEW;
+    END IF;
+    INSERT INTO step_timing_totals AS x VALUES
+        ('tier', t.tier, t.period_end, t.wait_bucket, sign, sign * t.overdue::int,
+         sign * t.escalated::int),
+        ('approver', t.approver_id, t.period_end, t.wait_bucket, sign, sign * t.overdue::int,
+         sign * t.escalated::int)
     ON CONFLICT (group_kind, key, period_end, wait_bucket) DO UPDATE SET
         steps = x.steps + EXCLUDED.steps, overdue = x.overdue + EXCLUDED.overdue,
-        escalated = x.escalated + EXCLUDED.escalated
-$$;
-CREATE OR REPLACE FUNCTION step_timings_summarise() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP = 'UPDATE' AND (OLD.tier, OLD.approver_id, OLD.period_end, OLD.wait_bucket,
-            OLD.overdue, OLD.escalated) IS NOT DISTINCT FROM (NEW.tier, NEW.approver_id,
-            NEW.period_end, NEW.wait_bucket, NEW.overdue, NEW.escalated) THEN
-        RETURN NULL;
-    END IF;
-    IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        PERFORM step_timing_totals_add(OLD, -1);
-    END IF;
-    IF TG_OP IN ('UPDATE', 'INSERT') THEN
-        PERFORM step_timing_totals_add(NEW, 1);
-    END IF;
+        escalated = x.escalated + EXCLUDED.escalated;
     RETURN NULL;
 END
 $$;
-CREATE OR REPLACE TRIGGER step_timings_totals AFTER INSERT OR UPDATE OR DELETE ON step_timings
-    FOR EACH ROW EXECUTE FUNCTION step_timings_summarise();
+DROP FUNCTION IF EXISTS step_timing_totals_add(step_timings, integer);
+CREATE OR REPLACE TRIGGER step_timings_totals AFTER UPDATE OF waited_us ON step_timings
+    FOR EACH ROW WHEN (OLD.waited_us IS NULL AND NEW.waited_us IS NOT NULL)
+    EXECUTE FUNCTION step_timings_summarise();
+CREATE OR REPLACE TRIGGER step_timings_totals_insert AFTER INSERT ON step_timings
+    FOR EACH ROW WHEN (NEW.waited_us IS NOT NULL) EXECUTE FUNCTION step_timings_summarise();
+CREATE OR REPLACE TRIGGER step_timings_totals_delete AFTER DELETE ON step_timings
+    FOR EACH ROW WHEN (OLD.waited_us IS NOT NULL) EXECUTE FUNCTION step_timings_summarise();
 CREATE INDEX IF NOT EXISTS step_timings_overdue_idx ON step_timings (request_id)
     WHERE overdue;
 CREATE INDEX IF NOT EXISTS overrides_bypassed_idx ON overrides (request_id)

@@ -1,6 +1,7 @@
 """SQL of the approval-times report (DESIGN 14): step timings grouped by tier or approver.
 
-Over all time, the counts come from `step_timing_totals` (kept by a trigger), which also
+Over all time, the counts come from `step_timing_totals` (acted-on waits, kept by triggers;
+the few steps not acted on yet are counted as they are), which also
 say in which wait bucket each percentile's rank falls; the exact value is then read by
 walking that one bucket through the (group, bucket, wait) index: a few small reads however
 many steps there are. Over a date range the timings themselves are aggregated
@@ -32,6 +33,12 @@ TOTALS = """
 SELECT key, period_end, wait_bucket, steps, overdue, escalated FROM step_timing_totals
 WHERE group_kind = %s AND steps <> 0
 """
+UNACTED = """
+SELECT {key}, false, -1, count(*), count(*) FILTER (WHERE overdue),
+    count(*) FILTER (WHERE escalated)
+FROM step_timings WHERE waited_us IS NULL
+GROUP BY 1
+"""
 AT_RANKS = """
 SELECT t.i, w.waited_us
 FROM unnest(%(keys)s::text[], %(buckets)s::smallint[], %(offsets)s::bigint[],
@@ -56,10 +63,11 @@ GROUP BY 1
 """
 REBUILD = """
 INSERT INTO step_timing_totals
-SELECT g.kind, g.key, t.period_end, coalesce(t.wait_bucket, -1), count(*),
+SELECT g.kind, g.key, t.period_end, t.wait_bucket, count(*),
     count(*) FILTER (WHERE t.overdue), count(*) FILTER (WHERE t.escalated)
 FROM step_timings t,
     LATERAL (VALUES ('tier', t.tier), ('approver', t.approver_id)) AS g(kind, key)
+WHERE t.waited_us IS NOT NULL
 GROUP BY 1, 2, 3, 4
 """
 
@@ -81,8 +89,10 @@ def covers_all(conn: psycopg.Connection, start: date, end: date) -> bool:
 
 
 def totals(conn: psycopg.Connection, group_by: str) -> list[tuple[Any, ...]]:
-    """All time: (key, period_end, wait_bucket (-1: not acted), steps, overdue, escalated)."""
-    return conn.execute(TOTALS, (group_by,)).fetchall()
+    """All time: (key, period_end, wait_bucket, steps, overdue, escalated): the acted-on
+    totals, and the steps not acted on (yet) counted as they are, in bucket -1."""
+    unacted = sql.SQL(UNACTED).format(key=sql.Identifier(GROUPS[group_by]))
+    return [*conn.execute(TOTALS, (group_by,)).fetchall(), *conn.execute(unacted).fetchall()]
 
 
 def at_ranks(
