@@ -75,7 +75,9 @@ INSERT INTO step_timings (request_id, seq, tier, approver_id, assigned_at, assig
     period_end, due_at, acted_at, acted_by, waited_us, overdue, escalated)
 SELECT md5('sla-' || g)::uuid, s.seq, s.tier, s.tier || '.' || (g %% 20), a.at,
     (a.at AT TIME ZONE 'UTC')::date, g %% 7 = 0, a.at + interval '24 hours',
-    a.at + w.wait, s.tier || '.' || (g %% 20), (extract(epoch FROM w.wait) * 1000000)::bigint,
+    CASE WHEN g > %(open)s THEN a.at + w.wait END,
+    CASE WHEN g > %(open)s THEN s.tier || '.' || (g %% 20) END,
+    CASE WHEN g > %(open)s THEN (extract(epoch FROM w.wait) * 1000000)::bigint END,
     w.wait > interval '24 hours', w.wait > interval '48 hours'
 FROM generate_series(1, %(n)s) g,
     LATERAL (SELECT timestamptz '2024-01-01 00:00Z' + g * interval '90 seconds' AS at) a,
