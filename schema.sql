@@ -599,3 +599,100 @@ CREATE INDEX IF NOT EXISTS people_external_id_idx ON people (external_id)
 CREATE INDEX IF NOT EXISTS people_email_idx ON people (lower(email)) WHERE email IS NOT NULL;
 CREATE INDEX IF NOT EXISTS people_pending_manager_idx ON people (lower(manager_ref))
     WHERE manager_ref IS NOT NULL AND manager_id IS NULL;
+-- Approval SLAs (DESIGN 14, issue 25): when a step became current, when it is due, whom it
+-- was escalated to, how many SLA stages (reminder, overdue, escalations) have fired, and when
+-- the next one falls due. The dispatcher's scan reads only the partial index below, so a pass
+-- costs the same with 100,000 open steps as with none.
+ALTER TABLE approval_steps ADD COLUMN IF NOT EXISTS assigned_at timestamptz;
+ALTER TABLE approval_steps ADD COLUMN IF NOT EXISTS due_at timestamptz;
+ALTER TABLE approval_steps ADD COLUMN IF NOT EXISTS escalations jsonb NOT NULL DEFAULT '[]';
+ALTER TABLE approval_steps ADD COLUMN IF NOT EXISTS sla_stage integer NOT NULL DEFAULT 0;
+ALTER TABLE approval_steps ADD COLUMN IF NOT EXISTS sla_next_at timestamptz;
+CREATE INDEX IF NOT EXISTS approval_steps_sla_due_idx ON approval_steps (sla_next_at)
+    WHERE state = 'pending' AND sla_next_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS approval_steps_overdue_idx ON approval_steps (due_at)
+    WHERE state = 'pending' AND due_at IS NOT NULL;
+-- Every time a step became current, and how long it waited (the approval-times report and
+-- its history: a revision replaces approval_steps rows, never these). `waited_us` is set when
+-- the step is acted on; `overdue` when its overdue notice fires or it is acted on after due.
+CREATE TABLE IF NOT EXISTS step_timings (
+    id          bigserial PRIMARY KEY,
+    request_id  uuid NOT NULL REFERENCES approval_requests (id),
+    seq         integer NOT NULL,
+    tier        text NOT NULL,
+    approver_id text NOT NULL,
+    assigned_at timestamptz NOT NULL,
+    assigned_on date NOT NULL,
+    period_end  boolean NOT NULL,
+    due_at      timestamptz,
+    acted_at    timestamptz,
+    acted_by    text,
+    waited_us   bigint,
+    overdue     boolean NOT NULL DEFAULT false,
+    escalated   boolean NOT NULL DEFAULT false,
+    superseded  boolean NOT NULL DEFAULT false   -- a revision restarted it before anyone acted
+);
+CREATE INDEX IF NOT EXISTS step_timings_open_idx ON step_timings (request_id, seq)
+    WHERE acted_at IS NULL AND NOT superseded;
+CREATE INDEX IF NOT EXISTS step_timings_report_idx ON step_timings (assigned_on)
+    INCLUDE (tier, approver_id, waited_us, period_end, overdue, escalated);
+-- All-time approval times without reading every wait: `wait_bucket` (32 per doubling of
+-- the wait in seconds) and step_timing_totals, kept by triggers, count the acted-on waits per
+-- group and bucket; a percentile then reads the totals to find its bucket and walks that bucket
+-- alone, through the (group, bucket, wait) indexes, to the exact value at its rank.
+ALTER TABLE step_timings ADD COLUMN IF NOT EXISTS wait_bucket smallint GENERATED ALWAYS AS (
+    floor(32 * log(2::numeric, 1 + waited_us::numeric / 1000000))::smallint) STORED;
+CREATE INDEX IF NOT EXISTS step_timings_tier_wait_idx
+    ON step_timings (tier, wait_bucket, waited_us) INCLUDE (period_end)
+    WHERE waited_us IS NOT NULL;
+CREATE INDEX IF NOT EXISTS step_timings_approver_wait_idx
+    ON step_timings (approver_id, wait_bucket, waited_us) INCLUDE (period_end)
+    WHERE waited_us IS NOT NULL;
+CREATE TABLE IF NOT EXISTS step_timing_totals (
+    group_kind  text NOT NULL,                  -- tier | approver
+    key         text NOT NULL,
+    period_end  boolean NOT NULL,
+    wait_bucket smallint NOT NULL,
+    steps       bigint NOT NULL,
+    overdue     bigint NOT NULL,
+    escalated   bigint NOT NULL,
+    PRIMARY KEY (group_kind, key, period_end, wait_bucket)
+);
+-- Only acted-on timings are totalled (they never change again); the open ones are few and
+-- counted as they are, through step_timings_unacted_idx.
+CREATE INDEX IF NOT EXISTS step_timings_unacted_idx ON step_timings (tier)
+    INCLUDE (approver_id, overdue, escalated) WHERE waited_us IS NULL;
+CREATE OR REPLACE FUNCTION step_timings_summarise() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    t step_timings;
+    sign integer := 1;
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        t := OLD;
+        sign := -1;
+    ELSE
+        t := NEW;
+    END IF;
+    INSERT INTO step_timing_totals AS x VALUES
+        ('tier', t.tier, t.period_end, t.wait_bucket, sign, sign * t.overdue::int,
+         sign * t.escalated::int),
+        ('approver', t.approver_id, t.period_end, t.wait_bucket, sign, sign * t.overdue::int,
+         sign * t.escalated::int)
+    ON CONFLICT (group_kind, key, period_end, wait_bucket) DO UPDATE SET
+        steps = x.steps + EXCLUDED.steps, overdue = x.overdue + EXCLUDED.overdue,
+        escalated = x.escalated + EXCLUDED.escalated;
+    RETURN NULL;
+END
+$$;
+DROP FUNCTION IF EXISTS step_timing_totals_add(step_timings, integer);
+CREATE OR REPLACE TRIGGER step_timings_totals AFTER UPDATE OF waited_us ON step_timings
+    FOR EACH ROW WHEN (OLD.waited_us IS NULL AND NEW.waited_us IS NOT NULL)
+    EXECUTE FUNCTION step_timings_summarise();
+CREATE OR REPLACE TRIGGER step_timings_totals_insert AFTER INSERT ON step_timings
+    FOR EACH ROW WHEN (NEW.waited_us IS NOT NULL) EXECUTE FUNCTION step_timings_summarise();
+CREATE OR REPLACE TRIGGER step_timings_totals_delete AFTER DELETE ON step_timings
+    FOR EACH ROW WHEN (OLD.waited_us IS NOT NULL) EXECUTE FUNCTION step_timings_summarise();
+CREATE INDEX IF NOT EXISTS step_timings_overdue_idx ON step_timings (request_id)
+    WHERE overdue;
+CREATE INDEX IF NOT EXISTS overrides_bypassed_idx ON overrides (request_id)
+    WHERE 'bypassed_owner' = ANY (categories);

@@ -47,6 +47,8 @@ class Settings:
     webhook_connect_timeout_s: float = 5.0
     webhook_timeout_s: float = 15.0
     checkpoint_every: int = 1000
+    sla_scan_s: float = 0.5
+    """How often the dispatcher looks for due SLA stages (DEALDESK_SLA_SCAN_S; DESIGN 14)."""
     database_read_url: str | None = None
     """Finance reads that tolerate replica lag go here (DATABASE_READ_URL); else the primary."""
     policy_source: str = "directory"
@@ -132,6 +134,7 @@ class Settings:
             webhook_connect_timeout_s=_seconds(env, "DEALDESK_WEBHOOK_CONNECT_TIMEOUT_S", 5.0),
             webhook_timeout_s=_seconds(env, "DEALDESK_WEBHOOK_TIMEOUT_S", 15.0),
             checkpoint_every=_int(env, "DEALDESK_CHECKPOINT_EVERY", 1000),
+            sla_scan_s=_seconds(env, "DEALDESK_SLA_SCAN_S", 0.5),
             database_read_url=env.get("DATABASE_READ_URL") or None,
             policy_source=_choice(env, "DEALDESK_POLICY_SOURCE", POLICY_SOURCES),
             policy_check=env.get("DEALDESK_BENCH_SKIP_POLICY_CHECK") != "1",

@@ -17,6 +17,9 @@ The series (all prefixed `dealdesk_`):
 - `decision_log_rows_total{result}` (written, stale, unstorable, unavailable),
   `decision_log_group_rows` and `decision_log_commit_seconds`: the decision-log writer's
   groups, how many rows each carried and how long its commit took
+- `approval_step_seconds{tier}`: time from a step becoming current to its approver acting
+  (observed when the action commits); `approval_steps_overdue`: pending current steps past
+  their due time, counted in the database at each scrape (DESIGN 14)
 """
 
 from __future__ import annotations
@@ -43,6 +46,20 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 LAG_BUCKETS = (0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0, 14400.0, 86400.0)
 GROUP_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+STEP_BUCKETS = (
+    10.0,
+    60.0,
+    300.0,
+    900.0,
+    1800.0,
+    3600.0,
+    7200.0,
+    14400.0,
+    28800.0,
+    86400.0,
+    172800.0,
+    604800.0,
+)
 POOL_EVERY_S = 1.0
 
 
@@ -102,6 +119,12 @@ class Metrics:
             "Time the decision-log writer's group insert and commit took.",
             buckets=LATENCY_BUCKETS,
         )
+        self.step_seconds = Histogram(
+            "dealdesk_approval_step_seconds",
+            "Time from a step becoming current to its approver acting, by the step's tier.",
+            ["tier"],
+            buckets=STEP_BUCKETS,
+        )
         # made on first use: an unset gauge would count as 0 in livemin for a process (the
         # gunicorn master, the dispatcher) that never serves a policy
         self._policy_loaded: Gauge | None = None
@@ -139,6 +162,9 @@ class Metrics:
     def record_delivery(self, result: str, lag_seconds: float) -> None:
         self.deliveries.labels(result).inc()
         self.delivery_lag.observe(lag_seconds)
+
+    def observe_step(self, tier: str, seconds: float) -> None:
+        self.step_seconds.labels(tier).observe(seconds)
 
     def record_log_group(self, verdicts: list[str], seconds: float) -> None:
         """One commit of the decision-log writer: each row's verdict and the time it took."""
@@ -207,6 +233,16 @@ def record_delivery(result: str, lag_seconds: float) -> None:
     """For the webhook dispatcher: one delivery attempt (`result`: delivered, failed,
     gave_up ...) and the seconds since its event was committed."""
     shared().record_delivery(result, lag_seconds)
+
+
+def overdue_gauge(count: int) -> bytes:
+    """`dealdesk_approval_steps_overdue` in the text format: counted by the database at the
+    scrape, so every worker answers the same and nothing needs merging across processes."""
+    return (
+        b"# HELP dealdesk_approval_steps_overdue Pending current approval steps past their due"
+        b" time.\n# TYPE dealdesk_approval_steps_overdue gauge\n"
+        + f"dealdesk_approval_steps_overdue {count}\n".encode()
+    )
 
 
 class _Collector(multiprocess.MultiProcessCollector):

@@ -44,6 +44,8 @@ TABLES = (
     "ask_levers",
     "asks",
     "step_actions",
+    "step_timings",
+    "step_timing_totals",
     "withdrawals",
     "override_reviews",
     "overrides",

@@ -28,6 +28,7 @@ from api.dispatch.client import KeptAlive, Outcome, post
 from api.dispatch.egress import Egress
 from api.dispatch.mail import MailChannel
 from api.dispatch.schedule import NO_SUCCESS_DISABLES_AFTER_S, SCHEDULE, next_delay
+from api.dispatch.sla import SlaJob
 from api.errors import DealdeskError
 from api.events.signing import headers
 from api.metrics import record_delivery
@@ -80,12 +81,15 @@ class Dispatcher:
         executor = ThreadPoolExecutor(self.threads, thread_name_prefix="webhooks-send")
         records.start(self.settings, self.url, self.stop)  # partitions ahead, retention
         next_checkpoint = 0.0
+        sla = SlaJob(self.settings)
         try:
             while not self._should_stop():
                 try:
                     if time.monotonic() >= next_checkpoint:
                         checkpoints.maybe_seal(pool, self.settings.checkpoint_every)
                         next_checkpoint = time.monotonic() + CHECKPOINT_EVERY_S
+                    if sla.due():
+                        sla.run_guarded(pool)
                     full = self._claim_and_send(pool, executor)
                     if self.mail is not None:
                         full = self.mail.turn(pool, executor, self._wake.set) or full
@@ -94,7 +98,7 @@ class Dispatcher:
                     self.stop.wait(1.0)
                     continue
                 if not full:
-                    self._wake.wait(POLL_S)
+                    self._wake.wait(min(POLL_S, sla.every_s))
                     self.stop.wait(COALESCE_S)  # one claim for a burst of notifications
                     self._wake.clear()
         finally:

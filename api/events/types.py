@@ -19,6 +19,9 @@ class EventType(StrEnum):
     POLICY_PUBLISHED = "policy.published"
     AUDIT_CHECKPOINT = "audit.checkpoint"
     WEBHOOK_TEST = "webhook.test"
+    STEP_REMINDER = "approval_step.reminder"
+    STEP_OVERDUE = "approval_step.overdue"
+    STEP_ESCALATED = "approval_step.escalated"
 
 
 ALL_TYPES = tuple(t.value for t in EventType)

@@ -11,12 +11,15 @@ from flask import Flask, Response, current_app, g, request
 from flask_smorest import Blueprint
 
 from api import metrics
-from api.errors import NotFound
+from api.errors import DealdeskError, NotFound
 from api.http.auth import Scope, requires
 from api.http.context import runtime
 from api.http.spec import problems
 from api.runtime import Runtime
+from api.storage.database import transaction
 from api.storage.overrides import categories_of_request
+from api.storage.sla import count_overdue
+from api.workflow.states import Step
 
 blp = Blueprint("metrics", __name__, description="Prometheus metrics for operators")
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -35,8 +38,22 @@ def scrape() -> Response:
     """Requests, decisions, overrides, webhook deliveries, the policy served and pool use."""
     if runtime_metrics() is None:
         raise NotFound("Metrics are switched off here (DEALDESK_METRICS=0).")
-    _sample_pools(runtime(), runtime_metrics(), force=True)
-    return Response(metrics.exposition(), mimetype=EXPOSITION)
+    rt = runtime()
+    _sample_pools(rt, runtime_metrics(), force=True)
+    body = metrics.exposition()
+    try:
+        with transaction(rt.quick) as conn:
+            body += metrics.overdue_gauge(count_overdue(conn, rt.now()))
+    except (DealdeskError, psycopg.Error):
+        pass  # the database is down: the process's own series still answer
+    return Response(body, mimetype=EXPOSITION)
+
+
+def count_step(step: Step) -> None:
+    """Observe how long an acted-on step waited; call once its action has committed."""
+    series = runtime_metrics()
+    if series is not None and step.assigned_at is not None and step.acted_at is not None:
+        series.observe_step(step.tier, (step.acted_at - step.assigned_at).total_seconds())
 
 
 def count_decision(outcome: str, source: str) -> None:

@@ -48,6 +48,7 @@ ENUMS: dict[str, list[str]] = {
     "WithdrawReason": list(WITHDRAW_REASON_CODES),
     "PeriodEndBucket": list(BUCKET_NAMES),
     "ProximityGroupBy": ["tier", "owner"],
+    "ApprovalTimesGroupBy": ["tier", "approver"],
     "EventType": list(ALL_TYPES),
     "EventTypeOrAll": [*ALL_TYPES, WILDCARD],
     "DeliveryStatus": list(DELIVERY_STATUSES),

@@ -20,6 +20,8 @@ from api.http.auth import Scope, requires
 from api.http.context import runtime
 from api.http.replies import reply
 from api.http.schemas.reports import (
+    ApprovalTimesQuery,
+    ApprovalTimesReportOut,
     CustomerNoReportOut,
     LeverQuery,
     PeriodEndReportOut,
@@ -33,6 +35,7 @@ from api.http.schemas.reports import (
 from api.http.spec import problems
 from api.policy.decision import iso_utc
 from api.service import patterns
+from api.service.approval_times import approval_times as approval_times_items
 from api.storage.database import transaction
 from api.storage.reports import ROLL_BUDGET_S
 
@@ -160,3 +163,16 @@ def seller_timeline(conn: psycopg.Connection, asked: Asked) -> patterns.Items:
 def customer_no(conn: psycopg.Connection, asked: Asked) -> patterns.Items:
     """The customer's no: withdrawals by reason and deals pushed again after a no."""
     return patterns.customer_no(conn, asked.start, asked.end)
+
+
+@report(
+    "/v1/reports/approval-times",
+    "getApprovalTimesReport",
+    ApprovalTimesQuery,
+    ApprovalTimesReportOut,
+)
+def approval_times(conn: psycopg.Connection, asked: Asked) -> patterns.Items:
+    """Time to act by tier or approver: median and p90 hours, overdue and escalated steps,
+    the period-end median, and overrides that followed an overdue step."""
+    policy = runtime().policies.active
+    return approval_times_items(conn, policy, asked.query["group_by"], asked.start, asked.end)

@@ -17,7 +17,7 @@ from api.http.auth import Scope, current_key, has_scope, requires
 from api.http.body import json_body
 from api.http.context import runtime
 from api.http.deals import with_levers
-from api.http.metrics import count_decision, count_new_overrides, overrides_of
+from api.http.metrics import count_decision, count_new_overrides, count_step, overrides_of
 from api.http.openapi import response_headers
 from api.http.problems import HttpProblem
 from api.http.replies import decode_cursor, encode_cursor, reply, resource_id
@@ -37,6 +37,7 @@ from api.service import request_actions as actions
 from api.service import request_records as records
 from api.service import requests as service
 from api.service.context import Context
+from api.service.eligibility import attach
 from api.service.resources import request_json
 from api.storage.requests import RequestRecord, list_requests
 from api.workflow.states import Action
@@ -134,8 +135,10 @@ def submit() -> Response:
 @blp.response(200, ApprovalRequestOut, headers=ETAG)
 @problems(blp, 404, 503)
 def get(request_id: str) -> Response:
+    rt = runtime()
     with unit_of_work() as conn:
         record = records.find(conn, resource_id(request_id, "approval request"))
+        record = attach(conn, rt.policies.active, rt.today(), [record])[0]
     return _reply(record)
 
 
@@ -160,7 +163,7 @@ def index(query: dict[str, Any]) -> Response:
         rows = list_requests(
             conn, query, after, limit + 1, today=rt.today(), tiers=rt.policies.active.tiers
         )
-    page = rows[:limit]
+        page = attach(conn, rt.policies.active, rt.today(), rows[:limit])
     next_cursor = None
     if len(rows) > limit:
         next_cursor = encode_cursor([page[-1].created_at.isoformat(), str(page[-1].id)])
@@ -176,6 +179,7 @@ def _action(request_id: str, action: Action) -> Response:
         record = actions.act_on(
             conn, ctx, record, action, data["approver_id"], data.get("comment"), _if_match()
         )
+    count_step(next(s for s in record.steps if s.acted_at == ctx.now))
     return _reply(record)
 
 

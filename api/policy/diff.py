@@ -20,6 +20,7 @@ def diff(old: Policy, new: Policy) -> list[str]:
     entries: list[tuple[str, str]] = []
     entries += _tiers(old, new)
     entries += _settings(old, new)
+    entries += _sla(old, new)
     entries += _levers(old, new)
     entries += _rules(old, new)
     order = {LOOSENED: 0, TIGHTENED: 1, CHANGED: 2}
@@ -68,6 +69,28 @@ def _settings(old: Policy, new: Policy) -> list[tuple[str, str]]:
         a, b = old.routing_for(tier).value, new.routing_for(tier).value
         if a != b and tier in old.tiers and tier in new.tiers:
             entries.append((CHANGED, f"{tier}: routing {a} → {b}"))
+    return entries
+
+
+def _sla(old: Policy, new: Policy) -> list[tuple[str, str]]:
+    """Longer times or no escalation loosen (a stalled step waits longer); shorter tighten."""
+    a, b = old.sla, new.sla
+    if a is None and b is None:
+        return []
+    if a is None or b is None:
+        kind = LOOSENED if b is None else TIGHTENED
+        return [(kind, f"sla {'removed: nothing is timed' if b is None else 'added'}")]
+    entries = []
+    for what, x, y in (
+        ("hours", a.hours, b.hours),
+        ("period_end_hours", a.period_end_hours, b.period_end_hours),
+        ("remind_after", a.remind_after, b.remind_after),
+    ):
+        if x != y:
+            entries.append((LOOSENED if y > x else TIGHTENED, f"sla.{what}: {_n(x)} → {_n(y)}"))
+    if a.escalate != b.escalate:
+        kind = LOOSENED if b.escalate.value == "none" else TIGHTENED
+        entries.append((kind, f"sla.escalate: {a.escalate.value} → {b.escalate.value}"))
     return entries
 
 

@@ -30,6 +30,7 @@ def lint(policy: Policy) -> list[PolicyProblem]:
     _cel_types(policy, warnings)
     _unknown_fields(policy, warnings)
     _customer_no_window(policy, warnings)
+    _sla_window(policy, warnings)
     return warnings.found
 
 
@@ -192,4 +193,14 @@ def _customer_no_window(policy: Policy, warnings: _Warnings) -> None:
             "spec.customer_no_days",
             f"customer_no_days is {days}: more than a year, so a deal the customer declined "
             "is flagged as pushed after their no for longer than a fiscal year",
+        )
+
+
+def _sla_window(policy: Policy, warnings: _Warnings) -> None:
+    sla = policy.sla
+    if sla is not None and sla.period_end_hours > sla.hours:
+        warnings.add(
+            "spec.sla.period_end_hours",
+            f"period_end_hours ({sla.period_end_hours}) is longer than hours ({sla.hours}): "
+            "steps wait longer at quarter end, when time is shortest",
         )

@@ -37,6 +37,22 @@ class Routing(StrEnum):
     REGISTRY = "registry"
 
 
+class Escalate(StrEnum):
+    NONE = "none"
+    MANAGER = "manager"
+
+
+@dataclass(frozen=True, slots=True)
+class Sla:
+    """`spec.sla`: how soon a step should be acted on, and what happens when it is not."""
+
+    hours: Decimal
+    period_end_hours: Decimal
+    remind_after: Decimal
+    """The share of the time at which the approver is reminded (0 < x < 1)."""
+    escalate: Escalate = Escalate.NONE
+
+
 class PolicyStatus(StrEnum):
     ACTIVE = "active"
     SHADOW = "shadow"
@@ -159,6 +175,8 @@ class Policy:
     ranks: Mapping[str, int] = field(default_factory=dict)
     customer_no_days: int = 90
     """How long after a customer's no a resubmission of the deal is flagged (DESIGN 9)."""
+    sla: Sla | None = None
+    """`spec.sla` (DESIGN 14); None means nothing is timed."""
 
     def rank(self, tier: str) -> int:
         """0-based position of a tier; KeyError for a tier the policy does not know."""

@@ -13,12 +13,14 @@ from api.policy.deal import OTHER_FIELDS
 from api.policy.fields import FieldReader
 from api.policy.model import (
     ApprovalMode,
+    Escalate,
     Ladder,
     Lever,
     Policy,
     PolicyStatus,
     Routing,
     Rule,
+    Sla,
     monotonic,
 )
 from api.policy.yamlnodes import child
@@ -40,7 +42,9 @@ SPEC_KEYS = {
     "overrides",
     "levers",
     "rules",
+    "sla",
 }
+SLA_KEYS = {"hours", "period_end_hours", "remind_after", "escalate"}
 LEVER_KEYS = {"title", "ceilings", "absolute_max", "compute"}
 RULE_KEYS = {"name", "when", "because", "require", "ceilings", "deny", "flag"}
 
@@ -71,6 +75,7 @@ class PolicyBuilder(FieldReader):
         )
         routing = self.routing(spec.get("routing"))
         min_tier = self.override_min_tier(spec.get("overrides"))
+        sla = self.sla(spec.get("sla"))
         return Policy(
             name=self.text(meta.get("name"), "metadata.name", NAME, "a valid name") or "",
             version=self.text(meta.get("version"), "metadata.version") or "",
@@ -97,6 +102,7 @@ class PolicyBuilder(FieldReader):
             rules=rules,
             ranks={tier: rank for rank, tier in enumerate(self.tiers)},
             customer_no_days=customer_no_days,
+            sla=sla,
         )
 
     def tier_list(self, value: Any) -> tuple[str, ...]:
@@ -136,6 +142,32 @@ class PolicyBuilder(FieldReader):
                     mode, child("spec.routing", tier), Routing, Routing.CHAIN
                 )
         return result
+
+    def sla(self, value: Any) -> Sla | None:
+        """`spec.sla`: `hours` required; the window's hours default to `hours`."""
+        if value is None:
+            return None
+        spec = self.mapping(value, "spec.sla", SLA_KEYS, {"hours"})
+        hours = self.positive(spec["hours"], "spec.sla.hours") if "hours" in spec else None
+        window = spec.get("period_end_hours")
+        period_end = hours if window is None else self.positive(window, "spec.sla.period_end_hours")
+        remind = self.number(spec.get("remind_after", Decimal("0.5")), "spec.sla.remind_after")
+        if remind is not None and not Decimal(0) < remind < Decimal(1):
+            self.problem(
+                "spec.sla.remind_after", f"must be between 0 and 1 (exclusive), not {remind}"
+            )
+            remind = None
+        escalate = self.choice(spec.get("escalate"), "spec.sla.escalate", Escalate, Escalate.NONE)
+        if not spec or hours is None or period_end is None or remind is None:
+            return None
+        return Sla(hours, period_end, remind, escalate)
+
+    def positive(self, value: Any, path: str) -> Decimal | None:
+        number = self.number(value, path)
+        if number is not None and number == 0:
+            self.problem(path, "must be more than 0")
+            return None
+        return number
 
     def override_min_tier(self, value: Any) -> str | None:
         if value is None:

@@ -21,6 +21,7 @@ from api.policy.model import Policy
 from api.reports.bands import BAND_KEYS, proximity
 from api.reports.buckets import BUCKET_NAMES, BUCKETS, quarter_key
 from api.reports.numbers import mean, nearest_rank, ratio_text, share
+from api.service.approval_times import COLUMNS as APPROVAL_TIMES_COLUMNS
 from api.storage import reports as store
 from api.workflow.customer_no import (
     AFTER_CUSTOMER_NO,
@@ -59,6 +60,7 @@ COLUMNS: dict[str, list[str]] = {
         "after_no",
         "deeper_after_no",
     ],
+    "approval-times": APPROVAL_TIMES_COLUMNS,
 }
 
 

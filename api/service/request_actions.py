@@ -18,7 +18,8 @@ from api.service.context import Context
 from api.service.parties import check_acting_as
 from api.storage.people import Person, get_people
 from api.storage.requests import RequestRecord
-from api.workflow.machine import Approver, act, current_step
+from api.storage.step_timings import close_timing
+from api.workflow.machine import Approver, act, acting_as, current_step
 from api.workflow.states import FINAL_STATES, Action, RequestState, Step
 
 
@@ -55,9 +56,19 @@ def act_on(
         conn, ctx, record, state, steps, record.deal, record.decision, None, changed=index
     )
     history.record_action(conn, ctx, updated, index, action.value)
+    close_timing(conn, record.id, index, ctx.now, approver_id)
     extra = {"via": via} if via is not None else {}
     event = records.event(
-        conn, ctx, f"request.{action.value}", approver_id, updated, before, index, comment, **extra
+        conn,
+        ctx,
+        f"request.{action.value}",
+        approver_id,
+        updated,
+        before,
+        index,
+        comment,
+        acted_as=acting_as(record.steps[index], approver_id),
+        **extra,
     )
     request_changed(conn, event, updated)
     return updated

@@ -12,10 +12,14 @@ import psycopg
 
 from api.audit.chain import Event
 from api.errors import NotFound, PreconditionFailed
+from api.policy.engine import period_of
 from api.service.context import Context
+from api.service.eligibility import attach
 from api.storage import audit
 from api.storage.requests import RequestRecord, get_request, update_request, update_step
+from api.storage.step_timings import open_timing
 from api.workflow.machine import current_step
+from api.workflow.sla import assign_current
 from api.workflow.states import RequestState, Step
 
 
@@ -46,8 +50,10 @@ def save(
     *,
     changed: int | None = None,
 ) -> RequestRecord:
-    """Write the new state; only step `changed` when given, else every step. The saved
-    record is built from what was written rather than read back."""
+    """Write the new state; only step `changed` (and the step it made current) when given,
+    else every step. The saved record is built from what was written rather than read back."""
+    steps = stamp(ctx, state, steps)
+    note_assigned(conn, ctx, record.id, state, steps, restarted=changed is None)
     fields = {
         "id": record.id,
         "state": state.value,
@@ -63,7 +69,10 @@ def save(
     else:
         version, updated_at = update_request(conn, fields, None)
         update_step(conn, record.id, changed, steps[changed])
-    return replace(
+        now_current = fields["current_step"]
+        if now_current is not None and now_current != changed:
+            update_step(conn, record.id, now_current, steps[now_current])
+    saved = replace(
         record,
         state=state.value,
         deal=deal,
@@ -74,6 +83,34 @@ def save(
         updated_at=updated_at,
         steps=list(steps),
     )
+    return attach(conn, ctx.policy, ctx.today, [saved])[0]
+
+
+def stamp(ctx: Context, state: RequestState, steps: Sequence[Step]) -> list[Step]:
+    """Steps as they are saved: the newly current one stamped with its assigned and due
+    times; none timed any more once the request is not pending."""
+    if state is not RequestState.PENDING:
+        return [replace(s, sla_next_at=None) if s.sla_next_at else s for s in steps]
+    period = period_of(ctx.policy, ctx.today)
+    return assign_current(ctx.policy.sla, state, steps, ctx.now, period)
+
+
+def note_assigned(
+    conn: psycopg.Connection,
+    ctx: Context,
+    request_id: uuid.UUID,
+    state: RequestState,
+    steps: Sequence[Step],
+    *,
+    restarted: bool,
+) -> None:
+    """Open the step timing of a step stamped just now (the approval-times report's record);
+    `restarted` when the steps were rewritten (a revision), which supersedes open ones."""
+    index = current_step(state, steps)
+    if index is None or steps[index].assigned_at != ctx.now or steps[index].approver_id is None:
+        return
+    period_end = period_of(ctx.policy, ctx.today).is_period_end
+    open_timing(conn, request_id, index, steps[index], period_end, supersede=restarted)
 
 
 def event(

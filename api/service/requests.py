@@ -26,11 +26,12 @@ from api.service import bypass, history
 from api.service import request_records as records
 from api.service.announce import request_changed
 from api.service.context import Context
+from api.service.eligibility import attach
 from api.service.evaluations import check_currency
 from api.service.parties import Parties, check_acting_as, in_database, resolve_parties
 from api.service.shadow import shadow_results
 from api.storage.decisions import log_decision
-from api.storage.people import active_in_tier, manager_chain
+from api.storage.people import Person, active_in_tier, manager_chain
 from api.storage.requests import RequestRecord, insert_request
 from api.workflow.machine import carry_over, current_step, settle, went_up
 from api.workflow.overrides import lever_terms
@@ -57,8 +58,10 @@ def submit(
     check_acting_as(ctx.person_id, requested_by, "requested_by")
     assessment, output, stored_deal = _decide(conn, ctx, deal, parties, "submission")
     decision = assessment.decision
-    steps = _route(conn, ctx, decision, parties)
-    state, stuck_reason = settle(decision.outcome, steps)
+    seen: dict[str, Person] = {}
+    routed = _route(conn, ctx, decision, parties, seen)
+    state, stuck_reason = settle(decision.outcome, routed)
+    steps = records.stamp(ctx, state, routed)
     request_id = uuid.uuid4()
     fields = {
         "id": request_id,
@@ -76,6 +79,7 @@ def submit(
         "now": ctx.now,
     }
     insert_request(conn, fields, steps)
+    records.note_assigned(conn, ctx, request_id, state, steps, restarted=False)
     record = RequestRecord(
         request_id,
         fields["deal_id"],
@@ -93,6 +97,7 @@ def submit(
         updated_at=ctx.now,
         steps=list(steps),
     )
+    record = attach(conn, ctx.policy, ctx.today, [record], known=seen)[0]
     history.record_ask(conn, ctx, record, "submission")
     event = records.event(conn, ctx, "request.submitted", parties.requester.id, record, None, None)
     request_changed(conn, event, record, submitted=True)
@@ -217,8 +222,13 @@ def _decide(
 
 
 def _route(
-    conn: psycopg.Connection, ctx: Context, decision: Decision, parties: Parties
+    conn: psycopg.Connection,
+    ctx: Context,
+    decision: Decision,
+    parties: Parties,
+    seen: dict[str, Person] | None = None,
 ) -> list[Step]:
+    """The steps and their approvers; the people read on the way are put in `seen`."""
     from api.policy.model import Outcome
 
     if decision.outcome is Outcome.DENIED:
@@ -226,11 +236,17 @@ def _route(
     tiers = step_tiers(ctx.policy, decision.required_tiers, parties.requester.tier)
     if not tiers:
         return []
-    chain = [Candidate(p.id, p.tier, p.active) for p in manager_chain(conn, parties.owner.id)]
-    registry = {
-        tier: [Candidate(p.id, p.tier, p.active) for p in active_in_tier(conn, tier)]
+    people = manager_chain(conn, parties.owner.id)
+    holders = {
+        tier: active_in_tier(conn, tier)
         for tier in tiers
         if ctx.policy.routing_for(tier) is Routing.REGISTRY
+    }
+    if seen is not None:
+        seen.update({p.id: p for p in [*people, *(p for h in holders.values() for p in h)]})
+    chain = [Candidate(p.id, p.tier, p.active) for p in people]
+    registry = {
+        tier: [Candidate(p.id, p.tier, p.active) for p in found] for tier, found in holders.items()
     }
     return assign(ctx.policy, tiers, chain, registry, parties.owner.id)
 

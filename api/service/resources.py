@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from api.policy.decision import iso_utc
 from api.storage.requests import RequestRecord
 from api.workflow.machine import current_step
+from api.workflow.states import Step
 
 
 def request_json(record: RequestRecord) -> dict[str, Any]:
@@ -21,17 +23,7 @@ def request_json(record: RequestRecord) -> dict[str, Any]:
         "requested_by": record.decision["requester"],
         "deal": record.deal,
         "decision": record.decision,
-        "steps": [
-            {
-                "tier": s.tier,
-                "approver_id": s.approver_id,
-                "state": s.state.value,
-                "acted_by": s.acted_by,
-                "acted_at": iso_utc(s.acted_at) if s.acted_at else None,
-                "comment": s.comment,
-            }
-            for s in record.steps
-        ],
+        "steps": [step_json(s) for s in record.steps],
         "current_step": (
             {"seq": index, "tier": step.tier, "approver_id": step.approver_id}
             if step is not None and index is not None
@@ -43,3 +35,22 @@ def request_json(record: RequestRecord) -> dict[str, Any]:
         "created_at": iso_utc(record.created_at),
         "updated_at": iso_utc(record.updated_at),
     }
+
+
+def step_json(step: Step) -> dict[str, Any]:
+    return {
+        "tier": step.tier,
+        "approver_id": step.approver_id,
+        "state": step.state.value,
+        "acted_by": step.acted_by,
+        "acted_at": _at(step.acted_at),
+        "comment": step.comment,
+        "assigned_at": _at(step.assigned_at),
+        "due_at": _at(step.due_at),
+        "eligible": [{"id": e.id, "tier": e.tier} for e in step.eligible],
+        "escalations": [{"person_id": e.person_id, "at": iso_utc(e.at)} for e in step.escalations],
+    }
+
+
+def _at(moment: datetime | None) -> str | None:
+    return iso_utc(moment) if moment is not None else None

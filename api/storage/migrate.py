@@ -26,7 +26,7 @@ from api.errors import DealdeskError, Unavailable
 from api.storage import partitions
 
 SCHEMA_VERSION = 1
-SCHEMA_SHA256 = "1a20d148d6de2b8b926fb304a2a135954c50d9fa091e0ad2e500e9f2028e8100"
+SCHEMA_SHA256 = "88bc586f847a46ca31fd48239d61448ed2cd86eef3e8a908f112e2aa2d9c44db"
 LOCK = 7_451_026  # schema and partition DDL: one process at a time
 LOCK_TIMEOUT_MS = 5000
 RETRIES = 8

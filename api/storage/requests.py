@@ -13,7 +13,7 @@ from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 from api.errors import Conflict
-from api.workflow.states import RequestState, Step, StepState
+from api.workflow.states import Escalation, RequestState, Step, StepState
 
 INSERT = """
 INSERT INTO approval_requests (id, deal_id, state, owner_id, requested_by, deal, decision,
@@ -37,17 +37,24 @@ FROM approval_requests WHERE id = %s
 """
 GET_FOR_UPDATE = GET + " FOR UPDATE"
 STEPS = """
-SELECT request_id, seq, tier, approver_id, state, acted_by, acted_at, comment FROM approval_steps
+SELECT request_id, seq, tier, approver_id, state, acted_by, acted_at, comment, assigned_at,
+    due_at, escalations, sla_stage, sla_next_at
+FROM approval_steps
 WHERE request_id = ANY(%s) ORDER BY request_id, seq
 """
 DELETE_STEPS = "DELETE FROM approval_steps WHERE request_id = %s"
 UPDATE_STEP = """
-UPDATE approval_steps SET state = %s, acted_by = %s, acted_at = %s, comment = %s
-WHERE request_id = %s AND seq = %s
+UPDATE approval_steps SET state = %(state)s, acted_by = %(acted_by)s, acted_at = %(acted_at)s,
+    comment = %(comment)s, assigned_at = %(assigned_at)s, due_at = %(due_at)s,
+    escalations = %(escalations)s, sla_stage = %(sla_stage)s, sla_next_at = %(sla_next_at)s
+WHERE request_id = %(request_id)s AND seq = %(seq)s
 """
 INSERT_STEP = """
-INSERT INTO approval_steps (request_id, seq, tier, approver_id, state, acted_by, acted_at, comment)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+INSERT INTO approval_steps (request_id, seq, tier, approver_id, state, acted_by, acted_at, comment,
+    assigned_at, due_at, escalations, sla_stage, sla_next_at)
+VALUES (%(request_id)s, %(seq)s, %(tier)s, %(approver_id)s, %(state)s, %(acted_by)s,
+    %(acted_at)s, %(comment)s, %(assigned_at)s, %(due_at)s, %(escalations)s, %(sla_stage)s,
+    %(sla_next_at)s)
 """
 LIST = """
 SELECT
@@ -66,7 +73,9 @@ WHERE (%(deal_id)s::text IS NULL OR r.deal_id = %(deal_id)s)
           LEFT JOIN people p ON p.id = s.approver_id
           LEFT JOIN people d ON d.id = p.delegate_id
           WHERE s.request_id = r.id AND s.seq = r.current_step AND (
-            s.approver_id = %(approver_id)s OR (
+            s.approver_id = %(approver_id)s
+            OR s.escalations @> jsonb_build_array(jsonb_build_object('person_id', %(approver_id)s))
+            OR (
               p.delegate_id = %(approver_id)s AND d.active
               AND (p.delegate_from IS NULL OR p.delegate_from <= %(today)s)
               AND (p.delegate_to IS NULL OR p.delegate_to >= %(today)s)
@@ -137,29 +146,39 @@ def update_request(
 
 
 def update_step(conn: psycopg.Connection, request_id: uuid.UUID, seq: int, step: Step) -> None:
-    conn.execute(
-        UPDATE_STEP, (step.state.value, step.acted_by, step.acted_at, step.comment, request_id, seq)
-    )
+    conn.execute(UPDATE_STEP, _step_row(request_id, seq, step))
+
+
+def _step_row(request_id: uuid.UUID, seq: int, step: Step) -> dict[str, Any]:
+    pending = step.state is StepState.PENDING
+    return {
+        "request_id": request_id,
+        "seq": seq,
+        "tier": step.tier,
+        "approver_id": step.approver_id,
+        "state": step.state.value,
+        "acted_by": step.acted_by,
+        "acted_at": step.acted_at,
+        "comment": step.comment,
+        "assigned_at": step.assigned_at,
+        "due_at": step.due_at,
+        "escalations": Jsonb(escalations_json(step.escalations)),
+        "sla_stage": step.sla_stage,
+        "sla_next_at": step.sla_next_at if pending else None,
+    }
+
+
+def escalations_json(escalations: Sequence[Escalation]) -> list[dict[str, str]]:
+    return [{"person_id": e.person_id, "at": e.at.isoformat()} for e in escalations]
+
+
+def _escalations(value: list[dict[str, str]]) -> tuple[Escalation, ...]:
+    return tuple(Escalation(e["person_id"], datetime.fromisoformat(e["at"])) for e in value)
 
 
 def _write_steps(conn: psycopg.Connection, request_id: uuid.UUID, steps: Sequence[Step]) -> None:
     with conn.cursor() as cur:
-        cur.executemany(
-            INSERT_STEP,
-            [
-                (
-                    request_id,
-                    seq,
-                    s.tier,
-                    s.approver_id,
-                    s.state.value,
-                    s.acted_by,
-                    s.acted_at,
-                    s.comment,
-                )
-                for seq, s in enumerate(steps)
-            ],
-        )
+        cur.executemany(INSERT_STEP, [_step_row(request_id, seq, s) for seq, s in enumerate(steps)])
 
 
 def get_request(
@@ -203,7 +222,21 @@ def _with_steps(conn: psycopg.Connection, records: list[RequestRecord]) -> list[
         return records
     by_id: dict[uuid.UUID, list[Step]] = {r.id: [] for r in records}
     for row in conn.execute(STEPS, ([r.id for r in records],)).fetchall():
-        by_id[row[0]].append(Step(row[2], row[3], StepState(row[4]), row[5], row[6], row[7]))
+        by_id[row[0]].append(
+            Step(
+                row[2],
+                row[3],
+                StepState(row[4]),
+                row[5],
+                row[6],
+                row[7],
+                assigned_at=row[8],
+                due_at=row[9],
+                escalations=_escalations(row[10]),
+                sla_stage=row[11],
+                sla_next_at=row[12],
+            )
+        )
     return [_replace_steps(r, by_id[r.id]) for r in records]
 
 

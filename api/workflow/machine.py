@@ -42,10 +42,11 @@ def current_step(state: RequestState, steps: Sequence[Step]) -> int | None:
 
 
 def may_act_on(policy: Policy, step: Step, actor_id: str, approver: Approver | None) -> bool:
-    """The step's approver, or their active delegate whose tier reaches the step's tier."""
+    """The step's approver, a manager it was escalated to, or the approver's active delegate
+    whose tier reaches the step's tier."""
     if step.approver_id is None:
         return False
-    if actor_id == step.approver_id:
+    if actor_id == step.approver_id or any(e.person_id == actor_id for e in step.escalations):
         return True
     if approver is None or approver.delegate_id != actor_id or not approver.delegate_active:
         return False
@@ -118,3 +119,12 @@ def carry_over(
         return list(fresh)
     approved = {s.tier: s for s in old_steps if s.state is StepState.APPROVED}
     return [approved.get(step.tier, step) for step in fresh]
+
+
+def acting_as(step: Step, actor_id: str) -> str:
+    """In what capacity someone the machine let act did so, for the audit trail."""
+    if actor_id == step.approver_id:
+        return "approver"
+    if any(e.person_id == actor_id for e in step.escalations):
+        return "escalated_manager"
+    return "delegate"

@@ -45,6 +45,22 @@ STEP_AFTER = {
 
 
 @dataclass(frozen=True, slots=True)
+class Escalation:
+    """A manager a step was escalated to (DESIGN 14), and when."""
+
+    person_id: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Eligible:
+    """Someone who may act on the current step now."""
+
+    id: str
+    tier: str
+
+
+@dataclass(frozen=True, slots=True)
 class Step:
     tier: str
     approver_id: str | None
@@ -53,3 +69,13 @@ class Step:
     acted_at: datetime | None = None
     comment: str | None = None
     stuck_reason: str | None = None
+    assigned_at: datetime | None = None
+    """When the step became the current one; None until then."""
+    due_at: datetime | None = None
+    escalations: tuple[Escalation, ...] = ()
+    sla_stage: int = 0
+    """How many SLA stages (reminder, overdue, escalations) have fired."""
+    sla_next_at: datetime | None = None
+    """When the next stage falls due; None when nothing more will happen."""
+    eligible: tuple[Eligible, ...] = ()
+    """Who may act now (read, never stored); empty unless the step is the current one."""

@@ -39,6 +39,10 @@ class ProximityQuery(LeverQuery):
             raise ValidationError({"band": ["Must be greater than 0."]})
 
 
+class ApprovalTimesQuery(ReportQuery):
+    group_by = fields.String(load_default="tier", validate=validate.OneOf(["tier", "approver"]))
+
+
 class TimelineQuery(ReportQuery):
     flag = fields.String(load_default="seller_timeline", validate=validate.Length(min=1, max=128))
 
@@ -114,3 +118,41 @@ class TimelineReportOut(ReportOut):
 
 class CustomerNoReportOut(ReportOut):
     items = fields.List(fields.Nested(CustomerNoItemOut), required=True)
+
+
+class ApprovalTimesItemOut(Schema):
+    key = fields.String(required=True, metadata={"description": "A tier or an approver's id."})
+    steps = fields.Integer(
+        required=True, metadata={"description": "Times a step became current (from..to)."}
+    )
+    acted = fields.Integer(required=True)
+    median_hours = fields.String(
+        allow_none=True,
+        required=True,
+        metadata={"description": "Median (nearest rank) of hours from assigned to acted."},
+    )
+    p90_hours = fields.String(
+        allow_none=True,
+        required=True,
+        metadata={"description": "90th percentile (nearest rank) of the same hours."},
+    )
+    overdue = fields.Integer(required=True)
+    escalated = fields.Integer(
+        required=True, metadata={"description": "Steps escalated at least once."}
+    )
+    period_end_median_hours = fields.String(
+        allow_none=True,
+        required=True,
+        metadata={"description": "The median for steps assigned inside a period-end window."},
+    )
+    rescued_after_overdue = fields.Integer(
+        required=True,
+        metadata={
+            "description": "Overrides around the owner filed after a step of this group fell "
+            "due (and went overdue) on the same request: the stall that invites the swoop."
+        },
+    )
+
+
+class ApprovalTimesReportOut(ReportOut):
+    items = fields.List(fields.Nested(ApprovalTimesItemOut), required=True)

@@ -51,6 +51,16 @@ class WithdrawIn(Strict):
     reason_code = fields.String(validate=validate.OneOf(list(WITHDRAW_REASON_CODES)))
 
 
+class EligibleOut(Schema):
+    id = fields.String(required=True)
+    tier = fields.String(required=True)
+
+
+class EscalationOut(Schema):
+    person_id = fields.String(required=True)
+    at = fields.DateTime(required=True)
+
+
 class StepOut(Schema):
     tier = fields.String(required=True)
     approver_id = fields.String(allow_none=True, required=True)
@@ -60,6 +70,25 @@ class StepOut(Schema):
     acted_by = fields.String(allow_none=True, required=True)
     acted_at = fields.DateTime(allow_none=True, required=True)
     comment = fields.String(allow_none=True, required=True)
+    assigned_at = fields.DateTime(
+        allow_none=True,
+        required=True,
+        metadata={"description": "When the step became the current one; null until then."},
+    )
+    due_at = fields.DateTime(
+        allow_none=True,
+        required=True,
+        metadata={"description": "assigned_at plus the policy's SLA then in force; null untimed."},
+    )
+    eligible = fields.List(
+        fields.Nested(EligibleOut),
+        required=True,
+        metadata={
+            "description": "Everyone who may act on the step now: its approver, their active "
+            "delegate and every manager it was escalated to (empty unless current)."
+        },
+    )
+    escalations = fields.List(fields.Nested(EscalationOut), required=True)
 
 
 class CurrentStepOut(Schema):
