@@ -24,7 +24,7 @@ from api.config import Settings
 from api.console.blueprint import when
 from api.dispatch.sla import SlaJob
 from api.policy.loader import load_policy_dir
-from tests.console.loop import person_client, post_form, rows, submit, text
+from tests.console.loop import person_client, plant, post_form, rows, submit, text
 from tests.sla_policy import policy_dir, sla_events
 
 pytestmark = pytest.mark.usefixtures("org")
@@ -123,16 +123,6 @@ def test_an_escalated_manager_finds_the_late_step_and_approves_it_from_the_reque
     ]
     assert overrides == (0,)
     assert rows(text(garcia.get("/console/approvals")), "approvals") == []
-
-
-def plant(db: str, rid: str, due: datetime | None, escalated_to: str | None = None) -> None:
-    """A step's due time, and an escalation written as the SLA scan writes it."""
-    escalations = [{"person_id": escalated_to, "at": due.isoformat()}] if escalated_to else []
-    with psycopg.connect(db) as conn:
-        conn.execute(
-            "UPDATE approval_steps SET due_at = %s, escalations = %s WHERE request_id = %s",
-            (due, Jsonb(escalations), rid),
-        )
 
 
 def test_my_approvals_is_soonest_due_first_with_overdue_marked(
