@@ -696,3 +696,7 @@ CREATE INDEX IF NOT EXISTS step_timings_overdue_idx ON step_timings (request_id)
     WHERE overdue;
 CREATE INDEX IF NOT EXISTS overrides_bypassed_idx ON overrides (request_id)
     WHERE 'bypassed_owner' = ANY (categories);
+-- My approvals (DESIGN 14, issue 25): the pending steps a person was escalated to, found
+-- through their `escalations` without reading every open step.
+CREATE INDEX IF NOT EXISTS approval_steps_escalated_idx ON approval_steps
+    USING gin (escalations jsonb_path_ops) WHERE state = 'pending' AND escalations <> '[]';

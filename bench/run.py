@@ -20,8 +20,8 @@ measured side by side in one run, printed as a table and written to bench/result
    recording their history costs submit + approve (bench/report_writes.py).
 8. Webhooks: the outbox write's cost on submit + approve, and delivery latency at 200 events/s
    (bench/webhooks.py; BENCH_SKIP_WEBHOOKS skips it).
-9. Mail: submit + approve with mail on and off side by side, and commit to the mail accepted
-   by aiosmtpd at 50 steps/s (bench/mail.py; BENCH_SKIP_MAIL skips it).
+9. Mail: submit + approve with SLA and mail on and off side by side, and commit to the mail
+   accepted by aiosmtpd at 50 steps/s (bench/mail.py; BENCH_SKIP_MAIL skips it).
 10. SCIM sync of 10,000 users, POST then PATCH of every manager, with evaluations checked
     alongside (bench/scim_sync.py; BENCH_SKIP_SCIM skips it).
 

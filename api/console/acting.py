@@ -14,9 +14,10 @@ from api.errors import Forbidden
 from api.http.context import runtime
 from api.policy.model import Policy
 from api.service.context import Context
-from api.storage.people import get_people
+from api.service.eligibility import attach
 from api.storage.requests import RequestRecord
-from api.workflow.machine import Approver, current_step, may_act_on
+from api.workflow.machine import acting_as, current_step
+from api.workflow.states import Step
 
 ACT_SCOPE = "approvals"
 OWNER_SCOPE = "requests"
@@ -59,27 +60,23 @@ class Eligible:
 def eligible_now(
     conn: psycopg.Connection, policy: Policy, today: date, record: RequestRecord
 ) -> Eligible:
+    """The current step's `eligible` as the API shows and checks it (api.service.eligibility,
+    the rule of api.workflow.machine.may_act_on), each with the role they act in; never the
+    owner or the requester, whom the API refuses on their own request."""
     index = current_step(record.request_state, record.steps)
     if index is None:
         return Eligible(None, {})
-    step = record.steps[index]
-    people: dict[str, str] = {}
-    if step.approver_id is not None:
-        people[step.approver_id] = "approver"
-        approver = get_people(conn, [step.approver_id]).get(step.approver_id)
-        delegate_id = approver.delegate_on(today) if approver else None
-        delegate = get_people(conn, [delegate_id]).get(delegate_id) if delegate_id else None
-        if delegate is not None:
-            seat = Approver(step.approver_id, delegate.id, delegate.tier, delegate.active)
-            if may_act_on(policy, step, delegate.id, seat):
-                people.setdefault(delegate.id, "delegate")
-    for escalation in getattr(step, "escalations", None) or ():  # DESIGN 14, when steps have it
-        person = escalation.get("person_id") if isinstance(escalation, dict) else None
-        if isinstance(person, str):
-            people.setdefault(person, "escalated")
-    for party in (record.owner_id, record.requested_by):  # never their own request
+    step = attach(conn, policy, today, [record])[0].steps[index]
+    people = {e.id: role_of(step, e.id) for e in step.eligible}
+    for party in (record.owner_id, record.requested_by):
         people.pop(party, None)
     return Eligible(index, people)
+
+
+def role_of(step: Step, person_id: str) -> str:
+    """The capacity an eligible person acts in (the audit's `acted_as`, in words)."""
+    role = acting_as(step, person_id)
+    return "escalated manager" if role == "escalated_manager" else role
 
 
 def may_see(me: SignedIn, record: RequestRecord, eligible: Eligible, executives: set[str]) -> bool:

@@ -1,5 +1,5 @@
-"""My approvals: the steps the signed-in person may act on now, oldest first (soonest due
-first once steps carry a due time), overdue marked."""
+"""My approvals: the steps the signed-in person may act on now (as approver, delegate or
+escalated manager), soonest due first, overdue marked."""
 
 from __future__ import annotations
 
@@ -20,10 +20,9 @@ def asked(findings: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
     return [f for f in findings or () if f.get("status") in ASKED]
 
 
-def overdue(row: Any, now: datetime) -> bool:
-    """Past its due time (DESIGN 14), when steps carry one."""
-    due = getattr(row, "due_at", None)
-    return isinstance(due, datetime) and due < now
+def overdue(row: inbox.Waiting, now: datetime) -> bool:
+    """Past its due time (DESIGN 14); a step without one (no SLA) never is."""
+    return row.due_at is not None and row.due_at <= now
 
 
 @bp.route("/approvals")

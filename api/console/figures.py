@@ -266,3 +266,65 @@ def customer_no(items: Items) -> Figure:
             f"no, and those that asked for more ({deeper} in all)."
         ),
     )
+
+
+def approval_times(items: Items, group_by: str) -> Figure:
+    columns = [
+        group_by,
+        "steps",
+        "acted",
+        "median hours",
+        "p90 hours",
+        "overdue",
+        "escalated",
+        "period-end median hours",
+        "rescued after overdue",
+    ]
+    fields = (
+        "steps",
+        "acted",
+        "median_hours",
+        "p90_hours",
+        "overdue",
+        "escalated",
+        "period_end_median_hours",
+        "rescued_after_overdue",
+    )
+    rows = [[i["key"], *(_text(i[f]) for f in fields)] for i in items]
+    chart = {
+        "type": "bar",
+        "labels": [i["key"] for i in items],
+        "datasets": [
+            _series("median hours", [i["median_hours"] for i in items]),
+            _series("p90 hours", [i["p90_hours"] for i in items]),
+        ],
+        "axes": _axes(group_by, "hours from assigned to acted"),
+        "precision": None,  # waits are fractional hours: let the axis choose its steps
+    }
+    slowest = max(
+        (i for i in items if i["p90_hours"] is not None),
+        key=lambda i: Decimal(i["p90_hours"]),
+        default=None,
+    )
+    rescued = sum(i["rescued_after_overdue"] for i in items)
+    return Figure(
+        caption=f"Hours from assigned to acted, overdue and escalated steps per {group_by}",
+        columns=columns,
+        rows=rows,
+        chart=chart,
+        summary=(
+            f"Bar chart per {group_by}: the median and the 90th percentile of the hours a "
+            "step waited from becoming current to being acted on. "
+            + (
+                f"Slowest at p90: {slowest['key']} ({slowest['p90_hours']} hours). "
+                if slowest
+                else "No step was acted on in this window. "
+            )
+            + f"Overrides around the owner after a step went overdue: {rescued}."
+        ),
+        notes=[
+            "A group with steps but none acted on has no median and no bar.",
+            "Rescued after overdue counts overrides around the owner filed after a step of "
+            "the group fell due on the same request: the stall that invites the swoop.",
+        ],
+    )

@@ -19,9 +19,16 @@ from api.console.blueprint import FINANCE, bp, needs, page, user
 from api.console.register import messages_of
 from api.errors import DealdeskError, Invalid, NotFound
 from api.http.context import runtime
-from api.http.schemas.reports import LeverQuery, ProximityQuery, ReportQuery, TimelineQuery
+from api.http.schemas.reports import (
+    ApprovalTimesQuery,
+    LeverQuery,
+    ProximityQuery,
+    ReportQuery,
+    TimelineQuery,
+)
 from api.policy.model import Policy
 from api.service import patterns
+from api.service.approval_times import approval_times
 from api.storage.database import transaction
 from api.storage.reports import ROLL_BUDGET_S
 
@@ -38,6 +45,8 @@ class Report:
     fields: tuple[str, ...]
     compute: Compute
     draw: Draw
+    groups: tuple[str, ...] = ("tier", "owner")
+    """The choices of its `group_by` filter, when it has one (the first is the default)."""
 
 
 def _dates(q: dict[str, Any]) -> tuple[date | None, date | None]:
@@ -109,6 +118,16 @@ REPORTS = {
             (),
             lambda conn, policy, q: patterns.customer_no(conn, *_dates(q)),
             lambda items, q: figures.customer_no(items),
+        ),
+        Report(
+            "approval-times",
+            "Approval times",
+            "How long do steps wait for their approver, and which stalls invite the swoop?",
+            ApprovalTimesQuery(),
+            ("group_by",),
+            lambda conn, policy, q: approval_times(conn, policy, q["group_by"], *_dates(q)),
+            lambda items, q: figures.approval_times(items, q["group_by"]),
+            ("tier", "approver"),
         ),
     )
 }

@@ -3,16 +3,15 @@ they take effect, with where each was inherited from) and every rule in plain En
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import lru_cache
-from typing import Any
 
 import yaml
 
 from api.policy.decimals import decimal_str
 from api.policy.findings import tightened
-from api.policy.model import Lever, Policy, Routing, Rule
+from api.policy.model import Escalate, Lever, Policy, Routing, Rule
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,19 +106,32 @@ def routing_text(policy: Policy, tier: str) -> str:
 
 
 def sla_text(policy: Policy) -> list[tuple[str, str]] | None:
-    """The service level (DESIGN 14) as label -> value lines, when the policy has one."""
-    sla: Any = getattr(policy, "sla", None)
+    """The service level (DESIGN 14) as label -> plain-English lines; None without one."""
+    sla = policy.sla
     if sla is None:
         return None
-    fields: Mapping[str, str] = {
-        "hours": "Hours to act on a step",
-        "period_end_hours": "Hours inside a period-end window",
-        "remind_after": "Reminder at this share of the time",
-        "escalate": "When a step is overdue, escalate to",
-    }
-    lines = []
-    for name, label in fields.items():
-        value = sla.get(name) if isinstance(sla, Mapping) else getattr(sla, name, None)
-        if value is not None:
-            lines.append((label, str(getattr(value, "value", value))))
-    return lines
+    share = f"{_hours(sla.remind_after * 100)}%"
+    reminder = (
+        f"to the approver at {share} of the time: after {_hours(sla.hours * sla.remind_after)} "
+        f"hours ({_hours(sla.period_end_hours * sla.remind_after)} inside the window)"
+    )
+    return [
+        ("Time to act on a step", f"{_hours(sla.hours)} hours from when it becomes current"),
+        ("Inside a period-end window", f"{_hours(sla.period_end_hours)} hours"),
+        ("Reminder", reminder),
+        ("When a step is overdue", ESCALATION_TEXT[sla.escalate]),
+    ]
+
+
+ESCALATION_TEXT = {
+    Escalate.NONE: "it waits for its approver (or their delegate): nothing moves it up",
+    Escalate.MANAGER: (
+        "the approver's nearest active manager at or above the step's tier may act on it "
+        "too, and one manager higher after each further period, until the chain ends"
+    ),
+}
+
+
+def _hours(value: Decimal) -> str:
+    """A number of hours without trailing zeros: 24, 0.5, 0.0005."""
+    return decimal_str(value.normalize())

@@ -71,7 +71,7 @@ def _advance(
         save_stage(conn, record.id, seq, step.sla_stage, None, step.escalations)
         return 0
     stages = due_stages(policy.sla, step.assigned_at, step.due_at, step.sla_stage, clock.now)
-    fired = 0
+    fired: list[tuple[int, RequestRecord]] = []
     for stage in stages:
         escalated = _escalate(conn, policy, record, step, clock) if stage > OVERDUE else step
         if escalated is None:  # the chain has ended: nothing more will happen
@@ -80,13 +80,24 @@ def _advance(
         record = _with_step(record, seq, step)
         if stage >= OVERDUE:
             mark(conn, record.id, seq, escalated=stage > OVERDUE)
-        _announce(conn, policy, clock, record, seq, stage)
-        fired += 1
+        fired.append((stage, record))
+    for index, (stage, _) in enumerate(fired):
+        _announce(conn, policy, clock, _as_announced(fired, index), seq, stage)
     upcoming = next_stage(policy.sla, step.assigned_at, step.due_at, step.sla_stage)
-    ended = fired < len(stages)
+    ended = len(fired) < len(stages)
     next_at = None if upcoming is None or ended else upcoming[1]
     save_stage(conn, record.id, seq, step.sla_stage, next_at, step.escalations)
-    return fired
+    return len(fired)
+
+
+def _as_announced(fired: list[tuple[int, RequestRecord]], index: int) -> RequestRecord:
+    """The request as the stage's event shows it. The first escalation falls at `due_at`, the
+    moment of the overdue notice, so the notice already lists that manager as eligible (and
+    mails them their own link with everyone else's)."""
+    stage, record = fired[index]
+    if stage == OVERDUE and index + 1 < len(fired) and fired[index + 1][0] == OVERDUE + 1:
+        return fired[index + 1][1]
+    return record
 
 
 def _escalate(

@@ -16,21 +16,19 @@ from psycopg.rows import class_row
 
 INBOX_LIMIT = 200
 
-# Who may act on a step now, one branch each (DESIGN 4 and 14): its approver, the approver's
-# active delegate at or above the step's tier. Escalated managers (`approval_steps.escalations`,
-# [{person_id, at}]) join as one more branch:
-#   UNION ALL SELECT s.request_id, s.seq, 'escalated', s.approver_id FROM approval_steps s
-#   WHERE s.state = 'pending'
-#     AND s.escalations @> jsonb_build_array(jsonb_build_object('person_id', %(person)s::text))
-# and, once steps carry `assigned_at` and `due_at`, the select adds them and ORDER BY becomes
-# `s.due_at NULLS LAST, r.created_at, r.id` (soonest due first).
+# Who may act on a step now, one branch each, as DESIGN 4 and 14 and the API's own check
+# (api.workflow.machine.may_act_on) say: its approver; the approver's active delegate at or
+# above the step's tier; every manager the SLA scan escalated it to (`escalations`,
+# [{person_id, at}]). Someone in two branches is listed once, in the role the API's audit
+# records (api.workflow.machine.acting_as): approver, then escalated manager, then delegate.
+# Soonest due first; steps without a due time (no SLA) after them, oldest first.
 MY_APPROVALS = """
 WITH eligible AS (
-    SELECT s.request_id, s.seq, 'approver' AS role, NULL::text AS on_behalf_of
+    SELECT s.request_id, s.seq, 1 AS branch, 'approver' AS role, NULL::text AS on_behalf_of
     FROM approval_steps s
     WHERE s.state = 'pending' AND s.approver_id = %(person)s
     UNION ALL
-    SELECT s.request_id, s.seq, 'delegate', p.id
+    SELECT s.request_id, s.seq, 3, 'delegate', p.id
     FROM people p
     JOIN people d ON d.id = p.delegate_id
     JOIN approval_steps s ON s.approver_id = p.id AND s.state = 'pending'
@@ -39,16 +37,25 @@ WITH eligible AS (
       AND (p.delegate_to IS NULL OR p.delegate_to >= %(today)s)
       AND array_position(%(tiers)s::text[], d.tier)
           >= array_position(%(tiers)s::text[], s.tier)
+    UNION ALL
+    SELECT s.request_id, s.seq, 2, 'escalated', s.approver_id
+    FROM approval_steps s
+    WHERE s.state = 'pending' AND s.approver_id IS NOT NULL
+      AND s.escalations <> '[]'
+      AND s.escalations @> jsonb_build_array(jsonb_build_object('person_id', %(person)s::text))
+), once AS (
+    SELECT DISTINCT ON (request_id, seq) request_id, seq, role, on_behalf_of
+    FROM eligible ORDER BY request_id, seq, branch
 )
 SELECT r.id, r.deal_id, r.owner_id, r.requested_by, r.created_at, r.updated_at,
-       s.seq, s.tier, s.approver_id, e.role, e.on_behalf_of,
+       s.seq, s.tier, s.approver_id, e.role, e.on_behalf_of, s.assigned_at, s.due_at,
        r.deal ->> 'list_amount' AS list_amount, r.deal ->> 'currency' AS currency,
        r.deal -> 'account' ->> 'name' AS account, r.decision -> 'findings' AS findings
-FROM eligible e
+FROM once e
 JOIN approval_requests r ON r.id = e.request_id AND r.current_step = e.seq AND r.state = 'pending'
 JOIN approval_steps s ON s.request_id = e.request_id AND s.seq = e.seq
 WHERE r.owner_id <> %(person)s AND r.requested_by <> %(person)s
-ORDER BY r.created_at, r.id
+ORDER BY s.due_at NULLS LAST, r.created_at, r.id
 LIMIT %(limit)s
 """
 # An owner's open requests, newest first, each with its current step (pending) or the step
@@ -94,7 +101,10 @@ class Waiting:
     tier: str
     approver_id: str | None
     role: str
+    """approver, delegate (of `on_behalf_of`) or escalated (from `on_behalf_of`)."""
     on_behalf_of: str | None
+    assigned_at: datetime | None
+    due_at: datetime | None
     list_amount: str | None
     currency: str | None
     account: str | None

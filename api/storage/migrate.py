@@ -26,7 +26,7 @@ from api.errors import DealdeskError, Unavailable
 from api.storage import partitions
 
 SCHEMA_VERSION = 1
-SCHEMA_SHA256 = "88bc586f847a46ca31fd48239d61448ed2cd86eef3e8a908f112e2aa2d9c44db"
+SCHEMA_SHA256 = "b6bd7d6764bac18c6f8961e0d32646ad42c5c1c6d0563f89b6d90b0d7a460660"
 LOCK = 7_451_026  # schema and partition DDL: one process at a time
 LOCK_TIMEOUT_MS = 5000
 RETRIES = 8

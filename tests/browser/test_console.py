@@ -19,7 +19,14 @@ from tests.browser.conftest import axe_serious, csp_violations, screenshot, sign
 from tests.console.test_policies import stored
 from tests.console.test_reports import history
 
-REPORT_NAMES = ["threshold-proximity", "period-end", "rescues", "seller-timeline", "customer-no"]
+REPORT_NAMES = [
+    "threshold-proximity",
+    "period-end",
+    "rescues",
+    "seller-timeline",
+    "customer-no",
+    "approval-times",
+]
 
 # The right edge of every cell of a card table, and of the widest cell, against the viewport.
 CELL_EDGES = """(() => {

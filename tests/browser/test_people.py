@@ -5,6 +5,7 @@ violations and serious axe findings at 1280 and 390 px."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from flask.testing import FlaskClient
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import axe_serious, csp_violations, screenshot, sign_in_with
-from tests.console.loop import submit
+from tests.console.loop import plant, submit
 
 COMMENT = "Fine for a three-year term."
 
@@ -81,6 +82,7 @@ def test_the_new_pages_pass_csp_and_axe(
     org: Any,
     admin: dict[str, str],
     bound_key: Callable[..., str],
+    db: str,
     width: int,
 ) -> None:
     waiting = submit(client, admin, "Q-1", account={"id": "ACME", "name": "Acme Corp"})
@@ -96,11 +98,14 @@ def test_the_new_pages_pass_csp_and_axe(
         "justification": "The competitor offered 25% and the logo is strategic.",
     }
     assert client.post("/v1/overrides", json=body, headers=admin).status_code == 201
+    late = submit(client, admin, "Q-4", discount_pct="12")  # sm.lee's, escalated to sd.patel
+    plant(db, waiting["id"], datetime.now(UTC) - timedelta(hours=2))
+    plant(db, late["id"], datetime.now(UTC) - timedelta(hours=1), "sd.patel")
     page.set_viewport_size({"width": width, "height": 900})
     key = bound_key("sd.patel", "approvals", "requests", "audit:read", name="patel")
     owner = bound_key("am.jones", "requests", name="jones")
     visits = [
-        (key, "approvals", "/console/approvals"),
+        (key, "approvals", "/console/approvals"),  # two overdue rows, one escalated
         (key, "request", f"/console/requests/{waiting['id']}"),
         (key, "request-overridden", f"/console/requests/{rescued['id']}"),
         (key, "matrix", "/console/policies/matrix"),
@@ -116,6 +121,11 @@ def test_the_new_pages_pass_csp_and_axe(
             page.goto(path)
         page.wait_for_load_state("networkidle")
         assert page.locator("main table").count() >= 1, name
+        if name == "approvals":
+            expect(page.locator("#approvals tbody tr.overdue")).to_have_count(2)
+            expect(page.locator("#approvals tbody tr").nth(1)).to_contain_text(
+                "escalated from sm.lee"
+            )
         assert csp_violations(page) == [], name
         assert axe_serious(page) == [], name
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")

@@ -4,11 +4,14 @@ people, and reading rows out of the pages."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from html import unescape
 from typing import Any
 
+import psycopg
 from flask import Flask
 from flask.testing import FlaskClient
+from psycopg.types.json import Jsonb
 
 from tests.console.conftest import csrf_of, sign_in
 from tests.http.conftest import deal
@@ -62,3 +65,14 @@ def post_form(client: FlaskClient, page_url: str, action_url: str, **form: str) 
     """POST a page's form as a browser does: with the CSRF token the page carries."""
     html = text(client.get(page_url))
     return client.post(action_url, data={"csrf_token": csrf_of(html), **form})
+
+
+def plant(db: str, rid: str, due: datetime | None, escalated_to: str | None = None) -> None:
+    """A step's due time, and an escalation written as the SLA scan writes it."""
+    at = (due or datetime.now(UTC)).isoformat()
+    escalations = [{"person_id": escalated_to, "at": at}] if escalated_to else []
+    with psycopg.connect(db) as conn:
+        conn.execute(
+            "UPDATE approval_steps SET due_at = %s, escalations = %s WHERE request_id = %s",
+            (due, Jsonb(escalations), rid),
+        )

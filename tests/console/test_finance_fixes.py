@@ -74,8 +74,9 @@ def test_no_page_points_at_an_internal_document(
         response = client.get(path)
         assert response.status_code == 200, path
         assert not re.search(r"DESIGN|section \d", text(response)), path
-    assert "Who swoops in, when, and how authority is gamed. Each report" in text(
-        client.get("/console/reports")
+    assert (
+        "Who swoops in, when, how authority is gamed, and how long approvals wait. Each report"
+        in text(client.get("/console/reports"))
     )
 
 

@@ -6,14 +6,21 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from flask import Flask
 from flask.testing import FlaskClient
+from psycopg_pool import ConnectionPool
 
+from api.app import create_app
+from api.config import Settings
+from api.policy.loader import load_policy_dir
 from tests.conftest import POLICIES, ROOT
 from tests.console.loop import person_client, plain, text
+from tests.sla_policy import SHIPPED_SLA
 
 SHIPPED = yaml.safe_load((POLICIES / "deal-authority.yaml").read_text())["spec"]
 
@@ -93,8 +100,73 @@ def test_the_matrix_is_the_shipped_policy_with_inheritance_resolved(
             "'", "&#39;"
         )
     ] * 4 + ["the one active person holding this tier in the registry", routing[5]]
-    assert '<dd id="no-sla">none: approval steps are not timed</dd>' in html
-    assert "the last 14 days of a quarter" in html
+    sla = SHIPPED["sla"]
+    assert (sla["hours"], sla["period_end_hours"], sla["remind_after"]) == (24, 4, 0.5)
+    assert sla["escalate"] == "manager"
+    assert facts(html) == [
+        ("Fiscal year starts", "02-01 (month-day)"),
+        ("Period-end window", f"the last {SHIPPED['period_end_days']} days of a quarter"),
+        ("Time to act on a step", "24 hours from when it becomes current"),
+        ("Inside a period-end window", "4 hours"),
+        ("Reminder", "to the approver at 50% of the time: after 12 hours (2 inside the window)"),
+        (
+            "When a step is overdue",
+            "the approver's nearest active manager at or above the step's tier may act on it "
+            "too, and one manager higher after each further period, until the chain ends",
+        ),
+    ]
+    assert 'id="no-sla"' not in html
+
+
+def facts(html: str) -> list[tuple[str, str]]:
+    """The "Periods and service level" list as (label, text) pairs."""
+    block = html.split('<dl class="facts" id="periods">', 1)[1].split("</dl>", 1)[0]
+    pairs = re.findall(r"<dt>(.*?)</dt><dd[^>]*>(.*?)</dd>", block, re.S)
+    return [(plain(label), plain(value)) for label, value in pairs]
+
+
+@pytest.mark.parametrize(
+    ("sla", "shown"),
+    [
+        ("", [("Service level", "none: approval steps are not timed")]),
+        (
+            "  sla:\n    hours: 0.5\n    period_end_hours: 0.25\n    remind_after: 0.8\n"
+            "    escalate: none\n",
+            [
+                ("Time to act on a step", "0.5 hours from when it becomes current"),
+                ("Inside a period-end window", "0.25 hours"),
+                (
+                    "Reminder",
+                    "to the approver at 80% of the time: after 0.4 hours (0.2 inside the window)",
+                ),
+                (
+                    "When a step is overdue",
+                    "it waits for its approver (or their delegate): nothing moves it up",
+                ),
+            ],
+        ),
+    ],
+    ids=["no sla", "fractional, no escalation"],
+)
+def test_the_matrix_says_what_the_policy_in_force_times(
+    settings: Settings,
+    pool: ConnectionPool,
+    tmp_path: Path,
+    org: Any,
+    bound_key: Callable[..., str],
+    sla: str,
+    shown: list[tuple[str, str]],
+) -> None:
+    text_ = (POLICIES / "deal-authority.yaml").read_text()
+    assert SHIPPED_SLA in text_
+    directory = tmp_path / "policies"
+    directory.mkdir()
+    (directory / "deal-authority.yaml").write_text(text_.replace(SHIPPED_SLA, sla))
+    app = create_app(settings, pool=pool, policy_set=load_policy_dir(directory))
+    app.config["TESTING"] = True
+    client = person_client(app, bound_key("am.jones", "evaluate", name="jones"))
+    html = text(client.get("/console/policies/matrix"))
+    assert facts(html)[2:] == shown
 
 
 def test_the_favicon_is_served_and_linked(client: FlaskClient) -> None:

@@ -4,12 +4,14 @@ scope, the pages each scope opens, My approvals, the request page and acting fro
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from api.console.blueprint import when
 from tests.console.conftest import csrf_of, sign_in
 from tests.console.loop import person_client, plain, post_form, rows, submit, text
 
@@ -96,6 +98,12 @@ def test_finance_signed_in_with_an_unbound_key_has_no_approvals_of_its_own(
     assert "My approvals belongs to a person: sign in as yourself" in text(response)
 
 
+def due_text(made: dict[str, Any]) -> str:
+    """A step's due time as the page shows it (the shipped policy's SLA: 24 hours)."""
+    due = datetime.fromisoformat(made["steps"][0]["due_at"].replace("Z", "+00:00"))
+    return when(due)
+
+
 def test_my_approvals_lists_the_steps_the_person_may_act_on(
     app: Flask,
     client: FlaskClient,
@@ -119,7 +127,7 @@ def test_my_approvals_lists_the_steps_the_person_may_act_on(
             "What is asked": "discount_pct 18 (needs sales_director)",
             "List amount": "250000.00 USD",
             "Submitted (UTC)": first["created_at"].replace("T", " ")[:19],
-            "Due (UTC)": "no due time",
+            "Due (UTC)": due_text(first),
         }
     ]
     assert f'href="/console/requests/{first["id"]}"' in html

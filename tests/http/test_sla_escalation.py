@@ -165,6 +165,8 @@ def test_reminder_overdue_and_escalation_up_the_chain(
     last = sla_bodies[-1]["data"]
     assert last["id"] == rid and last["steps"][0]["eligible"] == shown["eligible"]
     assert sla_bodies[2]["data"]["steps"][0]["eligible"] == shown["eligible"][:2]
+    # the first escalation falls at due_at: the overdue notice already lists that manager
+    assert sla_bodies[1]["data"]["steps"][0]["eligible"] == shown["eligible"][:2]
     assert sla_bodies[0]["data"]["steps"][0]["eligible"] == shown["eligible"][:1]
 
 

@@ -7,6 +7,7 @@ import dataclasses
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -127,3 +128,13 @@ def settled(db: str, count: int, timeout: float = 15.0) -> list[tuple[Any, ...]]
 def only_link(mail: Mail) -> str:
     assert len(mail.links) == 1, mail.part("plain")
     return mail.links[0]
+
+
+def due(request: dict[str, Any]) -> str:
+    """The subject's end for a step mail about `request`'s current step (the shipped policy
+    times steps: 24 hours, so due tomorrow): ' — due 2026-12-06 13:44 UTC'."""
+    step = request["steps"][request["current_step"]["seq"]]
+    at = datetime.fromisoformat(step["due_at"].replace("Z", "+00:00"))
+    if at.date() == datetime.now(UTC).date():
+        return f" — due {at:%H:%M} UTC"
+    return f" — due {at:%Y-%m-%d %H:%M} UTC"

@@ -12,7 +12,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from tests.conftest import ROOT
-from tests.mail.conftest import PUBLIC, SENDER, address, rows, submit
+from tests.mail.conftest import PUBLIC, SENDER, address, due, rows, submit
 from tests.mail.smtpd import Handler
 from tests.system.server import DEALDESK
 
@@ -46,14 +46,12 @@ def test_a_dispatcher_process_mails_and_a_restart_loses_nothing(
 ) -> None:
     first = run_dispatcher(db, smtp_port)
     try:
-        for n in range(3):
-            submit(client, admin, deal_id=f"Q-{n}")
+        made = [submit(client, admin, deal_id=f"Q-{n}") for n in range(3)]
         mailbox.wait_for(3, timeout=30)
     finally:
         os.killpg(first.pid, signal.SIGKILL)
         first.wait(10)
-    for n in range(3, 5):
-        submit(client, admin, deal_id=f"Q-{n}")
+    made += [submit(client, admin, deal_id=f"Q-{n}") for n in range(3, 5)]
     time.sleep(0.5)
     assert len(mailbox.received) == 3
     assert rows(db, "SELECT count(*) FROM notifications WHERE status = 'pending'") == [(2,)]
@@ -64,6 +62,8 @@ def test_a_dispatcher_process_mails_and_a_restart_loses_nothing(
         os.killpg(second.pid, signal.SIGTERM)
         second.wait(10)
     subjects = sorted(m.message["Subject"] for m in mails)
-    assert subjects == [f"Approve Q-{n}: 12% discount for Acme Corp" for n in range(5)]
+    assert subjects == [
+        f"Approve Q-{n}: 12% discount for Acme Corp{due(r)}" for n, r in enumerate(made)
+    ]
     assert {tuple(m.to) for m in mails} == {(address("sm.lee"),)}
     assert rows(db, "SELECT status, count(*) FROM notifications GROUP BY status") == [("sent", 5)]

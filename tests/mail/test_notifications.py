@@ -21,7 +21,17 @@ from api.events.types import EventType
 from api.policy.loader import PolicySet
 from api.storage import outbox
 from api.storage.database import transaction
-from tests.mail.conftest import PUBLIC, SENDER, address, notified, only_link, rows, settled, submit
+from tests.mail.conftest import (
+    PUBLIC,
+    SENDER,
+    address,
+    due,
+    notified,
+    only_link,
+    rows,
+    settled,
+    submit,
+)
 from tests.mail.smtpd import Handler, smtp_server
 
 LIVE = pytest.mark.usefixtures("people", "mailbox", "dispatcher")
@@ -36,7 +46,7 @@ def test_a_step_mail_is_text_and_html_auto_submitted_with_the_exact_subject(
     message = mail.message
     assert mail.to == [address("sm.lee")]
     assert mail.mail_from == "dealdesk@example.test"
-    assert message["Subject"] == "Approve Q-1: 12% discount for Acme Corp"
+    assert message["Subject"] == f"Approve Q-1: 12% discount for Acme Corp{due(request)}"
     assert message["From"] == SENDER
     assert message["To"] == address("sm.lee")
     assert message["Auto-Submitted"] == "auto-generated"
@@ -58,7 +68,7 @@ def test_a_step_mail_is_text_and_html_auto_submitted_with_the_exact_subject(
         "email": address("sm.lee"),
         "event_type": "approval_step.assigned",
         "event_id": item["event_id"],
-        "subject": "Approve Q-1: 12% discount for Acme Corp",
+        "subject": f"Approve Q-1: 12% discount for Acme Corp{due(request)}",
         "status": "sent",
         "attempts": 1,
         "created_at": item["created_at"],
@@ -107,14 +117,14 @@ def test_a_person_without_email_is_skipped_and_the_skip_recorded(
 ) -> None:
     body = {"name": "Lee", "tier": "sales_manager", "manager_id": "sd.patel", "email": None}
     assert client.put("/v1/people/sm.lee", json=body, headers=admin).status_code == 200
-    submit(client, admin)
+    request = submit(client, admin)
     submit(client, admin, deal_id="Q-2", discount_pct="18")  # sd.patel: mailed
     mailbox.wait_for(1)
     time.sleep(0.5)
     assert [m.to for m in mailbox.received] == [[address("sd.patel")]]
     skipped = notified(client, admin, status="skipped")
     assert [(n["person_id"], n["email"], n["attempts"]) for n in skipped] == [("sm.lee", None, 0)]
-    assert skipped[0]["subject"] == "Approve Q-1: 12% discount for Acme Corp"
+    assert skipped[0]["subject"] == f"Approve Q-1: 12% discount for Acme Corp{due(request)}"
     assert rows(db, "SELECT count(*) FROM action_links WHERE person_id = 'sm.lee'") == [(0,)]
 
 
@@ -303,15 +313,12 @@ def test_notifications_page_filter_and_refuse_bad_queries(
     make_key: Callable[..., str],
     db: str,
 ) -> None:
-    for n in range(3):
-        submit(client, admin, deal_id=f"Q-{n}")
+    made = [submit(client, admin, deal_id=f"Q-{n}") for n in range(3)]
+    subjects = [f"Approve Q-{n}: 12% discount for Acme Corp{due(r)}" for n, r in enumerate(made)]
     first = client.get("/v1/notifications?limit=2", headers=admin).json
-    assert [i["subject"] for i in first["items"]] == [
-        "Approve Q-0: 12% discount for Acme Corp",
-        "Approve Q-1: 12% discount for Acme Corp",
-    ]
+    assert [i["subject"] for i in first["items"]] == subjects[:2]
     rest = client.get(f"/v1/notifications?limit=2&cursor={first['next_cursor']}", headers=admin)
-    assert [i["subject"] for i in rest.json["items"]] == ["Approve Q-2: 12% discount for Acme Corp"]
+    assert [i["subject"] for i in rest.json["items"]] == subjects[2:]
     assert rest.json["next_cursor"] is None
     assert [i["status"] for i in rest.json["items"]] == ["pending"]  # no dispatcher running
     assert notified(client, admin, person_id="am.jones") == []
@@ -352,7 +359,7 @@ def test_a_mail_that_cannot_be_built_fails_alone_and_at_once(
     [(error,)] = rows(db, "SELECT last_error FROM notifications WHERE status = 'failed'")
     assert error.startswith("the message could not be built: the event names no request")
     assert [m.message["Subject"] for m in mailbox.wait_for(1)] == [
-        "Approve Q-1: 12% discount for Acme Corp"
+        f"Approve Q-1: 12% discount for Acme Corp{due(request)}"
     ]
 
 

@@ -54,7 +54,8 @@
             y: {
               beginAtZero: true,
               stacked: !!spec.stacked,
-              ticks: { precision: 0 },
+              // whole counts unless the island says otherwise ("precision": null: hours)
+              ticks: { precision: "precision" in spec ? spec.precision : 0 },
               title: axisTitle(spec, "y")
             },
             x: { stacked: !!spec.stacked, title: axisTitle(spec, "x") }
