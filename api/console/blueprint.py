@@ -83,6 +83,10 @@ def needs(*scopes: str) -> Callable[[F], F]:
     return mark
 
 
+PERSONAL = {"console.approvals", "console.deals"}
+"""Pages about the signed-in person: the menu offers them only to a sign-in bound to one."""
+
+
 def may_use(me: SignedIn | None, endpoint: str) -> bool:
     """Whether `me` may open `endpoint`: what the navigation shows and the gate enforces."""
     if me is None:
@@ -165,6 +169,8 @@ def shared() -> dict[str, Any]:
     current = session.user if isinstance(session, ConsoleSession) else None
     endpoints = set(current_app.view_functions)
     usable = {e for e in endpoints if e.startswith("console.") and may_use(current, e)}
+    if current is not None and current.person_id is None:
+        usable -= PERSONAL
     return {"me": current, "nav_endpoints": usable | {e for e in endpoints if "." not in e}}
 
 

@@ -25,6 +25,26 @@ def nav_of(html: str) -> list[str]:
     return [plain(a) for a in re.findall(r"<a [^>]*>(.*?)</a>", nav)]
 
 
+def test_a_key_bound_to_nobody_is_not_offered_the_personal_pages(
+    client: FlaskClient, org: Any, bound_key: Callable[..., str]
+) -> None:
+    key = bound_key(None, "audit:read", "approvals", "requests", name="finance-bot")
+    assert sign_in(client, key).status_code == 302
+    html = text(client.get("/console/"))
+    assert nav_of(html) == [
+        "Overview",
+        "Overrides",
+        "Reports",
+        "Audit",
+        "Policies",
+        "Authority matrix",
+        "API docs",
+    ]
+    refused = client.get("/console/approvals")
+    assert refused.status_code == 403
+    assert "My approvals belongs to a person" in text(refused)
+
+
 @pytest.mark.parametrize(
     ("scopes", "landing", "nav"),
     [
