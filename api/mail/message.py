@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from api.mail import subjects
-from api.mail.recipients import DECIDED, OVERRIDE_FILED, RETURNED, STEP_EVENTS
+from api.mail.recipients import ACTION_EVENTS, DECIDED, OVERRIDE_FILED, RETURNED
 
 TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
@@ -23,6 +24,11 @@ TEMPLATES = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+
+UNFOLDED = policy.default.clone(max_line_length=998)
+"""Sent with headers on one line (up to RFC 5322's 998): Python folded a long subject just
+before the em dash's encoded word keeping the space on both sides, so it read back with two
+(`Acme Corp  — due 14:00 UTC`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +62,7 @@ def compose(
         return _override(data, subject, name, public_url)
     facts = _deal_facts(data)
     page = ("Open the request", f"{public_url}/console/requests/{data.get('id')}")
-    if event_type in STEP_EVENTS:
+    if event_type in ACTION_EVENTS:
         lead = _STEP_LEADS[event_type].format(deal=data.get("deal_id"))
         due = subjects.due_at(data)
         if due is not None:
@@ -112,6 +118,7 @@ def build(view: View, sender: str, to: str, at: datetime, *, ref: str) -> EmailM
     message["X-Auto-Response-Suppress"] = "All"
     message.set_content(text)
     message.add_alternative(html, subtype="html")
+    message.policy = UNFOLDED  # for sending; the parts keep the encodings chosen above
     return message
 
 
@@ -119,6 +126,9 @@ _STEP_LEADS = {
     "approval_step.assigned": "{deal} waits for your approval.",
     "approval_step.reminder": "A reminder: {deal} still waits for your approval.",
     "approval_step.overdue": "{deal} is overdue: it still waits for your approval.",
+    "approval_step.escalated": (
+        "{deal} is overdue and was escalated to you: it now waits for you too."
+    ),
 }
 
 

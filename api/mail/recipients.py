@@ -3,6 +3,9 @@
 - `approval_step.assigned`, `.reminder`, `.overdue`: everyone `eligible` on the current step
   (read from the step in the event's data; before steps carried `eligible`, the step's
   approver and their active delegate), each with their own action link;
+- `approval_step.escalated`: only the manager it was just escalated to (the last of the
+  step's `escalations`), with their own action link: a manager reached by a later
+  escalation learns that the step now waits for them too;
 - `approval_request.returned`: the owner; `approval_request.decided`: the owner and the
   requester; `override.filed` with `bypassed_owner`: the owner.
 """
@@ -16,10 +19,13 @@ from typing import Any
 STEP_EVENTS = frozenset(
     {"approval_step.assigned", "approval_step.reminder", "approval_step.overdue"}
 )
+ESCALATED = "approval_step.escalated"
+ACTION_EVENTS = STEP_EVENTS | {ESCALATED}
+"""Step mails: each recipient gets their own one-click action link."""
 RETURNED = "approval_request.returned"
 DECIDED = "approval_request.decided"
 OVERRIDE_FILED = "override.filed"
-MAILED = STEP_EVENTS | {RETURNED, DECIDED, OVERRIDE_FILED}
+MAILED = ACTION_EVENTS | {RETURNED, DECIDED, OVERRIDE_FILED}
 BYPASSED_OWNER = "bypassed_owner"
 
 
@@ -48,6 +54,8 @@ def recipients(event_type: str, data: Mapping[str, Any]) -> list[Recipient]:
         if not isinstance(approver, str) or not approver:
             return []
         return [Recipient(approver, seq), Recipient(approver, seq, delegate=True)]
+    if event_type == ESCALATED:
+        return _escalated_to(data)
     if event_type == RETURNED:
         return [Recipient(p) for p in _unique([_id(data.get("owner"))])]
     if event_type == DECIDED:
@@ -56,6 +64,19 @@ def recipients(event_type: str, data: Mapping[str, Any]) -> list[Recipient]:
     if event_type == OVERRIDE_FILED and BYPASSED_OWNER in (data.get("categories") or ()):
         return [Recipient(p) for p in _unique([_id(data.get("owner"))])]
     return []
+
+
+def _escalated_to(data: Mapping[str, Any]) -> list[Recipient]:
+    found = current_step(data)
+    if found is None:
+        return []
+    seq, step = found
+    escalations = step.get("escalations")
+    if not isinstance(escalations, list) or not escalations:
+        return []
+    last = escalations[-1]
+    manager = last.get("person_id") if isinstance(last, Mapping) else None
+    return [Recipient(p, seq) for p in _unique([manager])]
 
 
 def current_step(data: Mapping[str, Any]) -> tuple[int, Mapping[str, Any]] | None:

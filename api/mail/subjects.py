@@ -7,12 +7,19 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from api.mail.recipients import DECIDED, OVERRIDE_FILED, RETURNED, STEP_EVENTS, current_step
+from api.mail.recipients import (
+    ACTION_EVENTS,
+    DECIDED,
+    OVERRIDE_FILED,
+    RETURNED,
+    current_step,
+)
 
 STEP_PREFIX = {
     "approval_step.assigned": "Approve",
     "approval_step.reminder": "Reminder: approve",
     "approval_step.overdue": "Overdue: approve",
+    "approval_step.escalated": "Escalated to you: approve",
 }
 ASKING = ("needs_approval", "beyond_authority", "beyond_absolute_max")
 
@@ -24,7 +31,7 @@ def subject(event_type: str, data: Mapping[str, Any], at: datetime) -> str:
         return f"Override on your deal {data.get('deal_id')}: {terms} — please acknowledge"
     deal_id = data.get("deal_id")
     what = f"{ask(data)}{_for(data)}"
-    if event_type in STEP_EVENTS:
+    if event_type in ACTION_EVENTS:
         return f"{STEP_PREFIX[event_type]} {deal_id}: {what}{_due(data, at)}"
     if event_type == RETURNED:
         by = returned_by(data)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from email import message_from_bytes, policy
 from typing import Any
 
 import pytest
@@ -56,6 +57,48 @@ def test_without_eligible_the_approver_and_their_active_delegate() -> None:
         Recipient("sd.patel", 0),
         Recipient("sd.patel", 0, delegate=True),
     ]
+
+
+def test_an_escalation_mails_only_the_manager_it_just_reached() -> None:
+    """The last of the step's `escalations`, with a link for the step; not the approver, the
+    delegate or the managers reached before (they were told already)."""
+    escalations = [
+        {"person_id": "vp.garcia", "at": "2026-12-05T09:00:00Z"},
+        {"person_id": "ceo.morgan", "at": "2026-12-05T09:30:00Z"},
+    ]
+    tiers = {"sd.patel": "sales_director", "vp.garcia": "vp_sales", "ceo.morgan": "ceo"}
+    eligible = [{"id": p, "tier": t} for p, t in tiers.items()]
+    data = request(eligible=eligible, escalations=escalations)
+    assert recipients("approval_step.escalated", data) == [Recipient("ceo.morgan", 0)]
+    first = request(eligible=eligible[:2], escalations=escalations[:1])
+    assert recipients("approval_step.escalated", first) == [Recipient("vp.garcia", 0)]
+    assert recipients("approval_step.escalated", request(escalations=[])) == []
+    assert recipients("approval_step.escalated", request()) == []
+    assert recipients("approval_step.escalated", {**data, "current_step": None}) == []
+
+
+def test_the_escalation_mail_says_it_was_escalated_and_carries_the_link() -> None:
+    data = request(
+        due_at="2026-12-05T14:00:00Z",
+        escalations=[{"person_id": "vp.garcia", "at": "2026-12-05T14:00:00Z"}],
+    )
+    view = message.compose(
+        "approval_step.escalated",
+        data,
+        AT,
+        name="Garcia",
+        public_url="https://deals.example.com",
+        link="https://deals.example.com/console/act/TOKEN",
+    )
+    assert view.subject == (
+        "Escalated to you: approve Q-00042: 18% discount for Acme Corp — due 14:00 UTC"
+    )
+    assert view.lead == "Q-00042 is overdue and was escalated to you: it now waits for you too."
+    assert view.action == ("Review and decide", "https://deals.example.com/console/act/TOKEN")
+    assert ("Due", "2026-12-05 14:00 UTC") in view.facts
+    built = message.build(view, "dealdesk <dd@example.com>", "vp.garcia@example.com", AT, ref="e")
+    parsed = message_from_bytes(built.as_bytes(), policy=policy.default)
+    assert parsed["Subject"] == view.subject  # long, yet read back with one space per gap
 
 
 def test_owner_and_requester_once_each_and_overrides_only_around_the_owner() -> None:

@@ -1,13 +1,16 @@
 """Mail with the real SLA scan (DESIGN 14): under a tiny SLA the dispatcher's own pass fires
 the reminder and the overdue notice, and aiosmtpd receives them for everyone `eligible`: the
 approver, their active delegate, and (with the overdue notice, as the first escalation falls
-at `due_at`) the manager it was escalated to, whose own one-click link acts as them."""
+at `due_at`) the manager it was escalated to, whose own one-click link acts as them. Each
+escalation also mails the manager it reached, and only them: a manager reached one SLA period
+later, further up the chain, learns the step now waits for them too."""
 
 from __future__ import annotations
 
 import dataclasses
 import re
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -59,8 +62,10 @@ def delegated(client: FlaskClient, admin: dict[str, str], people: Any) -> None:
 
 
 @pytest.fixture()
-def running(settings: Settings, db: str, delegated: None) -> Iterator[Dispatcher]:
-    """The dispatcher (deliveries, mail and the SLA scan), started once the org is in place."""
+def running(settings: Settings, db: str, delegated: None, mailbox: Handler) -> Iterator[Dispatcher]:
+    """The dispatcher (deliveries, mail and the SLA scan), started once the org is in place,
+    and stopped before the SMTP server is: a mail still in flight (the decision's) ends its
+    session rather than leaving the server's transport open."""
     worker = Dispatcher(settings, db, threads=4)
     thread = threading.Thread(target=worker.run, daemon=True)
     thread.start()
@@ -89,7 +94,7 @@ def test_reminder_and_overdue_reach_everyone_eligible_and_the_managers_link_acts
     made = submit(client, admin, discount_pct="18")  # sales_director: sd.patel
     rid = made["id"]
     [(due,)] = rows(db, "SELECT due_at FROM approval_steps WHERE request_id = %s", uuid.UUID(rid))
-    mails = mailbox.wait_for(7, timeout=30)  # assigned 2, reminder 2, overdue 3
+    mails = mailbox.wait_for(8, timeout=30)  # assigned 2, reminder 2, overdue 3, escalated 1
     sent = datetime.now(UTC)
     subject = f"Q-1: 18% discount for Acme Corp — {due_text(due, sent)}"
 
@@ -104,7 +109,7 @@ def test_reminder_and_overdue_reach_everyone_eligible_and_the_managers_link_acts
     assert {m.message["Subject"] for m in overdue.values()} == {f"Overdue: approve {subject}"}
     assert all(m.message["Auto-Submitted"] == "auto-generated" for m in mails)
     links = [only_link(m) for m in mails]
-    assert len(set(links)) == 7  # everyone's own link in every mail
+    assert len(set(links)) == len(links) >= 8  # everyone's own link in every mail
 
     types = [t for t, _ in sla_events(db, rid)]
     assert types[:3] == [
@@ -152,3 +157,58 @@ def test_reminder_and_overdue_reach_everyone_eligible_and_the_managers_link_acts
     assert again.status_code == 410  # single use
     other = only_link(overdue[address("sd.patel")]).removeprefix(PUBLIC)
     assert client.get(other).status_code == 410  # the step is no longer pending
+
+
+@pytest.mark.usefixtures("running")
+def test_each_escalation_mails_the_manager_it_reached_whose_link_acts_as_them(
+    app: Flask, client: FlaskClient, admin: dict[str, str], mailbox: Handler, db: str
+) -> None:
+    """sd.patel's chain: vp.garcia at `due_at`, ceo.morgan one SLA period later; then it ends."""
+    rid = submit(client, admin, discount_pct="18")["id"]
+    [(due,)] = rows(db, "SELECT due_at FROM approval_steps WHERE request_id = %s", uuid.UUID(rid))
+    mailbox.wait_for(9, timeout=30)  # assigned 2, reminder 2, overdue 3, escalated 2
+    time.sleep(4.0)  # one more SLA period: the chain has ended, so nothing more is mailed
+    mails = list(mailbox.received)
+    assert len(mails) == 9
+    ask = f"Q-1: 18% discount for Acme Corp — {due_text(due, datetime.now(UTC))}"
+    subject = f"Escalated to you: approve {ask}"
+    escalated = by_kind(mails, "Escalated to you: ")
+    assert sorted(escalated) == [address("ceo.morgan"), address("vp.garcia")]
+    assert {m.message["Subject"] for m in escalated.values()} == {subject}
+    assert "was escalated to you" in escalated[address("ceo.morgan")].part("plain")
+
+    events = [p["escalated_to"] for t, p in sla_events(db, rid) if t == "approval_step.escalated"]
+    assert events == ["vp.garcia", "ceo.morgan"]
+    listed = notified(client, admin, event_type="approval_step.escalated")
+    assert [(n["person_id"], n["email"], n["status"], n["subject"]) for n in listed] == [
+        ("vp.garcia", address("vp.garcia"), "sent", subject),
+        ("ceo.morgan", address("ceo.morgan"), "sent", subject),
+    ]
+
+    path = only_link(escalated[address("ceo.morgan")]).removeprefix(PUBLIC)
+    scanned = app.test_client().get(path, headers={"User-Agent": "Microsoft Safe Links"})
+    assert scanned.status_code == 200
+    assert rows(db, "SELECT state FROM approval_requests") == [("pending",)]
+    token = CSRF.search(client.get(path).get_data(as_text=True))
+    assert token is not None
+    form = {
+        "csrf_token": token.group(1),
+        "action": "approve",
+        "comment": "Ship it.",
+        "version": "1",
+    }
+    done = client.post(path, data=form)
+    assert done.status_code == 200, done.get_data(as_text=True)
+    api = client.get(f"/v1/approval-requests/{rid}", headers=admin).json
+    assert (api["state"], api["steps"][0]["acted_by"]) == ("approved", "ceo.morgan")
+    [(actor, payload)] = rows(
+        db, "SELECT actor, payload FROM audit_events WHERE type = 'request.approve'"
+    )
+    assert (actor, payload["via"], payload["acted_as"]) == (
+        "ceo.morgan",
+        "email_link",
+        "escalated_manager",
+    )
+    assert rows(db, "SELECT count(*) FROM overrides") == [(0,)]
+    garcia = only_link(escalated[address("vp.garcia")]).removeprefix(PUBLIC)
+    assert client.get(garcia).status_code == 410  # the step is no longer pending
