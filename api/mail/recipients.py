@@ -3,9 +3,11 @@
 - `approval_step.assigned`, `.reminder`, `.overdue`: everyone `eligible` on the current step
   (read from the step in the event's data; before steps carried `eligible`, the step's
   approver and their active delegate), each with their own action link;
-- `approval_step.escalated`: only the manager it was just escalated to (the last of the
-  step's `escalations`), with their own action link: a manager reached by a later
-  escalation learns that the step now waits for them too;
+- `approval_step.escalated` from the second escalation on: only the manager it was just
+  escalated to (the last of the step's `escalations`), with their own action link, so a
+  manager reached by a later escalation learns that the step now waits for them too. The
+  first escalation falls at `due_at` with the overdue notice, which already lists that
+  manager as eligible and mails them their own link: one mail, not two at once;
 - `approval_request.returned`: the owner; `approval_request.decided`: the owner and the
   requester; `override.filed` with `bypassed_owner`: the owner.
 """
@@ -72,8 +74,8 @@ def _escalated_to(data: Mapping[str, Any]) -> list[Recipient]:
         return []
     seq, step = found
     escalations = step.get("escalations")
-    if not isinstance(escalations, list) or not escalations:
-        return []
+    if not isinstance(escalations, list) or len(escalations) < 2:
+        return []  # the first manager reached was mailed with the overdue notice
     last = escalations[-1]
     manager = last.get("person_id") if isinstance(last, Mapping) else None
     return [Recipient(p, seq) for p in _unique([manager])]

@@ -61,7 +61,8 @@ def test_without_eligible_the_approver_and_their_active_delegate() -> None:
 
 def test_an_escalation_mails_only_the_manager_it_just_reached() -> None:
     """The last of the step's `escalations`, with a link for the step; not the approver, the
-    delegate or the managers reached before (they were told already)."""
+    delegate or the managers reached before (they were told already). The first escalation
+    mails no one: the overdue notice of the same moment mailed that manager."""
     escalations = [
         {"person_id": "vp.garcia", "at": "2026-12-05T09:00:00Z"},
         {"person_id": "ceo.morgan", "at": "2026-12-05T09:30:00Z"},
@@ -71,7 +72,7 @@ def test_an_escalation_mails_only_the_manager_it_just_reached() -> None:
     data = request(eligible=eligible, escalations=escalations)
     assert recipients("approval_step.escalated", data) == [Recipient("ceo.morgan", 0)]
     first = request(eligible=eligible[:2], escalations=escalations[:1])
-    assert recipients("approval_step.escalated", first) == [Recipient("vp.garcia", 0)]
+    assert recipients("approval_step.escalated", first) == []
     assert recipients("approval_step.escalated", request(escalations=[])) == []
     assert recipients("approval_step.escalated", request()) == []
     assert recipients("approval_step.escalated", {**data, "current_step": None}) == []

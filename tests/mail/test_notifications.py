@@ -413,37 +413,39 @@ def test_reminders_and_overdue_mail_everyone_eligible_with_the_due_time(
 def test_an_escalation_mails_only_the_manager_it_reached_or_records_the_skip(
     client: FlaskClient, admin: dict[str, str], mailbox: Handler, pool: ConnectionPool, db: str
 ) -> None:
-    """Each `approval_step.escalated` mails the last of the step's escalations alone, with
-    their own link; a manager without an email is skipped, and the skip recorded."""
+    """From the second escalation on, each `approval_step.escalated` mails the last of the
+    step's escalations alone, with their own link (the first manager reached was mailed with
+    the overdue notice); a manager without an email is skipped, and the skip recorded."""
     body = {"name": "Garcia", "tier": "vp_sales", "manager_id": "ceo.morgan", "email": None}
     assert client.put("/v1/people/vp.garcia", json=body, headers=admin).status_code == 200
     request = submit(client, admin)  # sm.lee
     mailbox.wait_for(1)
     now = datetime.now(UTC).replace(microsecond=0)
     at = now.isoformat().replace("+00:00", "Z")
-    reached = [{"person_id": "sd.patel", "at": at}, {"person_id": "vp.garcia", "at": at}]
-    first, second = (
+    reached = [{"person_id": p, "at": at} for p in ("sd.patel", "vp.garcia", "ceo.morgan")]
+    first, second, third = (
         {**request, "steps": [{**request["steps"][0], "due_at": at, "escalations": reached[:n]}]}
-        for n in (1, 2)
+        for n in (1, 2, 3)
     )
     with transaction(pool) as conn:
         outbox.emit(conn, EventType.STEP_ESCALATED, 60, now, first)
         outbox.emit(conn, EventType.STEP_ESCALATED, 61, now, second)
+        outbox.emit(conn, EventType.STEP_ESCALATED, 62, now, third)
     [mail] = mailbox.wait_for(2)[1:]
     time.sleep(0.5)
     subject = f"Escalated to you: approve Q-1: 12% discount for Acme Corp — due {now:%H:%M} UTC"
     assert (len(mailbox.received), mail.to, mail.message["Subject"]) == (
         2,
-        [address("sd.patel")],
+        [address("ceo.morgan")],
         subject,
     )
     assert only_link(mail).startswith(f"{PUBLIC}/console/act/")
     listed = notified(client, admin, event_type="approval_step.escalated")
     assert [(n["person_id"], n["email"], n["status"], n["subject"]) for n in listed] == [
-        ("sd.patel", address("sd.patel"), "sent", subject),
         ("vp.garcia", None, "skipped", subject),
+        ("ceo.morgan", address("ceo.morgan"), "sent", subject),
     ]
     assert rows(db, "SELECT person_id FROM action_links ORDER BY notification_id") == [
         ("sm.lee",),
-        ("sd.patel",),
+        ("ceo.morgan",),
     ]
