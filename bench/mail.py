@@ -18,16 +18,11 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
-import socket
-import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -45,20 +40,13 @@ from api.policy.loader import load_policy_dir  # noqa: E402
 from api.service.keys import issue_key  # noqa: E402
 from api.storage import outbox  # noqa: E402
 from api.storage.database import open_pool, transaction  # noqa: E402
+from bench.common import CHAIN, alternate, await_all, dispatcher, free_port, lag_figures, paced  # noqa: E402
 
 PAIRS = int(os.environ.get("BENCH_MAIL_PAIRS", "150"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 RATE = int(os.environ.get("BENCH_MAIL_RATE", "50"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "6"))
 KEY = "bench-mail-key-0123456789abcdef0123456789"
-DEALDESK = str(Path(sys.executable).parent / "dealdesk")
-ORG = [
-    ("ceo.morgan", "ceo", None),
-    ("vp.garcia", "vp_sales", "ceo.morgan"),
-    ("sd.patel", "sales_director", "vp.garcia"),
-    ("sm.lee", "sales_manager", "sd.patel"),
-    ("am.jones", "account_manager", "sm.lee"),
-]
 DEAL_ID = re.compile(rb"Subject: Approve (M-\d+):")
 SLA_BLOCK = re.compile(r"^  sla:\n(?:    .*\n)+", re.M)
 BENCH_SLA = """\
@@ -90,12 +78,6 @@ def scratch_database() -> str:
     from bench.run import scratch_database  # here: bench/run.py imports this module
 
     return scratch_database("dealdesk_bench_mail")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Inbox:
@@ -140,7 +122,7 @@ def mail_cost(url: str) -> dict[str, Any]:
     with transaction(pool) as conn:
         key, _ = issue_key(conn, "bench", ["admin"], "bench")
     auth = {"Authorization": f"Bearer {key}"}
-    for person, tier, manager in ORG:
+    for person, tier, manager in CHAIN:
         body = {"name": person, "tier": tier, "manager_id": manager, "email": f"{person}@b.test"}
         clients[False].put(f"/v1/people/{person}", json=body, headers=auth)
     counter = iter(range(10**9))
@@ -176,13 +158,7 @@ def mail_cost(url: str) -> dict[str, Any]:
 
     round_(True)  # warm-up, both ways
     round_(False)
-    with_rates, without_rates, ratios = [], [], []
-    for _ in range(ROUNDS):
-        without = round_(False)
-        with_ = round_(True)
-        without_rates.append(without)
-        with_rates.append(with_)
-        ratios.append(with_ / without)
+    without, with_, ratio = alternate(round_, ROUNDS)
     with transaction(pool) as conn:
         row = conn.execute("SELECT count(*) FROM notifications").fetchone()
         due = conn.execute("SELECT count(*) FROM approval_steps WHERE due_at IS NOT NULL")
@@ -190,9 +166,9 @@ def mail_cost(url: str) -> dict[str, Any]:
     outbox.configure_mail(False)
     pool.close()
     return {
-        "pairs_per_s_sla_and_mail_off": round(statistics.median(without_rates), 1),
-        "pairs_per_s_sla_and_mail_on": round(statistics.median(with_rates), 1),
-        "sla_and_mail_cost_pct": round((1 - statistics.median(ratios)) * 100, 1),
+        "pairs_per_s_sla_and_mail_off": round(without, 1),
+        "pairs_per_s_sla_and_mail_on": round(with_, 1),
+        "sla_and_mail_cost_pct": round((1 - ratio) * 100, 1),
         "notifications_written": row[0] if row else 0,
         "steps_with_due_at": timed_steps[0] if timed_steps else 0,
     }
@@ -230,15 +206,6 @@ def mail_latency(url: str) -> dict[str, Any]:
         "DEALDESK_MAIL_FROM": settings.mail_from or "",
         "DEALDESK_PUBLIC_URL": settings.public_url or "",
     }
-    dispatcher = subprocess.Popen(
-        [DEALDESK, "webhooks", "run"],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    time.sleep(2)
     committed: dict[str, float] = {}
 
     def produce(n: int) -> None:
@@ -247,35 +214,25 @@ def mail_latency(url: str) -> dict[str, Any]:
         committed[f"M-{n}"] = time.time()
 
     try:
-        interval = 1 / RATE
-        started = time.perf_counter()
-        with ThreadPoolExecutor(4) as producers:
-            for n in range(RATE * SECONDS):
-                wait = started + n * interval - time.perf_counter()
-                if wait > 0:
-                    time.sleep(wait)
-                producers.submit(produce, n)
-        achieved = len(committed) / (time.perf_counter() - started)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and len(inbox.accepted) < len(committed):
-            time.sleep(0.1)
+        with dispatcher(env):
+            elapsed = paced(produce, RATE, SECONDS, 4)
+            achieved = len(committed) / elapsed
+            await_all(lambda: len(inbox.accepted), len(committed))
     finally:
-        os.killpg(dispatcher.pid, signal.SIGTERM)
-        dispatcher.wait(timeout=30)
         controller.stop()
         outbox.configure_mail(False)
         pool.close()
     lags = sorted(
         (inbox.accepted[d] - committed[d]) * 1000 for d in committed if d in inbox.accepted
     )
-    p99 = lags[min(len(lags) - 1, int(len(lags) * 0.99))] if lags else None
+    p50, p99, top = lag_figures(lags)
     return {
         "steps": len(committed),
         "steps_per_s_committed": round(achieved, 1),
         "mailed": len(lags),
-        "commit_to_accepted_ms_p50": round(statistics.median(lags), 1) if lags else None,
-        "commit_to_accepted_ms_p99": round(p99, 1) if p99 is not None else None,
-        "commit_to_accepted_ms_max": round(lags[-1], 1) if lags else None,
+        "commit_to_accepted_ms_p50": p50,
+        "commit_to_accepted_ms_p99": p99,
+        "commit_to_accepted_ms_max": top,
     }
 
 
@@ -283,7 +240,7 @@ def seed_people(url: str) -> None:
     """The people (with emails), and none of the first part's notifications left to send."""
     with psycopg.connect(url) as conn:
         conn.execute("TRUNCATE action_links, notifications")
-        for person, tier, manager in ORG:
+        for person, tier, manager in CHAIN:
             conn.execute(
                 "INSERT INTO people (id, name, tier, manager_id, email) VALUES (%s, %s, %s, %s, %s)"
                 " ON CONFLICT (id) DO NOTHING",

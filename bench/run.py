@@ -37,7 +37,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -61,19 +60,12 @@ from api.storage.database import init_database, start_embedded  # noqa: E402
 from bench import cpu, engines, jwt_auth, policy_follow  # noqa: E402
 from bench import mail as mail_bench  # noqa: E402
 from bench import webhooks as webhook_bench  # noqa: E402
+from bench.common import CHAIN, DEALDESK, free_port  # noqa: E402
 
 SECONDS = int(os.environ.get("BENCH_SECONDS", "6"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "16"))
-DEALDESK = str(Path(sys.executable).parent / "dealdesk")
-ORG = [
-    ("ceo.morgan", "ceo", None),
-    ("vp.garcia", "vp_sales", "ceo.morgan"),
-    ("sd.patel", "sales_director", "vp.garcia"),
-    ("sm.lee", "sales_manager", "sd.patel"),
-    ("am.jones", "account_manager", "sm.lee"),
-    ("cfo.chen", "cfo", "ceo.morgan"),
-]
+ORG = [*CHAIN, ("cfo.chen", "cfo", "ceo.morgan")]
 
 
 def deal(lines: int = 0, deal_id: str = "Q-00042") -> dict[str, Any]:
@@ -112,12 +104,6 @@ def scratch_database(name: str = "dealdesk_bench_http") -> str:
     url = make_conninfo(**params)
     init_database(url)
     return url
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def start_server(

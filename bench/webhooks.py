@@ -14,13 +14,9 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import statistics
-import subprocess
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -39,20 +35,13 @@ from api.service.keys import issue_key  # noqa: E402
 from api.service.sealing import SecretBox  # noqa: E402
 from api.storage import outbox  # noqa: E402
 from api.storage.database import open_pool, transaction  # noqa: E402
+from bench.common import CHAIN, alternate, await_all, dispatcher, lag_figures, paced  # noqa: E402
 
 PAIRS = int(os.environ.get("BENCH_WEBHOOK_PAIRS", "150"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 RATE = int(os.environ.get("BENCH_WEBHOOK_RATE", "200"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "6"))
 KEY = "bench-webhook-key-0123456789abcdef012345"
-DEALDESK = str(Path(sys.executable).parent / "dealdesk")
-ORG = [
-    ("ceo.morgan", "ceo", None),
-    ("vp.garcia", "vp_sales", "ceo.morgan"),
-    ("sd.patel", "sales_director", "vp.garcia"),
-    ("sm.lee", "sales_manager", "sd.patel"),
-    ("am.jones", "account_manager", "sm.lee"),
-]
 
 
 def scratch_database() -> str:
@@ -71,7 +60,7 @@ def outbox_cost(url: str) -> dict[str, Any]:
     with transaction(pool) as conn:
         key, _ = issue_key(conn, "bench", ["admin"], "bench")
     auth = {"Authorization": f"Bearer {key}"}
-    for person, tier, manager in ORG:
+    for person, tier, manager in CHAIN:
         client.put(
             f"/v1/people/{person}",
             json={"name": person, "tier": tier, "manager_id": manager},
@@ -107,19 +96,13 @@ def outbox_cost(url: str) -> dict[str, Any]:
         return PAIRS / (time.perf_counter() - started)
 
     round_(True)  # warm-up
-    with_rates, without_rates, ratios = [], [], []
-    for _ in range(ROUNDS):
-        without = round_(False)
-        with_ = round_(True)
-        without_rates.append(without)
-        with_rates.append(with_)
-        ratios.append(with_ / without)
+    without, with_, ratio = alternate(round_, ROUNDS)
     outbox.enabled = True
     pool.close()
     return {
-        "pairs_per_s_without_outbox": round(statistics.median(without_rates), 1),
-        "pairs_per_s_with_outbox": round(statistics.median(with_rates), 1),
-        "outbox_cost_pct": round((1 - statistics.median(ratios)) * 100, 1),
+        "pairs_per_s_without_outbox": round(without, 1),
+        "pairs_per_s_with_outbox": round(with_, 1),
+        "outbox_cost_pct": round((1 - ratio) * 100, 1),
     }
 
 
@@ -156,15 +139,6 @@ def delivery_latency(url: str) -> dict[str, Any]:
         "DEALDESK_WEBHOOK_ALLOW_NETS": "127.0.0.0/8",
         "DEALDESK_WEBHOOK_ALLOW_HTTP": "1",
     }
-    dispatcher = subprocess.Popen(
-        [DEALDESK, "webhooks", "run"],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    time.sleep(2)
     committed: dict[str, float] = {}
 
     def produce(n: int) -> None:
@@ -173,32 +147,22 @@ def delivery_latency(url: str) -> dict[str, Any]:
         committed[sent.id] = time.time()
 
     try:
-        interval = 1 / RATE
-        started = time.perf_counter()
-        with ThreadPoolExecutor(8) as producers:
-            for n in range(RATE * SECONDS):
-                wait = started + n * interval - time.perf_counter()
-                if wait > 0:
-                    time.sleep(wait)
-                producers.submit(produce, n)
-        achieved = len(committed) / (time.perf_counter() - started)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and len(received) < len(committed):
-            time.sleep(0.1)
+        with dispatcher(env):
+            elapsed = paced(produce, RATE, SECONDS, 8)
+            achieved = len(committed) / elapsed
+            await_all(lambda: len(received), len(committed))
     finally:
-        os.killpg(dispatcher.pid, signal.SIGTERM)
-        dispatcher.wait(timeout=30)
         server.shutdown()
         pool.close()
     lags = sorted((received[i] - committed[i]) * 1000 for i in committed if i in received)
-    p99 = lags[min(len(lags) - 1, int(len(lags) * 0.99))] if lags else None
+    p50, p99, top = lag_figures(lags)
     return {
         "events": len(committed),
         "events_per_s_committed": round(achieved, 1),
         "delivered": len(lags),
-        "latency_ms_p50": round(statistics.median(lags), 1) if lags else None,
-        "latency_ms_p99": round(p99, 1) if p99 is not None else None,
-        "latency_ms_max": round(lags[-1], 1) if lags else None,
+        "latency_ms_p50": p50,
+        "latency_ms_p99": p99,
+        "latency_ms_max": top,
     }
 
 

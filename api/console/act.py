@@ -16,7 +16,7 @@ from flask import render_template, request, url_for
 
 from api.console.blueprint import OPEN_ENDPOINTS, bp
 from api.errors import Conflict, DealdeskError, Forbidden, PreconditionFailed
-from api.http.context import runtime
+from api.http.context import action_context, runtime
 from api.mail import subjects
 from api.mail.message import finding_line
 from api.service import action_links
@@ -92,17 +92,7 @@ def _form_problem(action: Action | None, comment: str | None, version: str) -> s
 
 def _context(conn: psycopg.Connection, opened: Opened) -> Context:
     """Acting as the link's person, under the policy set in force (as the API does)."""
-    rt = runtime()
-    held = rt.policies.follow(conn)
-    return Context(
-        held.active,
-        rt.today(),
-        rt.now(),
-        VIA,
-        False,
-        held.policies.shadows,
-        opened.link.person_id,
-    )
+    return action_context(conn, VIA, False, opened.link.person_id)
 
 
 def _confirm(

@@ -11,7 +11,7 @@ import psycopg
 from api.console.blueprint import FINANCE
 from api.console.sessions import SignedIn
 from api.errors import Forbidden
-from api.http.context import runtime
+from api.http.context import action_context
 from api.policy.model import Policy
 from api.service.context import Context
 from api.service.eligibility import attach
@@ -26,17 +26,7 @@ OVERRIDE_SCOPE = "overrides"
 
 def acting_context(conn: psycopg.Connection, me: SignedIn) -> Context:
     """As the API's for a people-bound key: the set in force read in this transaction."""
-    rt = runtime()
-    held = rt.policies.follow(conn)
-    return Context(
-        held.active,
-        rt.today(),
-        rt.now(),
-        me.key_name,
-        me.has(OVERRIDE_SCOPE),
-        held.policies.shadows,
-        me.person_id,
-    )
+    return action_context(conn, me.key_name, me.has(OVERRIDE_SCOPE), me.person_id)
 
 
 def person_of(me: SignedIn, what: str) -> str:

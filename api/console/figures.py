@@ -14,6 +14,7 @@ from typing import Any
 from api.policy.period import quarter_bounds
 from api.reports.bands import BAND_KEYS
 from api.reports.buckets import BUCKET_NAMES, days_covered
+from api.service.approval_times import COLUMNS as APPROVAL_TIMES_COLUMNS
 from api.workflow.customer_no import WITHDRAW_REASON_CODES
 from api.workflow.overrides import Category
 
@@ -280,17 +281,8 @@ def approval_times(items: Items, group_by: str) -> Figure:
         "period-end median hours",
         "rescued after overdue",
     ]
-    fields = (
-        "steps",
-        "acted",
-        "median_hours",
-        "p90_hours",
-        "overdue",
-        "escalated",
-        "period_end_median_hours",
-        "rescued_after_overdue",
-    )
-    rows = [[i["key"], *(_text(i[f]) for f in fields)] for i in items]
+    # the report's own columns after its key, in the order the CSV export writes them
+    rows = [[i["key"], *(_text(i[f]) for f in APPROVAL_TIMES_COLUMNS[1:])] for i in items]
     chart = {
         "type": "bar",
         "labels": [i["key"] for i in items],

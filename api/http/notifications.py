@@ -8,7 +8,7 @@ from flask import Response
 from flask_smorest import Blueprint
 
 from api.http.auth import Scope, requires
-from api.http.replies import decode_cursor, encode_cursor, reply
+from api.http.replies import id_after, next_id_cursor, reply
 from api.http.schemas.notifications import NotificationsPage, NotificationsQuery
 from api.http.spec import problems
 from api.http.uow import unit_of_work
@@ -27,10 +27,9 @@ blp = Blueprint("notifications", __name__, description="Mail to the people in th
 @problems(blp, 422, 503)
 def index(query: dict[str, Any]) -> Response:
     """Notifications, oldest first, by person, event type and status."""
-    cursor = decode_cursor(query.get("cursor"), int)
     limit = query["limit"]
     filters = {
-        "after": int(cursor[0]) if cursor else 0,
+        "after": id_after(query),
         "limit": limit + 1,
         "person_id": query.get("person_id"),
         "event_type": query.get("event_type"),
@@ -38,9 +37,11 @@ def index(query: dict[str, Any]) -> Response:
     }
     with unit_of_work() as conn:
         rows = notifications.page(conn, filters)
-    next_cursor = encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None
     return reply(
-        {"items": [notification_json(n) for n in rows[:limit]], "next_cursor": next_cursor}
+        {
+            "items": [notification_json(n) for n in rows[:limit]],
+            "next_cursor": next_id_cursor(rows, limit),
+        }
     )
 
 

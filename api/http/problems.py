@@ -81,10 +81,7 @@ def problem(
     }
     if errors:
         body["errors"] = {k: list(v) for k, v in errors.items()}
-    response = Response(json.dumps(body), status=status, mimetype=problem_media_type())
-    for name, value in (headers or {}).items():
-        response.headers[name] = value
-    return response
+    return _respond(body, status, problem_media_type(), headers)
 
 
 def scim_problem(
@@ -99,7 +96,14 @@ def scim_problem(
         status = 400
     named = "; ".join(f"{k}: {' '.join(v)}" for k, v in (errors or {}).items())
     body = error_document(status, f"{detail} {named}" if named else detail, SCIM_TYPES.get(slug))
-    response = Response(json.dumps(body), status=status, mimetype=SCIM_JSON)
+    return _respond(body, status, SCIM_JSON, headers)
+
+
+def _respond(
+    body: dict[str, Any], status: int, mimetype: str, headers: Mapping[str, str] | None
+) -> Response:
+    """An error document as the response, with the refusal's headers (Allow, Retry-After)."""
+    response = Response(json.dumps(body), status=status, mimetype=mimetype)
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response

@@ -6,7 +6,7 @@ import base64
 import binascii
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from flask import Response
@@ -55,6 +55,17 @@ def decode_cursor(text: str | None, *kinds: type) -> list[Any] | None:
             {"cursor": ["Not a cursor returned by this endpoint."]},
         )
     return values
+
+
+def id_after(query: Mapping[str, Any]) -> int:
+    """The id a page of id-ordered rows resumes after: the cursor's, or 0 on the first page."""
+    cursor = decode_cursor(query.get("cursor"), int)
+    return int(cursor[0]) if cursor else 0
+
+
+def next_id_cursor(rows: Sequence[Any], limit: int) -> str | None:
+    """The cursor after a page read as limit + 1 rows: the last shown row's id, if more follow."""
+    return encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None
 
 
 def _fits(value: Any, kind: type) -> bool:

@@ -15,7 +15,7 @@ from marshmallow import Schema
 
 from api.http.auth import Scope, current_key, has_scope, requires
 from api.http.body import json_body
-from api.http.context import runtime
+from api.http.context import action_context, runtime
 from api.http.deals import with_levers
 from api.http.metrics import count_decision, count_new_overrides, count_step, overrides_of
 from api.http.openapi import response_headers
@@ -65,18 +65,8 @@ def _reply(record: RequestRecord, status: int = 200) -> Response:
 def context(conn: psycopg.Connection) -> Context:
     """The action's context, under the policy set in force: read in the request's own
     transaction, so nothing decides under a set that a committed publish has replaced."""
-    rt = runtime()
     key = current_key()
-    held = rt.policies.follow(conn)
-    return Context(
-        held.active,
-        rt.today(),
-        rt.now(),
-        key.name,
-        has_scope(key, Scope.OVERRIDES),
-        held.policies.shadows,
-        key.person_id,
-    )
+    return action_context(conn, key.name, has_scope(key, Scope.OVERRIDES), key.person_id)
 
 
 IF_MATCH = r'^(W/)?"?[0-9]{1,18}"?$'

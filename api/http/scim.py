@@ -7,8 +7,10 @@ in SCIM's `Error` shape (problems.problem turns every refusal under /scim/ into 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from typing import Any
 
+import psycopg
 from flask import Blueprint, Response, request
 
 from api.http.auth import Scope, current_key, requires
@@ -18,6 +20,7 @@ from api.identity import scim_schemas as discovery
 from api.identity.scim_error import ScimError, error_document
 from api.identity.scim_path import list_filter, project
 from api.identity.scim_user import read_user, render
+from api.policy.model import Policy
 from api.service import scim as service
 from api.storage.database import transaction
 from api.storage.scim import ScimRow, find_users
@@ -25,6 +28,8 @@ from api.storage.scim import ScimRow, find_users
 PREFIX = "/scim/v2"
 SCIM_JSON = "application/scim+json"
 DEFAULT_COUNT = 100
+# service.replace_user and service.patch_user: (conn, policy, person_id, body, actor) -> row
+Rewrite = Callable[[psycopg.Connection, Policy, str, Callable[[], Mapping[str, Any]], str], ScimRow]
 
 blp = Blueprint("scim", __name__, url_prefix=PREFIX)
 
@@ -83,20 +88,21 @@ def get_user(person_id: str) -> Response:
 @blp.route("/Users/<string:person_id>", methods=["PUT"])
 @requires(Scope.SCIM)
 def replace_user(person_id: str) -> Response:
-    rt = runtime()
-    with transaction(rt.pool) as conn:
-        policy = rt.policies.follow(conn).active
-        row = service.replace_user(conn, policy, person_id, raw_json, _actor())
-    return scim_reply(_user(row))
+    return _rewrite(service.replace_user, person_id)
 
 
 @blp.route("/Users/<string:person_id>", methods=["PATCH"])
 @requires(Scope.SCIM)
 def patch_user(person_id: str) -> Response:
+    return _rewrite(service.patch_user, person_id)
+
+
+def _rewrite(change: Rewrite, person_id: str) -> Response:
+    """PUT or PATCH under the policy in force; the body is read only once the user exists."""
     rt = runtime()
     with transaction(rt.pool) as conn:
         policy = rt.policies.follow(conn).active
-        row = service.patch_user(conn, policy, person_id, raw_json, _actor())
+        row = change(conn, policy, person_id, raw_json, _actor())
     return scim_reply(_user(row))
 
 

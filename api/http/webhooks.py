@@ -14,7 +14,7 @@ from api.errors import NotFound
 from api.http.auth import Scope, current_key, requires
 from api.http.body import json_body
 from api.http.context import runtime
-from api.http.replies import decode_cursor, encode_cursor, reply
+from api.http.replies import id_after, next_id_cursor, reply
 from api.http.schemas.common import PageQuery
 from api.http.schemas.webhooks import (
     DeliveriesPage,
@@ -57,15 +57,6 @@ def path_id(text: str, what: str) -> int:
     return int(text)
 
 
-def _page_after(query: dict[str, Any]) -> int:
-    cursor = decode_cursor(query.get("cursor"), int)
-    return int(cursor[0]) if cursor else 0
-
-
-def _next(items: list[Any], limit: int) -> str | None:
-    return encode_cursor([items[limit - 1].id]) if len(items) > limit else None
-
-
 @blp.route(BASE, methods=["POST"])
 @requires(Scope.WEBHOOKS)
 @blp.doc(operationId="createWebhookSubscription", requestBody=body(SubscriptionIn))
@@ -91,11 +82,11 @@ def create() -> Response:
 def index(query: dict[str, Any]) -> Response:
     limit = query["limit"]
     with unit_of_work() as conn:
-        rows = store.page(conn, _page_after(query), limit + 1)
+        rows = store.page(conn, id_after(query), limit + 1)
     return reply(
         {
             "items": [service.subscription_json(s) for s in rows[:limit]],
-            "next_cursor": _next(rows, limit),
+            "next_cursor": next_id_cursor(rows, limit),
         }
     )
 
@@ -175,7 +166,7 @@ def deliveries_index(query: dict[str, Any]) -> Response:
     """Deliveries, oldest first, by subscription, status and event type."""
     limit = query["limit"]
     filters = {
-        "after": _page_after(query),
+        "after": id_after(query),
         "limit": limit + 1,
         "subscription_id": query.get("subscription_id"),
         "status": query.get("status"),
@@ -186,7 +177,7 @@ def deliveries_index(query: dict[str, Any]) -> Response:
     return reply(
         {
             "items": [service.delivery_json(d) for d in rows[:limit]],
-            "next_cursor": _next(rows, limit),
+            "next_cursor": next_id_cursor(rows, limit),
         }
     )
 

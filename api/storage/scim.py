@@ -7,7 +7,6 @@ audit event); this module reads people as SCIM users and writes only the SCIM co
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from datetime import date, datetime
 from typing import Any
 
 import psycopg
@@ -87,18 +86,9 @@ RETURNING
 
 
 @dataclass(frozen=True, slots=True)
-class ScimRow:
-    id: str
-    name: str
-    tier: str
-    manager_id: str | None
-    active: bool
-    email: str | None
-    delegate_id: str | None
-    delegate_from: date | None
-    delegate_to: date | None
-    created_at: datetime
-    updated_at: datetime
+class ScimRow(Person):
+    """A person (storage/people.py's columns) with the SCIM columns after them."""
+
     user_name: str | None
     external_id: str | None
     scim_deleted: bool
