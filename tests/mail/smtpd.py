@@ -98,7 +98,9 @@ def smtp_server(
     `tls_context`/`require_starttls` or `ssl_context`, and `auth_*` options."""
     handler = handler or Handler()
     port = port or free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port, **tls)
+    # A generous ready_timeout: start() proves the server answers (a TLS handshake for
+    # smtps), which on a loaded two-core machine can take longer than aiosmtpd's default.
+    controller = Controller(handler, hostname="127.0.0.1", port=port, ready_timeout=30, **tls)
     controller.start()
     try:
         yield handler, port
