@@ -10,17 +10,20 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 from api.errors import Conflict
 from api.storage.people import Person
 
-COLUMNS = """
+# Statements are composed from constant fragments with psycopg.sql, never from values: every
+# value is a bound parameter.
+COLUMNS = sql.SQL("""
     id, name, tier, manager_id, active, email, delegate_id, delegate_from, delegate_to,
     created_at, updated_at, user_name, external_id, scim_deleted, manager_ref, scim_attrs
-"""
-GET = f"SELECT {COLUMNS} FROM people WHERE id = %s"  # noqa: S608 (constants only)
+""")
+GET = sql.SQL("SELECT {} FROM people WHERE id = %s").format(COLUMNS)
 # A list filter on one field; `total` counts every match for ListResponse.totalResults.
 MATCH = {
     "all": "true",
@@ -31,20 +34,20 @@ MATCH = {
     "email": "lower(email) = lower(%(value)s)",
 }
 FIND = {
-    field: f"""
-SELECT {COLUMNS}, count(*) OVER () AS total FROM people WHERE NOT scim_deleted AND {where}
+    field: sql.SQL("""
+SELECT {}, count(*) OVER () AS total FROM people WHERE NOT scim_deleted AND {}
 ORDER BY id OFFSET %(offset)s LIMIT %(limit)s
-"""  # noqa: S608 (constants only; values are bound)
+""").format(COLUMNS, sql.SQL(where))
     for field, where in MATCH.items()
 }
 # The person a POST names: by externalId, else primary email, else its id (the userName).
-LINK_TARGET = f"""
-SELECT {COLUMNS} FROM people
+LINK_TARGET = sql.SQL("""
+SELECT {} FROM people
 WHERE external_id = %(external_id)s OR lower(email) = lower(%(email)s) OR id = %(id)s
 ORDER BY CASE WHEN external_id = %(external_id)s THEN 1
               WHEN lower(email) = lower(%(email)s) THEN 2 ELSE 3 END, id
 LIMIT 1
-"""  # noqa: S608 (constants only)
+""").format(COLUMNS)
 # COALESCE stops at the first hit: the later lookups (each an index scan) run only if needed.
 # array_agg rather than min(id), which the planner turns into a walk of the primary key.
 RESOLVE = """
