@@ -158,7 +158,13 @@ def test_the_request_page_holds_the_whole_timeline(
     assert "2. Revision by am.jones (account_manager) at" in html
     assert "FY2027-Q2, 51 days to quarter end: needs approval</caption>" in html
     [step] = rows(html, "steps")
-    assert (step["Tier"], step["Approver"], step["State"]) == ("sales_manager", "sm.lee", "pending")
+    # the request was overridden while this step waited: the page says it was never acted on,
+    # rather than "pending" on a request nobody can act on any more
+    assert (step["Tier"], step["Approver"], step["State"]) == (
+        "sales_manager",
+        "sm.lee",
+        "not acted (request overridden)",
+    )
     [linked] = rows(html, "linked-overrides")
     assert linked["Executive"] == "vp.garcia (vp_sales)"
     assert linked["Categories"] == "bypassed_owner"
